@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The whole test suite, as a newcomer and CI run it: installs what it needs, builds, tests, sums up.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+results="$root/TestResults"
+rm -rf "$results"
+mkdir -p "$results"
+
+step() { printf '\n== %s\n' "$*"; }
+fail() { echo "error: $*" >&2; exit 1; }
+
+# Independent references (tokenizer, Jinja) come from npm with pinned lockfiles.
+for dir in tools/reference/*/; do
+    if [ -f "$dir/package-lock.json" ]; then
+        step "npm ci $dir"
+        npm ci --prefix "$dir" --no-audit --no-fund --loglevel=error || fail "npm ci failed in $dir"
+    fi
+done
+
+step "dotnet build (Release)"
+dotnet build Edgewise.slnx -c Release -nologo -v quiet || fail "build failed"
+
+status=0
+step "dotnet test"
+dotnet test Edgewise.slnx -c Release --no-build -nologo \
+    --logger "trx;LogFilePrefix=all" --results-directory "$results" || status=1
+
+# Every SIMD kernel has a scalar twin: run the Core tests (formats, quantization, kernels) once more with hardware intrinsics off.
+step "Core tests with DOTNET_EnableHWIntrinsic=0"
+DOTNET_EnableHWIntrinsic=0 dotnet test tests/Edgewise.Core.Tests -c Release --no-build -nologo \
+    --logger "trx;LogFilePrefix=nointrinsics" --results-directory "$results" || status=1
+
+passed=0; failed=0
+shopt -s nullglob
+for trx in "$results"/*.trx; do
+    # Count UnitTestResult elements only (ResultSummary carries an outcome attribute too).
+    p=$(grep -o '<UnitTestResult [^>]*outcome="Passed"' "$trx" | wc -l)
+    f=$(grep -o '<UnitTestResult [^>]*outcome="Failed"' "$trx" | wc -l)
+    passed=$((passed + p)); failed=$((failed + f))
+done
+if [ "$passed" -eq 0 ] && [ "$failed" -eq 0 ]; then status=1; fi
+echo
+echo "$passed passed, $failed failed"
+exit $status

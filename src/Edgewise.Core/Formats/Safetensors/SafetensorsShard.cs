@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using System.Text.Json;
+using System.Text.Unicode;
 using Edgewise.Core.IO;
 
 namespace Edgewise.Core.Formats.Safetensors;
@@ -69,6 +70,10 @@ internal sealed unsafe class SafetensorsShard : IDisposable
         }
         DataOffset = 8 + (long)headerBytes;
         var header = new ReadOnlySpan<byte>(_mapping.Pointer + 8, (int)headerBytes);
+        if (!Utf8.IsValid(header))
+        {
+            throw Error(8, "header is not valid UTF-8 JSON.");
+        }
         try
         {
             ParseHeader(header);
@@ -76,6 +81,11 @@ internal sealed unsafe class SafetensorsShard : IDisposable
         catch (JsonException e)
         {
             throw new SafetensorsFormatException(FilePath, 8 + (e.BytePositionInLine ?? 0), $"header is not valid JSON: {e.Message}", e);
+        }
+        catch (InvalidOperationException e)
+        {
+            // Utf8JsonReader.GetString throws this for escapes that decode to invalid UTF-16 (lone surrogates).
+            throw new SafetensorsFormatException(FilePath, 8, $"header holds an undecodable string: {e.Message}", e);
         }
         ValidateDataRegion();
     }

@@ -13,6 +13,10 @@ public interface IParallelJob
 /// threads spin briefly on a generation counter between them (a wake-up costs a cache line, not a syscall) and
 /// park on a monitor only after a quiet spell. The calling thread takes part, so <c>new WorkerPool(2)</c> starts
 /// one extra thread. <see cref="Run{TJob}"/> allocates nothing: the job is a struct passed by pointer.
+/// <para>
+/// Run returns when every item has completed, not when every worker has checked in: a worker the OS has not
+/// scheduled yet (a busy or oversubscribed machine) costs nothing, the caller simply does its share.
+/// </para>
 /// Not re-entrant: one <see cref="Run{TJob}"/> at a time, and a job must not call back into the pool.
 /// </summary>
 public sealed unsafe class WorkerPool : IDisposable
@@ -23,16 +27,16 @@ public sealed unsafe class WorkerPool : IDisposable
 
     private readonly Thread[] _threads;
     private readonly object _gate = new();
-    private volatile int _generation;
     private int _sleepers;
     private volatile bool _disposed;
 
-    // The current operation; written before _generation is bumped, read after it is seen.
+    // (generation << 32) | next item. One word, so claiming an item also proves the generation is still current:
+    // a worker that read the job fields and then wins the compare-exchange read the fields of that generation.
+    private long _state;
     private void* _job;
     private delegate*<void*, int, void> _invoke;
     private int _itemCount;
-    private int _nextItem;
-    private int _pending;
+    private int _completed;
     private Exception? _failure;
 
     /// <param name="threads">Threads taking part, the caller included (at least 1).</param>
@@ -75,87 +79,81 @@ public sealed unsafe class WorkerPool : IDisposable
         _job = Unsafe.AsPointer(ref job);
         _invoke = &Invoke<TJob>;
         _itemCount = workItems;
-        _nextItem = 0;
+        _completed = 0;
         _failure = null;
-        Volatile.Write(ref _pending, _threads.Length);
-        Interlocked.Increment(ref _generation);
+        long generation = (Volatile.Read(ref _state) >> 32) + 1;
+        Interlocked.Exchange(ref _state, generation << 32);
         if (Volatile.Read(ref _sleepers) > 0)
         {
             lock (_gate) Monitor.PulseAll(_gate);
         }
 
-        try
-        {
-            RunItems();
-        }
-        catch (Exception ex)
-        {
-            // Keep waiting for the workers below: they still read the job through a pointer into this frame.
-            _failure ??= ex;
-            Volatile.Write(ref _nextItem, int.MaxValue / 2);
-        }
+        Participate(generation);
         var spinner = new SpinWait();
-        while (Volatile.Read(ref _pending) != 0)
+        while (Volatile.Read(ref _completed) != workItems)
         {
             spinner.SpinOnce(sleep1Threshold: -1);
         }
         _job = null;
         if (_failure is { } failure)
         {
-            throw new AggregateException("A parallel kernel job failed on a worker thread.", failure);
+            throw new AggregateException("A parallel kernel job failed.", failure);
         }
     }
 
     private static void Invoke<TJob>(void* job, int item) where TJob : struct, IParallelJob
         => Unsafe.AsRef<TJob>(job).Execute(item);
 
-    private void RunItems()
+    private void Participate(long generation)
     {
-        void* job = _job;
-        delegate*<void*, int, void> invoke = _invoke;
-        int count = _itemCount;
-        int item;
-        while ((item = Interlocked.Increment(ref _nextItem) - 1) < count)
+        while (true)
         {
-            invoke(job, item);
+            long state = Volatile.Read(ref _state);
+            if (state >> 32 != generation) return;
+            void* job = _job;
+            delegate*<void*, int, void> invoke = _invoke;
+            int item = (int)state;
+            if (item >= _itemCount) return;
+            if (Interlocked.CompareExchange(ref _state, state + 1, state) != state) continue;
+            try
+            {
+                invoke(job, item);
+            }
+            catch (Exception ex)
+            {
+                Interlocked.CompareExchange(ref _failure, ex, null);
+            }
+            Interlocked.Increment(ref _completed);
         }
     }
 
+    private long Generation => Volatile.Read(ref _state) >> 32;
+
     private void WorkerLoop()
     {
-        int seen = 0;
+        long seen = 0;
         while (true)
         {
             int spins = 0;
-            while (_generation == seen && !_disposed && spins < SpinIterations)
+            while (Generation == seen && !_disposed && spins < SpinIterations)
             {
                 Thread.SpinWait(8);
                 spins++;
             }
-            if (_generation == seen && !_disposed)
+            if (Generation == seen && !_disposed)
             {
                 lock (_gate)
                 {
                     // The interlocked increment orders "I am going to sleep" before re-reading the generation,
-                    // pairing with Run's increment-then-read of _sleepers: one side always sees the other.
+                    // pairing with Run's exchange-then-read of _sleepers: one side always sees the other.
                     Interlocked.Increment(ref _sleepers);
-                    while (_generation == seen && !_disposed) Monitor.Wait(_gate);
+                    while (Generation == seen && !_disposed) Monitor.Wait(_gate);
                     Interlocked.Decrement(ref _sleepers);
                 }
             }
             if (_disposed) return;
-            seen = _generation;
-            try
-            {
-                RunItems();
-            }
-            catch (Exception ex)
-            {
-                _failure = ex;
-                // Drain the remaining items so the caller does not wait on work nobody will do.
-                Volatile.Write(ref _nextItem, int.MaxValue / 2);
-            }
-            Interlocked.Decrement(ref _pending);
+            seen = Generation;
+            Participate(seen);
         }
     }
 

@@ -1,3 +1,9 @@
 using BenchmarkDotNet.Running;
+using Edgewise.Bench;
 
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+if (args.Length > 0 && args[0] == "quick")
+{
+    QuickBench.Run(args[1..]);
+    return;
+}
+BenchmarkSwitcher.FromAssembly(typeof(MatVecBenchmarks).Assembly).Run(args);

@@ -1,0 +1,83 @@
+using System.Diagnostics;
+using Edgewise.Core.Kernels;
+using Edgewise.Core.Tensors;
+using Edgewise.Core.Threading;
+
+namespace Edgewise.Bench;
+
+/// <summary>
+/// <c>dotnet run -c Release --project bench/Edgewise.Bench -- quick [formats...]</c>: a minute-long Stopwatch run
+/// of the matvec shapes and the read-bandwidth ceiling, 1 and 2 threads interleaved (the VM is noisy, so each
+/// figure is the median of several alternating rounds). BenchmarkDotNet gives the careful numbers; this gives a
+/// table fast enough to run after every kernel change.
+/// </summary>
+internal static class QuickBench
+{
+    private static readonly (int Rows, int Columns)[] Shapes = [(1536, 6144), (6144, 1536), (262144, 1536)];
+
+    public static void Run(string[] args)
+    {
+        GgmlType[] formats = args.Length > 0
+            ? Array.ConvertAll(args, a => Enum.Parse<GgmlType>(a, ignoreCase: true))
+            : [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_K, GgmlType.Q6_K, GgmlType.BF16];
+        using var pool1 = new WorkerPool(1);
+        using var pool2 = new WorkerPool(2);
+
+        (double bw1, double bw2) = MeasureBandwidth(pool1, pool2);
+        Console.WriteLine($"read bandwidth (2 GiB, huge pages): 1 thread {bw1:F1} GB/s, 2 threads {bw2:F1} GB/s");
+        Console.WriteLine($"{"format",-6} {"shape",-12} {"1T GB/s",8} {"2T GB/s",8} {"1T %bw",7} {"2T %bw",7} {"2T us",8}");
+        foreach (GgmlType format in formats)
+        {
+            foreach ((int rows, int columns) in Shapes)
+            {
+                if (format is GgmlType.BF16 or GgmlType.F16 or GgmlType.F32 && rows > 100_000) continue;
+                using var weights = new BenchWeights(format, rows, columns);
+                var x = new float[columns];
+                var y = new float[rows];
+                for (int i = 0; i < columns; i++) x[i] = MathF.Sin(i);
+                WeightMatrix m = weights.Matrix;
+                int reps = (int)Math.Clamp(2_000_000_000 / weights.Bytes, 3, 400);
+                var t1 = new List<double>();
+                var t2 = new List<double>();
+                m.MatVec(x, y, pool1);
+                m.MatVec(x, y, pool2);
+                for (int round = 0; round < 5; round++)
+                {
+                    t1.Add(Time(() => m.MatVec(x, y, pool1), reps));
+                    t2.Add(Time(() => m.MatVec(x, y, pool2), reps));
+                }
+                double g1 = weights.Bytes / Median(t1) / 1e9, g2 = weights.Bytes / Median(t2) / 1e9;
+                Console.WriteLine($"{format,-6} {rows + "x" + columns,-12} {g1,8:F1} {g2,8:F1} {g1 / bw1,7:P0} {g2 / bw2,7:P0} {Median(t2) * 1e6,8:F0}");
+            }
+        }
+    }
+
+    private static unsafe (double One, double Two) MeasureBandwidth(WorkerPool pool1, WorkerPool pool2)
+    {
+        using var buffer = new NativeBuffer(MemoryBandwidthBenchmarks.BufferBytes);
+        var t1 = new List<double>();
+        var t2 = new List<double>();
+        ReadBandwidth.Read(buffer.Pointer, buffer.Length, pool1);
+        ReadBandwidth.Read(buffer.Pointer, buffer.Length, pool2);
+        for (int round = 0; round < 5; round++)
+        {
+            t1.Add(Time(() => ReadBandwidth.Read(buffer.Pointer, buffer.Length, pool1), 2));
+            t2.Add(Time(() => ReadBandwidth.Read(buffer.Pointer, buffer.Length, pool2), 2));
+        }
+        return (buffer.Length / Median(t1) / 1e9, buffer.Length / Median(t2) / 1e9);
+    }
+
+    /// <summary>Seconds per call, averaged over <paramref name="reps"/> calls.</summary>
+    private static double Time(Action action, int reps)
+    {
+        var sw = Stopwatch.StartNew();
+        for (int i = 0; i < reps; i++) action();
+        return sw.Elapsed.TotalSeconds / reps;
+    }
+
+    private static double Median(List<double> values)
+    {
+        values.Sort();
+        return values[values.Count / 2];
+    }
+}

@@ -95,7 +95,7 @@ public sealed class HubClient : IDisposable
         var response = await SendAsync(uri, offset > 0 ? (offset, ifRange) : null, repository, file, cancellationToken, hubHeaders).ConfigureAwait(false);
         try
         {
-            return HubDownload.Create(response, offset, hubHeaders, file, _options.ReadIdleTimeout);
+            return await HubDownload.CreateAsync(response, offset, hubHeaders, file, _options.ReadIdleTimeout, cancellationToken).ConfigureAwait(false);
         }
         catch
         {

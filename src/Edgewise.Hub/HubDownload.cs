@@ -35,7 +35,8 @@ public sealed class HubDownload : IDisposable
     /// <summary><c>X-Repo-Commit</c> from the hub: the commit this file was resolved at.</summary>
     public string? Commit { get; private init; }
 
-    internal static HubDownload Create(HttpResponseMessage response, long requestedOffset, Dictionary<string, string> hubHeaders, string file, TimeSpan idleTimeout)
+    internal static async Task<HubDownload> CreateAsync(HttpResponseMessage response, long requestedOffset, Dictionary<string, string> hubHeaders, string file,
+        TimeSpan idleTimeout, CancellationToken cancellationToken)
     {
         var partial = response.StatusCode == System.Net.HttpStatusCode.PartialContent;
         long offset = 0;
@@ -56,7 +57,7 @@ public sealed class HubDownload : IDisposable
         }
         hubHeaders.TryGetValue("X-Linked-Etag", out var linked);
         hubHeaders.TryGetValue("X-Repo-Commit", out var commit);
-        var body = response.Content.ReadAsStream();
+        var body = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
         return new HubDownload(response, body, idleTimeout)
         {
             IsPartial = partial,

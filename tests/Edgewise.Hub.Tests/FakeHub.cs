@@ -48,6 +48,9 @@ public sealed class FakeHub : IAsyncDisposable
     /// <summary>When set, the next CDN response sends this many body bytes, then drops the connection.</summary>
     public long? AbortAfterBytes { get; set; }
 
+    /// <summary>When set, the next CDN response sends this many body bytes, then goes silent (connection left open).</summary>
+    public long? StallAfterBytes { get; set; }
+
     /// <summary>When true the CDN ignores Range (answers 200 with the whole blob), like some proxies.</summary>
     public bool IgnoreRange { get; set; }
 
@@ -259,6 +262,16 @@ public sealed class FakeHub : IAsyncDisposable
                 // Let the client drain what was sent before the connection goes away mid-body.
                 await Task.Delay(200);
                 ctx.Abort();
+                return;
+            }
+            if (StallAfterBytes is { } stall)
+            {
+                StallAfterBytes = null;
+                Interlocked.Add(ref _cdnBytesSent, stall);
+                await ctx.Response.Body.WriteAsync(body[..(int)stall]);
+                await ctx.Response.Body.FlushAsync();
+                // Ends when the client gives up and closes the connection (or after a bound, so the server can stop).
+                await Task.Delay(TimeSpan.FromSeconds(10), ctx.RequestAborted).ContinueWith(_ => { }, TaskScheduler.Default);
                 return;
             }
             // Counted before writing: the client may finish reading before this handler resumes.

@@ -38,14 +38,14 @@ public sealed class PullTests : IAsyncLifetime
         }
     }
 
-    private HubClient Client(string? token = null, int maxAttempts = 4) => new(new HubClientOptions
+    private HubClient Client(string? token = null, int maxAttempts = 4, double idleSeconds = 5) => new(new HubClientOptions
     {
         Endpoint = _fake.HubUri,
         Token = token,
         MaxAttempts = maxAttempts,
         RetryBaseDelay = TimeSpan.FromMilliseconds(10),
         RequestTimeout = TimeSpan.FromSeconds(5),
-        ReadIdleTimeout = TimeSpan.FromSeconds(5),
+        ReadIdleTimeout = TimeSpan.FromSeconds(idleSeconds),
     });
 
     private ModelStore Store(HubClient? hub, long freeBytes = long.MaxValue) =>
@@ -114,6 +114,41 @@ public sealed class PullTests : IAsyncLifetime
         Assert.Equal(1_234_567 + (_model.Length - kept), _fake.CdnBytesSent);
         Assert.False(File.Exists(final + ".partial"));
         Assert.False(File.Exists(final + ".partial.json"));
+    }
+
+    [Fact]
+    public async Task SilentServerTimesOutAsNetworkLostAndResumes()
+    {
+        using var hub = Client(idleSeconds: 0.3);
+        var store = Store(hub);
+        _fake.StallAfterBytes = 500_000;
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+
+        var lost = await Assert.ThrowsAsync<HubException>(() => store.PullAsync(ModelReference.Parse("gemma-4-e2b")));
+
+        Assert.Equal(HubErrorKind.NetworkLost, lost.Kind);
+        Assert.Contains("no data for 0.3 s", lost.Message, StringComparison.Ordinal);
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(5), $"gave up after {clock.Elapsed}");
+        var installed = await store.PullAsync(ModelReference.Parse("gemma-4-e2b"));
+        Assert.Equal(_model, await File.ReadAllBytesAsync(installed.Path));
+        Assert.Equal(206, _fake.Seen("cdn").Last().Status);
+    }
+
+    [Fact]
+    public async Task PartialOfAnOlderVersionIsDiscardedWhenTheFileChanged()
+    {
+        using var hub = Client();
+        var store = Store(hub);
+        _fake.AbortAfterBytes = 800_000;
+        await Assert.ThrowsAsync<HubException>(() => store.PullAsync(ModelReference.Parse("gemma-4-e2b")));
+        var updated = RandomBytes(_model.Length, seed: 99);
+        _fake.AddFile(QatRepo, QatFile, updated);
+
+        var installed = await store.PullAsync(ModelReference.Parse("gemma-4-e2b"));
+
+        Assert.Equal(updated, await File.ReadAllBytesAsync(installed.Path));
+        Assert.Equal(FakeHub.Sha256(updated), installed.Sha256);
+        Assert.Null(_fake.Seen("cdn").Last().Range);
     }
 
     [Fact]

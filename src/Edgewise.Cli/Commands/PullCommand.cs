@@ -112,7 +112,7 @@ internal static class HubConsole
         return await AnsiConsole.Progress()
             .AutoClear(false)
             .HideCompleted(false)
-            .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn(), new TransferSpeedColumn(), new RemainingTimeColumn())
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new DownloadedColumn())
             .StartAsync(async context =>
             {
                 var sink = new BarProgress(context, title);
@@ -121,6 +121,8 @@ internal static class HubConsole
     }
 
     // Reports arrive on the download's thread; both sinks are synchronous so the last report is never lost.
+    // Rate and ETA come from the downloader (which leaves resumed bytes out), not from Spectre's own speed
+    // column, which would count a resumed prefix as one instant burst.
     private sealed class BarProgress(ProgressContext context, string title) : IProgress<DownloadProgress>
     {
         private ProgressTask? _task;
@@ -129,8 +131,13 @@ internal static class HubConsole
         {
             _task ??= context.AddTask(Markup.Escape(title), maxValue: Math.Max(1, value.TotalBytes));
             _task.Value = value.BytesDone;
+            _task.Description = Markup.Escape($"{title}  {Rate(value)}");
         }
     }
+
+    internal static string Rate(DownloadProgress value) =>
+        value.BytesDone >= value.TotalBytes ? "done"
+        : $"{PullCommand.FormatSize((long)value.BytesPerSecond)}/s" + (value.Eta is { } e ? $", ETA {e:hh\\:mm\\:ss}" : "");
 
     private sealed class PlainProgress : IProgress<DownloadProgress>
     {
@@ -145,8 +152,7 @@ internal static class HubConsole
             }
             _last = DateTime.UtcNow;
             var percent = value.TotalBytes > 0 ? 100.0 * value.BytesDone / value.TotalBytes : 100;
-            var eta = value.Eta is { } e ? $", ETA {e:hh\\:mm\\:ss}" : "";
-            Console.Error.WriteLine($"{value.File}: {PullCommand.FormatSize(value.BytesDone)} / {PullCommand.FormatSize(value.TotalBytes)} ({percent:0.0}%), {PullCommand.FormatSize((long)value.BytesPerSecond)}/s{eta}");
+            Console.Error.WriteLine($"{value.File}: {PullCommand.FormatSize(value.BytesDone)} / {PullCommand.FormatSize(value.TotalBytes)} ({percent:0.0}%), {Rate(value)}");
         }
     }
 }

@@ -299,6 +299,7 @@ public sealed class PullTests : IAsyncLifetime
 
         // A plain local path is returned as is.
         Assert.Equal(pulled, await Store(null).ResolveAsync(pulled, offline: true));
+        await Assert.ThrowsAsync<FileNotFoundException>(() => Store(null).ResolveAsync(Path.Combine(_root, "missing.gguf"), offline: true));
     }
 
     [Fact]

@@ -137,7 +137,7 @@ internal static class HubConsole
 
     internal static string Rate(DownloadProgress value) =>
         value.BytesDone >= value.TotalBytes ? "done"
-        : $"{PullCommand.FormatSize((long)value.BytesPerSecond)}/s" + (value.Eta is { } e ? $", ETA {e:hh\\:mm\\:ss}" : "");
+        : $"{PullCommand.FormatSize((long)value.BytesPerSecond)}/s" + (value.Eta is { } e ? $", ETA {(int)e.TotalHours}:{e:mm\\:ss}" : "");
 
     private sealed class PlainProgress : IProgress<DownloadProgress>
     {

@@ -8,6 +8,15 @@ public sealed record ModelStoreOptions
     /// <summary>Store root; <c>EDGEWISE_HOME</c> or <c>~/.edgewise</c> by default.</summary>
     public string Root { get; init; } = DefaultRoot();
 
+    /// <summary>
+    /// How many times one pull resumes by itself after the connection drops mid-file, before giving up with
+    /// <see cref="HubErrorKind.NetworkLost"/> (the partial is kept either way).
+    /// </summary>
+    public int AutoResumeAttempts { get; init; } = 3;
+
+    /// <summary>Pause before an automatic resume; doubled each time.</summary>
+    public TimeSpan AutoResumeDelay { get; init; } = TimeSpan.FromSeconds(2);
+
     /// <summary>Free bytes on the volume holding a directory.</summary>
     public Func<string, long> FreeSpace { get; init; } = DefaultFreeSpace;
 
@@ -166,14 +175,23 @@ public sealed class ModelStore
         }
 
         var downloader = new FileDownloader(hub, _options.FreeSpace);
-        try
+        for (var resume = 0; ; resume++)
         {
-            await downloader.DownloadAsync(reference.Repository, info.Commit, file, finalPath, progress, cancellationToken).ConfigureAwait(false);
-        }
-        catch (HubException ex) when (ex.Kind == HubErrorKind.NetworkLost)
-        {
-            throw new HubException(HubErrorKind.NetworkLost, $"{ex.Message} Run `{reference.PullCommand}` again to resume.", ex)
-            { Repository = reference.Repository, FileName = file.Path };
+            try
+            {
+                await downloader.DownloadAsync(reference.Repository, info.Commit, file, finalPath, progress, cancellationToken).ConfigureAwait(false);
+                break;
+            }
+            catch (HubException ex) when (ex.Kind == HubErrorKind.NetworkLost && resume < _options.AutoResumeAttempts)
+            {
+                // A dropped connection mid-file is common on long downloads; the partial is intact, so resume.
+                await Task.Delay(_options.AutoResumeDelay * Math.Pow(2, resume), cancellationToken).ConfigureAwait(false);
+            }
+            catch (HubException ex) when (ex.Kind == HubErrorKind.NetworkLost)
+            {
+                throw new HubException(HubErrorKind.NetworkLost, $"{ex.Message} Run `{reference.PullCommand}` again to resume.", ex)
+                { Repository = reference.Repository, FileName = file.Path };
+            }
         }
 
         var installed = new InstalledModel

@@ -48,8 +48,9 @@ public sealed class PullTests : IAsyncLifetime
         ReadIdleTimeout = TimeSpan.FromSeconds(idleSeconds),
     });
 
-    private ModelStore Store(HubClient? hub, long freeBytes = long.MaxValue) =>
-        new(hub, new ModelStoreOptions { Root = _root, FreeSpace = _ => freeBytes });
+    // Automatic resume is off unless a test asks for it, so an injected drop surfaces as NetworkLost.
+    private ModelStore Store(HubClient? hub, long freeBytes = long.MaxValue, int autoResume = 0) =>
+        new(hub, new ModelStoreOptions { Root = _root, FreeSpace = _ => freeBytes, AutoResumeAttempts = autoResume, AutoResumeDelay = TimeSpan.FromMilliseconds(10) });
 
     [Fact]
     public async Task AliasPullSelectsQuantFileVerifiesAndInstallsWithManifest()
@@ -114,6 +115,23 @@ public sealed class PullTests : IAsyncLifetime
         Assert.Equal(1_234_567 + (_model.Length - kept), _fake.CdnBytesSent);
         Assert.False(File.Exists(final + ".partial"));
         Assert.False(File.Exists(final + ".partial.json"));
+    }
+
+    [Fact]
+    public async Task DroppedConnectionIsResumedAutomaticallyWithinOnePull()
+    {
+        using var hub = Client();
+        var store = Store(hub, autoResume: 2);
+        _fake.AbortAfterBytes = 2_000_000;
+
+        var installed = await store.PullAsync(ModelReference.Parse("gemma-4-e2b"));
+
+        Assert.Equal(_model, await File.ReadAllBytesAsync(installed.Path));
+        var cdn = _fake.Seen("cdn").ToList();
+        Assert.Equal(2, cdn.Count);
+        Assert.Null(cdn[0].Range);
+        Assert.StartsWith("bytes=", cdn[1].Range, StringComparison.Ordinal);
+        Assert.Equal(206, cdn[1].Status);
     }
 
     [Fact]

@@ -121,6 +121,33 @@ public sealed class ModelStore
         return removed;
     }
 
+    /// <summary>Deletes unfinished downloads (<c>.partial</c> files) the reference names. Returns the model paths they were for.</summary>
+    public IReadOnlyList<string> RemovePartials(ModelReference reference)
+    {
+        var removed = new List<string>();
+        var repoDirectory = Path.Combine([ModelsDirectory, .. reference.Repository.Split('/')]);
+        if (!Directory.Exists(repoDirectory))
+        {
+            return removed;
+        }
+        foreach (var partial in Directory.EnumerateFiles(repoDirectory, "*.partial", SearchOption.AllDirectories).ToList())
+        {
+            var target = partial[..^".partial".Length];
+            var file = Path.GetRelativePath(repoDirectory, target).Replace('\\', '/');
+            var matches = reference.File is { } wanted
+                ? string.Equals(file, wanted, StringComparison.OrdinalIgnoreCase)
+                : reference.Quant is not { } quant || FileSelector.MatchesQuant(file, quant);
+            if (matches)
+            {
+                File.Delete(partial);
+                File.Delete(partial + ".json");
+                removed.Add(target);
+            }
+        }
+        PruneEmptyDirectories(repoDirectory);
+        return removed;
+    }
+
     /// <summary>
     /// Turns what the user typed into a local file path: an existing file path as is; else an installed
     /// model; else (unless <paramref name="offline"/>) a pull. Offline never sends a request.

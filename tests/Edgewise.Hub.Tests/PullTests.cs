@@ -170,6 +170,21 @@ public sealed class PullTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task RemovePartialsDeletesAnUnfinishedDownload()
+    {
+        using var hub = Client();
+        var store = Store(hub);
+        _fake.AbortAfterBytes = 600_000;
+        await Assert.ThrowsAsync<HubException>(() => store.PullAsync(ModelReference.Parse("gemma-4-e2b")));
+        Assert.Empty(store.RemovePartials(ModelReference.Parse("gemma-4-e2b:Q8_0")));
+
+        var removed = Assert.Single(store.RemovePartials(ModelReference.Parse("gemma-4-e2b")));
+
+        Assert.EndsWith(QatFile, removed, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Path.Combine(_root, "models", "google")));
+    }
+
+    [Fact]
     public async Task ServerIgnoringRangeRestartsFromZeroAndStillVerifies()
     {
         using var hub = Client();

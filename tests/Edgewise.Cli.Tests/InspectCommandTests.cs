@@ -26,7 +26,10 @@ public sealed class InspectCommandTests(ITestOutputHelper log) : IDisposable
         writer.AddString("tokenizer.chat_template", ChatTemplate);
         writer.AddUInt32("gemma4.block_count", 2);
         writer.AddFloat32("gemma4.rope.freq_base", 1_000_000f);
-        writer.AddStringArray("tokenizer.ggml.tokens", [.. Enumerable.Range(0, 1000).Select(i => $"tok{i}")]);
+        // The big file carries a Gemma-sized vocabulary, so the timing includes walking 262k strings.
+        int vocab = hugeTensorBytes > 0 ? 262_144 : 1000;
+        writer.AddStringArray("tokenizer.ggml.tokens", [.. Enumerable.Range(0, vocab).Select(i => $"tok{i}")]);
+        writer.AddArray<int>("tokenizer.ggml.token_type", [.. Enumerable.Range(0, vocab).Select(i => i < 3 ? 3 : i < 259 ? 6 : 1)]);
         writer.AddArray<float>("tokenizer.ggml.scores", [float.NegativeInfinity, 0f, -1f]);
         writer.AddArray<int>("gemma4.attention.sliding_window_pattern", [1, 1, 1, 1, 1, 0, 1, 1]);
         writer.AddTensor("blk.0.attn_q.weight", GgmlType.Q8_0, [64, 4], new byte[4 * 2 * 34]);
@@ -60,6 +63,7 @@ public sealed class InspectCommandTests(ITestOutputHelper log) : IDisposable
         Assert.Contains("gemma4.block_count", text);
         Assert.Matches(@"tokenizer\.ggml\.tokens\s+String\[1000\]\s+""tok0"", ""tok1"", ""tok2"", \.\.\.", text);
         Assert.DoesNotContain("tok3", text);    // vocabularies are summarised, not dumped
+        Assert.Matches(@"tokenizer\.ggml\.token_type\s+Int32\[1000\]\s+normal 741, control 3, byte 256", text);
         Assert.Contains("-Infinity, 0, -1", text);
         Assert.Contains($"({ChatTemplate.Length} chars)", text);  // the long chat template is cut
         Assert.Matches(@"blk\.0\.attn_q\.weight\s+Q8_0\s+\[64, 4\]\s+272\s+\d+", text);
@@ -134,6 +138,7 @@ public sealed class InspectCommandTests(ITestOutputHelper log) : IDisposable
         Assert.True(code == 0, error);
         Assert.Matches(@"blk\.2\.ffn_up\.weight\s+F16\s+\[8192, 131072\]\s+2147483648", text);
         Assert.Contains("6.00 GiB", text);
+        Assert.Contains("String[262144]", text);
         Assert.True(stopwatch.Elapsed < TimeSpan.FromSeconds(1), $"inspect took {stopwatch.Elapsed}");
     }
 

@@ -92,6 +92,10 @@ internal static class InspectCommand
             string display = value.Type == GgufValueType.Array
                 ? (value.ArrayLength == 0 ? "(empty)" : value.DescribeElements(items))
                 : value.Describe(items, 80);
+            if (entry.Key == "tokenizer.ggml.token_type" && value.Type == GgufValueType.Array && value.ElementType == GgufValueType.Int32)
+            {
+                display = SummariseTokenTypes(value.AsSpan<int>());
+            }
             // Capture the JSON now: the file is disposed before the report is written.
             var buffer = new ArrayBufferWriterJson();
             WriteGgufValueJson(buffer.Writer, value, items);
@@ -112,7 +116,7 @@ internal static class InspectCommand
             ("alignment", file.Alignment.ToString(CultureInfo.InvariantCulture), file.Alignment),
             ("data offset", file.DataOffset.ToString(CultureInfo.InvariantCulture), file.DataOffset),
         };
-        if (file.TryGetValue("general.architecture", out GgufValue arch) && arch.Type == GgufValueType.String)
+        if (file.TryGetValue("general.architecture", out GgufValue? arch) && arch.Type == GgufValueType.String)
         {
             summary.Add(("architecture", arch.AsString(), arch.AsString()));
         }
@@ -308,6 +312,20 @@ internal static class InspectCommand
     {
         if (double.IsFinite(v)) w.WriteNumberValue(v);
         else w.WriteStringValue(v.ToString(CultureInfo.InvariantCulture));
+    }
+
+    /// <summary>Counts per llama.cpp token type (<c>llama_token_type</c>: 1 normal ... 6 byte) instead of the first few ids.</summary>
+    private static string SummariseTokenTypes(ReadOnlySpan<int> types)
+    {
+        Span<long> counts = stackalloc long[8];
+        foreach (int t in types) counts[t is >= 0 and < 7 ? t : 7]++;
+        string[] names = ["undefined", "normal", "unknown", "control", "user_defined", "unused", "byte", "other"];
+        var parts = new List<string>();
+        for (int i = 0; i < counts.Length; i++)
+        {
+            if (counts[i] > 0) parts.Add($"{names[i]} {counts[i]}");
+        }
+        return string.Join(", ", parts);
     }
 
     // ---- formatting ----

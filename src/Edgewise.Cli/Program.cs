@@ -7,4 +7,5 @@ root.Subcommands.Add(VersionCommand.Create());
 root.Subcommands.Add(PullCommand.Create());
 root.Subcommands.Add(ListCommand.Create());
 root.Subcommands.Add(RmCommand.Create());
+root.Subcommands.Add(InspectCommand.Create());
 return await root.Parse(args).InvokeAsync();

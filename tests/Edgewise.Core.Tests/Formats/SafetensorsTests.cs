@@ -220,6 +220,25 @@ public sealed class SafetensorsTests
     }
 
     [Fact]
+    public void GetTensor_MapsDtypesAndRejectsWhatAViewCannotHold()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.File("m.safetensors");
+        var writer = new SafetensorsWriter(path);
+        writer.AddTensor("i32", SafetensorsDtype.I32, [2, 1, 3], new byte[24]);
+        writer.AddTensor("five_d", SafetensorsDtype.F32, [1, 1, 1, 1, 2], new byte[8]);
+        writer.AddTensor("u8", SafetensorsDtype.U8, [3], new byte[3]);
+        writer.Write();
+        using var checkpoint = SafetensorsCheckpoint.Open(dir.Path);   // a directory with one file also opens
+        TensorView i32 = checkpoint.GetTensor("i32");
+        Assert.Equal(GgmlType.I32, i32.Type);
+        Assert.Equal([3L, 1L, 2L], i32.Shape);
+        Assert.Contains("5 dimensions", Assert.Throws<SafetensorsFormatException>(() => checkpoint.GetTensor("five_d")).Message);
+        Assert.Contains("dtype U8", Assert.Throws<SafetensorsFormatException>(() => checkpoint.GetTensor("u8")).Message);
+        Assert.Equal([1L, 1L, 1L, 1L, 2L], checkpoint.GetTensorInfo("five_d").Shape);
+    }
+
+    [Fact]
     public void ExceptionsShareTheModelFormatBase()
     {
         using var dir = new TempDirectory();

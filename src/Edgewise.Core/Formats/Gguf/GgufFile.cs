@@ -1,3 +1,4 @@
+using System.Diagnostics.CodeAnalysis;
 using System.Runtime.InteropServices;
 using Edgewise.Core.IO;
 using Edgewise.Core.Tensors;
@@ -88,11 +89,9 @@ public sealed unsafe partial class GgufFile : IDisposable
         ? value
         : throw new GgufFormatException(FilePath, -1, $"required metadata key '{key}' is missing.");
 
-    public bool TryGetValue(string key, out GgufValue value)
+    public bool TryGetValue(string key, [MaybeNullWhen(false)] out GgufValue value)
     {
-        bool found = _metadata.TryGetValue(key, out GgufValue? v);
-        value = v!;
-        return found;
+        return _metadata.TryGetValue(key, out value);
     }
 
     public string GetString(string key) => this[key].AsString();

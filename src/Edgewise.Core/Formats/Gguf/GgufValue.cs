@@ -108,12 +108,16 @@ public sealed unsafe class GgufValue
     }
 
     /// <summary>The decoded elements of an array of strings.</summary>
-    public string[] AsStringArray()
+    public string[] AsStringArray() => AsStringArray(int.MaxValue);
+
+    /// <summary>The first <paramref name="maxCount"/> (or fewer) decoded elements of an array of strings.</summary>
+    public string[] AsStringArray(int maxCount)
     {
         if (Type != GgufValueType.Array || ElementType != GgufValueType.String) throw Mismatch("Array of String");
-        if (ArrayLength > Array.MaxLength) throw new GgufFormatException(_owner.FilePath, -1, $"array '{Key}' has {ArrayLength} strings, too many for one array.");
+        long count = Math.Min(ArrayLength, Math.Max(0, maxCount));
+        if (count > Array.MaxLength) throw new GgufFormatException(_owner.FilePath, -1, $"array '{Key}' has {ArrayLength} strings, too many for one array.");
         _owner.ThrowIfDisposed();
-        var result = new string[ArrayLength];
+        var result = new string[count];
         byte* p = _data;
         for (int i = 0; i < result.Length; i++)
         {
@@ -136,11 +140,16 @@ public sealed unsafe class GgufValue
     public string Describe(int maxItems = 6, int maxStringLength = 60)
     {
         if (Type != GgufValueType.Array) return DescribeScalar(maxStringLength);
+        string header = $"[{ElementType} x {ArrayLength}]";
+        return ArrayLength == 0 || maxItems <= 0 ? header : header + " " + DescribeElements(maxItems, maxStringLength);
+    }
+
+    /// <summary>The first <paramref name="maxItems"/> elements of an array, comma-separated, with "..." when cut.</summary>
+    public string DescribeElements(int maxItems = 6, int maxStringLength = 60)
+    {
+        if (Type != GgufValueType.Array) throw Mismatch("Array");
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"[{ElementType} x {ArrayLength}]");
-        long shown = Math.Min(ArrayLength, maxItems);
-        if (shown == 0) return text.ToString();
-        text.Append(' ');
+        long shown = Math.Min(ArrayLength, Math.Max(0, maxItems));
         if (ElementType == GgufValueType.Array)
         {
             for (int i = 0; i < shown; i++) text.Append(i == 0 ? "" : ", ").Append(_items![i].Describe(2, maxStringLength));
@@ -152,7 +161,8 @@ public sealed unsafe class GgufValue
             for (int i = 0; i < shown; i++)
             {
                 int length = (int)BinaryPrimitives.ReadUInt64LittleEndian(new ReadOnlySpan<byte>(p, 8));
-                text.Append(i == 0 ? "" : ", ").Append(Quote(Encoding.UTF8.GetString(p + 8, Math.Min(length, maxStringLength * 4)), maxStringLength));
+                // Decode only a prefix: a long string is cut to maxStringLength characters anyway.
+                text.Append(i == 0 ? "" : ", ").Append(Quote(Encoding.UTF8.GetString(p + 8, Math.Min(length, maxStringLength * 4)), maxStringLength, length > maxStringLength * 4 ? length : -1));
                 p += 8 + length;
             }
         }
@@ -165,7 +175,7 @@ public sealed unsafe class GgufValue
                 text.Append(i == 0 ? "" : ", ").Append(FormatScalar(ElementType, ReadBits(_data + (long)i * size, size)));
             }
         }
-        if (shown < ArrayLength) text.Append(", ...");
+        if (shown < ArrayLength) text.Append(shown == 0 ? "..." : ", ...");
         return text.ToString();
     }
 
@@ -227,7 +237,7 @@ public sealed unsafe class GgufValue
     }
 
     private string DescribeScalar(int maxStringLength) =>
-        Type == GgufValueType.String ? Quote(_string!, maxStringLength) : FormatScalar(Type, _bits);
+        Type == GgufValueType.String ? Quote(_string!, maxStringLength, -1) : FormatScalar(Type, _bits);
 
     private static string FormatScalar(GgufValueType type, ulong bits) => type switch
     {
@@ -241,9 +251,12 @@ public sealed unsafe class GgufValue
         _ => bits.ToString(CultureInfo.InvariantCulture),
     };
 
-    private static string Quote(string s, int maxLength)
+    /// <param name="prefixOfBytes">When <paramref name="s"/> is only a decoded prefix, the whole value's byte length; else -1.</param>
+    private static string Quote(string s, int maxLength, int prefixOfBytes)
     {
         string escaped = s.Replace("\\", "\\\\").Replace("\n", "\\n").Replace("\r", "\\r").Replace("\t", "\\t").Replace("\"", "\\\"");
-        return escaped.Length <= maxLength ? $"\"{escaped}\"" : $"\"{escaped[..maxLength]}\"... ({s.Length} chars)";
+        if (escaped.Length <= maxLength && prefixOfBytes < 0) return $"\"{escaped}\"";
+        string size = prefixOfBytes < 0 ? $"{s.Length} chars" : $"{prefixOfBytes} bytes";
+        return $"\"{escaped[..Math.Min(maxLength, escaped.Length)]}\"... ({size})";
     }
 }

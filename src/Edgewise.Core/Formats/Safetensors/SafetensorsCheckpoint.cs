@@ -33,7 +33,7 @@ public sealed unsafe class SafetensorsCheckpoint : IDisposable
     public IReadOnlyDictionary<string, string> Metadata => _metadata;
 
     /// <summary>Full paths of the shard files, in load order.</summary>
-    public IReadOnlyList<string> ShardPaths => [.. _shards.Select(s => s.FilePath)];
+    public IReadOnlyList<string> ShardPaths { get; private set; } = [];
 
     /// <summary>
     /// Open a .safetensors file, an index json, or a directory holding either <c>model.safetensors.index.json</c>,
@@ -147,6 +147,7 @@ public sealed unsafe class SafetensorsCheckpoint : IDisposable
 
     private void Index(Dictionary<string, string>? weightMap)
     {
+        ShardPaths = [.. _shards.Select(s => s.FilePath)];
         foreach (SafetensorsShard shard in _shards)
         {
             foreach (SafetensorsTensorInfo info in shard.Tensors)

@@ -185,9 +185,10 @@ internal sealed class NegateExpr(Expr operand, bool minus, int line, int column)
         var v = operand.Eval(ctx);
         return v switch
         {
-            long l => minus ? -l : l,
-            double d => minus ? -d : d,
-            bool b => minus ? -(b ? 1L : 0L) : (b ? 1L : 0L),
+            // Arms are boxed separately so a long stays a long (a switch would unify them to double).
+            long l => (object)(minus ? -l : l),
+            double d => (object)(minus ? -d : d),
+            bool b => (object)(minus ? -(b ? 1L : 0L) : (b ? 1L : 0L)),
             _ => throw new TemplateException($"bad operand type for unary {(minus ? '-' : '+')}: {JinjaValues.TypeName(v)}", Line, Column),
         };
     }

@@ -76,8 +76,8 @@ internal static partial class JinjaBuiltins
             case "abs":
                 return value switch
                 {
-                    long l => Math.Abs(l),
-                    double d => Math.Abs(d),
+                    long l => (object)Math.Abs(l),
+                    double d => (object)Math.Abs(d),
                     _ => throw new TemplateException($"abs: expected a number, found {JinjaValues.TypeName(value)}"),
                 };
             case "items":
@@ -124,7 +124,7 @@ internal static partial class JinjaBuiltins
                 object? total = 0L;
                 foreach (var item in Iterate(value))
                 {
-                    total = total is long t && item is long l ? t + l : JinjaValues.ToDouble(total) + JinjaValues.ToDouble(item);
+                    total = total is long t && item is long l ? (object)(t + l) : JinjaValues.ToDouble(total) + JinjaValues.ToDouble(item);
                 }
 
                 return total;
@@ -151,8 +151,9 @@ internal static partial class JinjaBuiltins
             case "integer": return value is long;
             case "float": return value is double;
             case "mapping": return value is JinjaDict;
-            case "sequence": return value is List<object?> or string or JinjaDict;
-            case "iterable": return value is List<object?> or string or JinjaDict;
+            // Jinja2's Undefined has __len__, __getitem__ and __iter__, so it passes both (and iterates as empty).
+            case "sequence": return value is List<object?> or string or JinjaDict or JinjaUndefined;
+            case "iterable": return value is List<object?> or string or JinjaDict or JinjaUndefined;
             case "callable": return value is JinjaMacro or JinjaCallable;
             case "odd": return ToLong(value, "odd") % 2 != 0;
             case "even": return ToLong(value, "even") % 2 == 0;

@@ -291,7 +291,7 @@ internal sealed class BinaryExpr(string op, Expr left, Expr right, int line, int
                 case "+": return a + b;
                 case "-": return a - b;
                 case "*": return a * b;
-                case "**": return b >= 0 ? (long)Math.Pow(a, b) : Math.Pow(a, b);
+                case "**": return b >= 0 ? (object)(long)Math.Pow(a, b) : Math.Pow(a, b);
                 case "//":
                     if (b == 0) throw new TemplateException("integer division by zero");
                     return (long)Math.Floor((double)a / b);

@@ -253,6 +253,8 @@ internal sealed class CompareExpr(Expr first, List<(string Op, Expr Operand)> re
 
 internal sealed class BinaryExpr(string op, Expr left, Expr right, int line, int column) : Expr(line, column)
 {
+    private const long MaxRepeatLength = 1 << 24;
+
     public override object? Eval(RenderContext ctx)
     {
         var l = left.Eval(ctx);
@@ -275,7 +277,13 @@ internal sealed class BinaryExpr(string op, Expr left, Expr right, int line, int
             if (l is List<object?> ll && r is List<object?> rl) return new List<object?>(ll.Concat(rl));
         }
 
-        if (op == "*" && l is string repeated && r is long times) return new StringBuilder().Insert(0, repeated, (int)Math.Max(0, times)).ToString();
+        if (op == "*" && l is string repeated && r is long times)
+        {
+            // A template has no business building megabytes of text; refuse instead of exhausting memory.
+            if (times > 0 && times > MaxRepeatLength / Math.Max(1, repeated.Length)) throw new TemplateException($"string repetition longer than {MaxRepeatLength} characters");
+            return new StringBuilder().Insert(0, repeated, (int)Math.Max(0, times)).ToString();
+        }
+
         if (op == "%" && l is string format) throw new TemplateException("printf-style '%' string formatting is not supported");
         if (!JinjaValues.IsNumber(l) || !JinjaValues.IsNumber(r))
         {
@@ -284,20 +292,13 @@ internal sealed class BinaryExpr(string op, Expr left, Expr right, int line, int
 
         if (l is not double && r is not double && op != "/")
         {
-            var a = l is bool lb ? (lb ? 1L : 0L) : (long)l!;
-            var b = r is bool rb ? (rb ? 1L : 0L) : (long)r!;
-            switch (op)
+            try
             {
-                case "+": return a + b;
-                case "-": return a - b;
-                case "*": return a * b;
-                case "**": return b >= 0 ? (object)(long)Math.Pow(a, b) : Math.Pow(a, b);
-                case "//":
-                    if (b == 0) throw new TemplateException("integer division by zero");
-                    return (long)Math.Floor((double)a / b);
-                case "%":
-                    if (b == 0) throw new TemplateException("integer modulo by zero");
-                    return ((a % b) + b) % b;
+                return IntegerArithmetic(op, l, r);
+            }
+            catch (OverflowException)
+            {
+                throw new TemplateException($"integer overflow in {JinjaValues.Repr(l)} {op} {JinjaValues.Repr(r)}");
             }
         }
 
@@ -315,5 +316,31 @@ internal sealed class BinaryExpr(string op, Expr left, Expr right, int line, int
             "**" => Math.Pow(x, y),
             _ => throw new TemplateException($"unknown operator '{op}'"),
         };
+    }
+
+    /// <summary>Python int arithmetic on 64 bits: floor division and modulo, overflow reported instead of wrapping.</summary>
+    private static object? IntegerArithmetic(string op, object? l, object? r)
+    {
+        checked
+        {
+            var a = l is bool lb ? (lb ? 1L : 0L) : (long)l!;
+            var b = r is bool rb ? (rb ? 1L : 0L) : (long)r!;
+            switch (op)
+            {
+                case "+": return a + b;
+                case "-": return a - b;
+                case "*": return a * b;
+                case "**": return b >= 0 ? (object)(long)Math.Pow(a, b) : Math.Pow(a, b);
+                case "//":
+                    if (b == 0) throw new TemplateException("integer division by zero");
+                    var q = a / b;
+                    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+                case "%":
+                    if (b == 0) throw new TemplateException("integer modulo by zero");
+                    return ((a % b) + b) % b;
+                default:
+                    throw new TemplateException($"unknown operator '{op}'");
+            }
+        }
     }
 }

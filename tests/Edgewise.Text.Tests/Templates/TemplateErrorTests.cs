@@ -42,6 +42,8 @@ public sealed class TemplateErrorTests
     [InlineData("{% set x = 1 %}{% set x.y = 2 %}", 1, 19, "not a namespace")]
     [InlineData("{{ undefined_value | tojson }}", 1, 20, "tojson")]
     [InlineData("{% macro r() %}{{ r() }}{% endmacro %}{{ r() }}", 1, 20, "recursed deeper")]
+    [InlineData("{{ 9223372036854775807 + 1 }}", 1, 24, "integer overflow")]
+    [InlineData("{{ 'ab' * 100000000 }}", 1, 9, "string repetition")]
     public void Runtime_errors_name_line_column_and_construct(string source, int line, int column, string message)
     {
         var template = JinjaTemplate.Parse(source);

@@ -43,12 +43,16 @@ public static class ChatJson
             var n = 0;
             foreach (var call in tc.EnumerateArray())
             {
-                var function = call.GetProperty("function");
+                if (!call.TryGetProperty("function", out var function) || !function.TryGetProperty("name", out var fname) || fname.ValueKind != JsonValueKind.String)
+                {
+                    throw new FormatException($"messages[{index}].tool_calls[{n}]: expected {{\"function\": {{\"name\": string, ...}}}}, found {call.GetRawText()}");
+                }
+
                 var arguments = function.TryGetProperty("arguments", out var a)
                     ? a.ValueKind == JsonValueKind.String ? a.GetString()! : a.GetRawText()
                     : "{}";
                 var id = call.TryGetProperty("id", out var idElement) && idElement.ValueKind == JsonValueKind.String ? idElement.GetString()! : $"call_{n}";
-                calls.Add(new ToolCall(id, function.GetProperty("name").GetString()!, arguments));
+                calls.Add(new ToolCall(id, fname.GetString()!, arguments));
                 n++;
             }
         }

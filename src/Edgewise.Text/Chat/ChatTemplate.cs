@@ -86,8 +86,14 @@ public sealed class ChatTemplate
     /// <summary>Renders OpenAI-shaped JSON messages and tools as given (no typed round trip).</summary>
     public string RenderJson(JsonElement messages, JsonElement? tools = null, bool addGenerationPrompt = true, bool? enableThinking = null)
     {
-        var toolList = tools is { ValueKind: JsonValueKind.Array } t && t.GetArrayLength() > 0 ? (List<object?>?)JinjaValues.FromJson(t) : null;
-        return RenderValues((List<object?>?)JinjaValues.FromJson(messages) ?? [], toolList, addGenerationPrompt, enableThinking, null);
+        if (messages.ValueKind != JsonValueKind.Array) throw new FormatException($"messages: expected a JSON array, found {messages.ValueKind}");
+        if (tools is { } t && t.ValueKind is not (JsonValueKind.Array or JsonValueKind.Null))
+        {
+            throw new FormatException($"tools: expected a JSON array, found {t.ValueKind}");
+        }
+
+        var toolList = tools is { ValueKind: JsonValueKind.Array } list && list.GetArrayLength() > 0 ? (List<object?>)JinjaValues.FromJson(list)! : null;
+        return RenderValues((List<object?>)JinjaValues.FromJson(messages)!, toolList, addGenerationPrompt, enableThinking, null);
     }
 
     private string RenderValues(List<object?> messages, List<object?>? tools, bool addGenerationPrompt, bool? enableThinking, IReadOnlyDictionary<string, object?>? extra)

@@ -72,7 +72,7 @@ public static class JinjaValues
         null => null,
         JsonObject obj => FromObject(obj),
         JsonArray arr => FromArray(arr),
-        JsonValue value => FromJson(value.GetValue<JsonElement>()),
+        JsonValue value => value.TryGetValue<JsonElement>(out var element) ? FromJson(element) : ParseJson(value.ToJsonString()),
         _ => throw new TemplateException($"unsupported JSON node {node.GetType().Name}"),
     };
 

@@ -14,6 +14,10 @@ internal sealed partial class Gemma4ToolCallStream
 
     private readonly List<Container> _stack = [];
     private readonly StringBuilder _token = new();
+
+    // '}' and ']' at the current end of a string are held back: if the string turns out unterminated, they were
+    // meant as closing brackets ({city:<|"|>Paris}<tool_call|>), not text.
+    private readonly StringBuilder _heldClosers = new();
     private ArgumentMode _mode;
     private string _quote = Quote;
     private bool _tokenIsKey;
@@ -110,7 +114,7 @@ internal sealed partial class Gemma4ToolCallStream
                 return i + 1;
             case '}':
             case ']':
-                CloseContainer(c == '}', i);
+                CloseContainer(c == '}', Offset(i));
                 return i + 1;
             case ',':
                 if (top.Expect == Slot.Separator)
@@ -173,6 +177,7 @@ internal sealed partial class Gemma4ToolCallStream
     {
         _tokenIsKey = PrepareItem(_stack[^1], i);
         _quote = quote;
+        _heldClosers.Clear();
         _mode = ArgumentMode.String;
         Emit("\"");
     }
@@ -186,18 +191,18 @@ internal sealed partial class Gemma4ToolCallStream
             if (partial) return -1;
             if (marker == Quote && _quote == Quote)
             {
+                FlushHeldClosers();
                 EndString();
                 return i + Quote.Length;
             }
 
             if (marker is CallClose or TurnEnd or ResponseOpen)
             {
-                Report(Offset(i), "unterminated string closed", repaired: true);
-                EndString();
+                CloseUnterminatedString(Offset(i));
                 return i;
             }
 
-            EmitEscaped(c);
+            EmitStringChar(c);
             return i + 1;
         }
 
@@ -205,12 +210,13 @@ internal sealed partial class Gemma4ToolCallStream
         {
             var lt = s.IndexOf('<', i);
             var end = lt < 0 ? s.Length : lt;
-            for (var k = i; k < end; k++) EmitEscaped(s[k]);
+            for (var k = i; k < end; k++) EmitStringChar(s[k]);
             return end;
         }
 
         if (c == _quote[0])
         {
+            FlushHeldClosers();
             EndString();
             return i + 1;
         }
@@ -224,6 +230,7 @@ internal sealed partial class Gemma4ToolCallStream
                 return i + 1;
             }
 
+            FlushHeldClosers();
             var e = s[i + 1];
             if (_quote == "'" && e == '\'') EmitEscaped('\'');
             else if (e is '"' or '\\' or '/' or 'b' or 'f' or 'n' or 'r' or 't') Emit(string.Concat("\\", e.ToString()));
@@ -236,8 +243,40 @@ internal sealed partial class Gemma4ToolCallStream
             return i + 2;
         }
 
-        EmitEscaped(c);
+        EmitStringChar(c);
         return i + 1;
+    }
+
+    private void EmitStringChar(char c)
+    {
+        if (c is '}' or ']')
+        {
+            _heldClosers.Append(c);
+            return;
+        }
+
+        FlushHeldClosers();
+        EmitEscaped(c);
+    }
+
+    private void FlushHeldClosers()
+    {
+        foreach (var held in _heldClosers.ToString()) EmitEscaped(held);
+        _heldClosers.Clear();
+    }
+
+    /// <summary>A string still open at the end of the call: close it, and treat brackets it ended with as structure.</summary>
+    private void CloseUnterminatedString(int offset)
+    {
+        var closers = _heldClosers.ToString();
+        _heldClosers.Clear();
+        Report(offset, closers.Length > 0 ? $"unterminated string closed; its trailing '{closers}' read as closing brackets" : "unterminated string closed", repaired: true);
+        EndString();
+        foreach (var closer in closers)
+        {
+            if (_stack.Count == 0) break;
+            CloseContainer(closer == '}', offset);
+        }
     }
 
     private void EndString()
@@ -313,7 +352,7 @@ internal sealed partial class Gemma4ToolCallStream
         return JsonString(text);
     }
 
-    private void CloseContainer(bool isObject, int i)
+    private void CloseContainer(bool isObject, int offset)
     {
         var match = -1;
         for (var k = _stack.Count - 1; k >= 0; k--)
@@ -327,12 +366,12 @@ internal sealed partial class Gemma4ToolCallStream
 
         if (match < 0)
         {
-            Report(Offset(i), $"unmatched '{(isObject ? '}' : ']')}' dropped", repaired: true);
+            Report(offset, $"unmatched '{(isObject ? '}' : ']')}' dropped", repaired: true);
             return;
         }
 
-        if (match < _stack.Count - 1) Report(Offset(i), "mismatched bracket; inner containers closed", repaired: true);
-        while (_stack.Count > match) PopContainer(Offset(i));
+        if (match < _stack.Count - 1) Report(offset, "mismatched bracket; inner containers closed", repaired: true);
+        while (_stack.Count > match) PopContainer(offset);
         if (_stack.Count == 0) EndCall();
     }
 
@@ -364,8 +403,8 @@ internal sealed partial class Gemma4ToolCallStream
     {
         if (_mode == ArgumentMode.String)
         {
-            Report(offset, $"unterminated string closed at {where}", repaired: true);
-            EndString();
+            CloseUnterminatedString(offset);
+            if (_stack.Count == 0) return; // its trailing brackets closed the call
         }
         else if (_mode == ArgumentMode.Bare)
         {

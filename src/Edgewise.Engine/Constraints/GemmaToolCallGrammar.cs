@@ -64,14 +64,15 @@ public static class GemmaToolCallGrammar
         int text = compiler.FreeText();
 
         var names = new HashSet<string>(StringComparer.Ordinal);
-        int call = builder.DeclareRule("call");
+        bool callsPossible = choice.Mode != ToolChoiceMode.None && tools.Count > 0;
+        int call = callsPossible ? builder.DeclareRule("call") : -1;
         foreach (var tool in tools)
         {
             if (!SchemaCompiler.IsBareKey(tool.Name) || tool.Name.Length > 64)
                 throw new SchemaCompileException("", $"tool name '{tool.Name}' must be 1-64 characters of [a-zA-Z0-9_-]");
             if (!names.Add(tool.Name))
                 throw new SchemaCompileException("", $"tool '{tool.Name}' is defined twice");
-            if (choice.Mode == ToolChoiceMode.Function && choice.FunctionName != tool.Name)
+            if (!callsPossible || (choice.Mode == ToolChoiceMode.Function && choice.FunctionName != tool.Name))
                 continue;
             int arguments = CompileArguments(compiler, tool);
             var symbols = new List<GrammarSymbol> { builder.Token(ToolCallStart) };
@@ -86,7 +87,7 @@ public static class GemmaToolCallGrammar
             throw new SchemaCompileException("", $"tool_choice '{choice.Mode}' needs at least one tool");
 
         int calls = call;
-        if (parallelCalls && choice.Mode != ToolChoiceMode.Function)
+        if (callsPossible && parallelCalls && choice.Mode != ToolChoiceMode.Function)
         {
             calls = builder.DeclareRule("calls");
             builder.AddAlternative(calls, [builder.Ref(call)]);
@@ -101,7 +102,7 @@ public static class GemmaToolCallGrammar
                 break;
             case ToolChoiceMode.Auto:
                 builder.AddAlternative(body, [builder.Ref(text)]);
-                if (tools.Count > 0)
+                if (callsPossible)
                     builder.AddAlternative(body, [builder.Ref(text), builder.Ref(calls)]);
                 break;
             default:

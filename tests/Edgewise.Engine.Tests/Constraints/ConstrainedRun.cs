@@ -14,11 +14,13 @@ internal static class ConstrainedRun
     public static CompiledGrammar Compile(Grammar grammar) => new(grammar, Trie.Value, [Tokenizer.Value.EosId]);
 
     /// <summary>Generates until a stop token or <paramref name="maxTokens"/>; returns the tokens (stop token excluded) and whether it stopped.</summary>
-    public static (List<int> Tokens, bool Stopped) Generate(CompiledGrammar grammar, ulong seed, int maxTokens = 400, float scale = 3f)
+    /// <remarks>Top-k 64 keeps the debug-build test fast; <paramref name="bias"/> lets free-text grammars reach their stop and call tokens.</remarks>
+    public static (List<int> Tokens, bool Stopped) Generate(
+        CompiledGrammar grammar, ulong seed, int maxTokens = 400, float scale = 3f, IReadOnlyDictionary<int, float>? bias = null)
     {
         var matcher = grammar.CreateMatcher();
         int vocabulary = grammar.Vocabulary.VocabularySize;
-        var sampler = new Sampler(vocabulary, new SamplingOptions { Seed = seed, Temperature = 1f });
+        var sampler = new Sampler(vocabulary, new SamplingOptions { Seed = seed, Temperature = 1f, TopK = 64, LogitBias = bias });
         var random = new Xoshiro256StarStar(seed * 7919 + 1);
         var logits = new float[vocabulary];
         // A pool of random logits read at a random rotation each step: random-looking per step, cheap to make.

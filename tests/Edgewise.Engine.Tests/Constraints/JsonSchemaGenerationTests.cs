@@ -43,10 +43,13 @@ public sealed class JsonSchemaGenerationTests
     public void JsonObjectMode_AlwaysGivesAnObject()
     {
         var grammar = ConstrainedRun.Compile(JsonSchemaGrammar.AnyObject(new JsonGrammarOptions { MaxWhitespace = 2 }));
+        var tokenizer = ConstrainedRun.Tokenizer.Value;
+        // Unbounded nesting under uniform logits is a random walk that often outlives any budget; favour closers a little.
+        var bias = new[] { "}", "]", "}}", "]]", "\"}", "\"]", "}," }.ToDictionary(tokenizer.Id, _ => 2.5f);
         int stopped = 0;
         for (ulong seed = 0; seed < 40; seed++)
         {
-            var (tokens, done) = ConstrainedRun.Generate(grammar, seed);
+            var (tokens, done) = ConstrainedRun.Generate(grammar, seed, bias: bias);
             if (!done)
                 continue;
             stopped++;
@@ -54,8 +57,7 @@ public sealed class JsonSchemaGenerationTests
             using var document = JsonDocument.Parse(text);
             Assert.Equal(JsonValueKind.Object, document.RootElement.ValueKind);
         }
-        // Unbounded nesting under uniform random logits is a random walk that often outlives the budget; enough finish.
-        Assert.True(stopped >= 8, $"only {stopped} of 40 runs finished");
+        Assert.True(stopped >= 20, $"only {stopped} of 40 runs finished");
     }
 
     [Fact]

@@ -146,6 +146,59 @@ public static class LogitScan
         return count;
     }
 
+    /// <summary>Tokens per entry of the block sums written by <see cref="SumExp"/>.</summary>
+    public const int ExpBlock = 256;
+
+    /// <summary>
+    /// Σ exp((v - max)·scale) over all values, also written per block of <see cref="ExpBlock"/> values to
+    /// <paramref name="blockSums"/> (length ⌈n/256⌉) so a draw can find its token without a second exp pass.
+    /// -infinity contributes 0; NaN values are not allowed.
+    /// </summary>
+    public static double SumExp(ReadOnlySpan<float> values, float max, float scale, Span<float> blockSums)
+    {
+        if (!Vector256.IsHardwareAccelerated)
+            return SumExpScalar(values, max, scale, blockSums);
+        int blocks = (values.Length + ExpBlock - 1) / ExpBlock;
+        if (blockSums.Length < blocks)
+            throw new ArgumentException($"expected room for {blocks} block sums, found {blockSums.Length}", nameof(blockSums));
+        ref float start = ref MemoryMarshal.GetReference(values);
+        var vMax = Vector256.Create(max);
+        var vScale = Vector256.Create(scale);
+        double total = 0;
+        for (int b = 0; b < blocks; b++)
+        {
+            int begin = b * ExpBlock;
+            int end = Math.Min(begin + ExpBlock, values.Length);
+            var acc = Vector256<float>.Zero;
+            int i = begin;
+            for (; i <= end - Vector256<float>.Count; i += Vector256<float>.Count)
+                acc += Vector256.Exp((Vector256.LoadUnsafe(ref start, (nuint)i) - vMax) * vScale);
+            float sum = Vector256.Sum(acc);
+            for (; i < end; i++)
+                sum += MathF.Exp((values[i] - max) * scale);
+            blockSums[b] = sum;
+            total += sum;
+        }
+        return total;
+    }
+
+    public static double SumExpScalar(ReadOnlySpan<float> values, float max, float scale, Span<float> blockSums)
+    {
+        int blocks = (values.Length + ExpBlock - 1) / ExpBlock;
+        double total = 0;
+        for (int b = 0; b < blocks; b++)
+        {
+            int begin = b * ExpBlock;
+            int end = Math.Min(begin + ExpBlock, values.Length);
+            float sum = 0;
+            for (int i = begin; i < end; i++)
+                sum += MathF.Exp((values[i] - max) * scale);
+            blockSums[b] = sum;
+            total += sum;
+        }
+        return total;
+    }
+
     /// <summary>Sets every logit whose bit is clear in <paramref name="allowed"/> (bit i of word i/64) to -infinity.</summary>
     public static void ApplyMask(Span<float> logits, ReadOnlySpan<ulong> allowed)
     {

@@ -5,9 +5,9 @@ namespace Edgewise.Engine.Sampling;
 /// its random generator and every scratch buffer, so <see cref="Sample"/> allocates nothing. Not thread-safe.
 /// </summary>
 /// <remarks>
-/// Cost on a 262,144-token vocabulary is a few whole-vocabulary SIMD passes (max, threshold filter) plus work on the
-/// candidates: without top-k only tokens within <see cref="CandidateBound"/> nats (times the temperature) of the best
-/// one are considered, which loses at most a 1e-6 share of the probability mass and never sorts the vocabulary.
+/// Exact, and never a sort of the whole vocabulary: top-k uses a size-k heap; top-p measures the full mass with one
+/// vectorised exp pass, then sorts only a window of tokens near the top, widened until it holds the nucleus; plain
+/// temperature sampling draws from per-block exp sums. Log-probs cost one more exp pass.
 /// </remarks>
 public sealed class Sampler
 {
@@ -22,11 +22,10 @@ public sealed class Sampler
     private readonly int[] _heapIds;         // [max(TopK, TopLogProbs)]
     private readonly float[] _heapValues;
     private readonly TokenLogProb[] _topLogProbs;
+    private readonly int[] _topIds;            // [TopLogProbs]
+    private readonly float[] _blockSums;       // [vocab / 256] exp sums per block
     private int _topLogProbCount;
     private Xoshiro256StarStar _random;
-
-    /// <summary>Candidates below max - bound·T carry at most V·e^-bound of the mass; ln(V) + 14 makes that &lt; 1e-6.</summary>
-    public float CandidateBound { get; }
 
     public Sampler(int vocabularySize, SamplingOptions options)
     {
@@ -35,7 +34,6 @@ public sealed class Sampler
         options.Validate(vocabularySize);
         _vocabularySize = vocabularySize;
         Options = options;
-        CandidateBound = MathF.Log(vocabularySize) + 14f;
 
         int biasCount = options.LogitBias?.Count ?? 0;
         _biasIds = new int[biasCount];
@@ -59,6 +57,8 @@ public sealed class Sampler
         _heapIds = new int[heap];
         _heapValues = new float[heap];
         _topLogProbs = new TokenLogProb[options.TopLogProbs];
+        _topIds = new int[options.TopLogProbs];
+        _blockSums = new float[(vocabularySize + LogitScan.ExpBlock - 1) / LogitScan.ExpBlock];
         _random = new Xoshiro256StarStar(options.Seed ?? (ulong)Random.Shared.NextInt64());
     }
 
@@ -103,7 +103,7 @@ public sealed class Sampler
             float logZ = LogSumExp(logits, max);
             logProb = logits[chosen] - logZ;
             if (Options.TopLogProbs > 0)
-                FillTopLogProbs(logits, logZ);
+                FillTopLogProbs(logits, max, logZ);
         }
         return new SampledToken(chosen, logProb);
     }
@@ -135,45 +135,68 @@ public sealed class Sampler
     {
         float temperature = Options.Temperature;
         float invT = 1f / temperature;
+        float minPThreshold = Options.MinP > 0f ? max + temperature * MathF.Log(Options.MinP) : float.NegativeInfinity;
         int count;
-        bool sorted;
         if (Options.TopK > 0 && Options.TopK < _vocabularySize)
         {
-            count = SelectTop(logits, Options.TopK, _candidates);
-            sorted = true;
+            // HF order: top-k, then top-p and min-p inside the renormalised k.
+            count = SelectTop(logits, [], Options.TopK, _candidates);
+            FillWeights(logits, count, max, invT);
+            var weights = _weights.AsSpan(0, count);
+            if (Options.TopP < 1f)
+                count = NucleusLength(weights, Options.TopP * Sum(weights));
+            while (count > 1 && logits[_candidates[count - 1]] < minPThreshold)
+                count--;
+        }
+        else if (Options.TopP < 1f)
+        {
+            // The nucleus is measured against the whole vocabulary's mass (one vectorised exp pass), then found among
+            // the tokens near the top: the window widens until it holds p of that mass, so only it gets sorted.
+            double total = LogitScan.SumExp(logits, max, invT, _blockSums);
+            double target = Options.TopP * total;
+            for (float bound = 8f; ; bound *= 2f)
+            {
+                count = LogitScan.CollectAtLeast(logits, max - bound * temperature, _candidates);
+                FillWeights(logits, count, max, invT);
+                if (Sum(_weights.AsSpan(0, count)) >= target || count == _vocabularySize || bound > 4096f)
+                    break;
+            }
+            SortByWeightDescending(_candidates.AsSpan(0, count), _weights.AsSpan(0, count));
+            count = NucleusLength(_weights.AsSpan(0, count), target);
+            while (count > 1 && logits[_candidates[count - 1]] < minPThreshold)
+                count--;
+        }
+        else if (Options.MinP > 0f)
+        {
+            count = LogitScan.CollectAtLeast(logits, minPThreshold, _candidates);
+            FillWeights(logits, count, max, invT);
         }
         else
         {
-            float threshold = max - CandidateBound * temperature;
-            // min-p only prunes before the nucleus is measured when there is no nucleus: HF applies top-p first.
-            if (Options.MinP > 0f && Options.TopP >= 1f)
-                threshold = MathF.Max(threshold, max + temperature * MathF.Log(Options.MinP));
-            count = LogitScan.CollectAtLeast(logits, threshold, _candidates);
-            sorted = false;
+            return DrawFromWholeVocabulary(logits, max, invT);
         }
+        return Draw(count);
+    }
 
-        var ids = _candidates.AsSpan(0, count);
-        var weights = _weights.AsSpan(0, count);
+    private void FillWeights(ReadOnlySpan<float> logits, int count, float max, float invT)
+    {
         for (int i = 0; i < count; i++)
-            weights[i] = MathF.Exp((logits[ids[i]] - max) * invT);
+            _weights[i] = MathF.Exp((logits[_candidates[i]] - max) * invT);
+    }
 
-        if (Options.TopP < 1f || (Options.MinP > 0f && sorted))
-        {
-            if (!sorted)
-            {
-                SortByWeightDescending(ids, weights);
-                sorted = true;
-            }
-            if (Options.TopP < 1f)
-                count = NucleusLength(weights, Options.TopP);
-            if (Options.MinP > 0f)
-                count = MinPLength(weights[..count], Options.MinP);
-        }
-
+    private static double Sum(ReadOnlySpan<float> weights)
+    {
         double total = 0;
-        for (int i = 0; i < count; i++)
-            total += weights[i];
-        double u = _random.NextDouble() * total;
+        foreach (float w in weights)
+            total += w;
+        return total;
+    }
+
+    /// <summary>Draws among the first <paramref name="count"/> candidates in proportion to their weights.</summary>
+    private int Draw(int count)
+    {
+        var weights = _weights.AsSpan(0, count);
+        double u = _random.NextDouble() * Sum(weights);
         double cumulative = 0;
         int lastPositive = 0;
         for (int i = 0; i < count; i++)
@@ -183,18 +206,45 @@ public sealed class Sampler
             cumulative += weights[i];
             lastPositive = i;
             if (u < cumulative)
-                return ids[i];
+                return _candidates[i];
         }
-        return ids[lastPositive]; // rounding left u at the very top
+        return _candidates[lastPositive]; // rounding left u at the very top
     }
 
-    /// <summary>Smallest prefix (weights sorted descending) whose mass reaches p of the total; at least one token.</summary>
-    internal static int NucleusLength(ReadOnlySpan<float> weights, float p)
+    /// <summary>Plain temperature sampling, exact over every token: block sums find the block, one block is walked.</summary>
+    private int DrawFromWholeVocabulary(ReadOnlySpan<float> logits, float max, float invT)
     {
-        double total = 0;
-        foreach (float w in weights)
-            total += w;
-        double target = p * total;
+        double total = LogitScan.SumExp(logits, max, invT, _blockSums);
+        double u = _random.NextDouble() * total;
+        int blocks = (_vocabularySize + LogitScan.ExpBlock - 1) / LogitScan.ExpBlock;
+        int block = 0;
+        for (; block < blocks - 1; block++)
+        {
+            if (u < _blockSums[block])
+                break;
+            u -= _blockSums[block];
+        }
+        int begin = block * LogitScan.ExpBlock;
+        int end = Math.Min(begin + LogitScan.ExpBlock, _vocabularySize);
+        int lastPositive = -1;
+        double cumulative = 0;
+        for (int i = begin; i < end; i++)
+        {
+            float w = MathF.Exp((logits[i] - max) * invT);
+            if (w <= 0f)
+                continue;
+            cumulative += w;
+            lastPositive = i;
+            if (u < cumulative)
+                return i;
+        }
+        // Vector and scalar exp differ in the last bits: u can fall just past the block's scalar sum.
+        return lastPositive >= 0 ? lastPositive : LogitScan.ArgMax(logits);
+    }
+
+    /// <summary>Smallest prefix (weights sorted descending) whose mass reaches <paramref name="target"/>; at least one token.</summary>
+    internal static int NucleusLength(ReadOnlySpan<float> weights, double target)
+    {
         double cumulative = 0;
         for (int i = 0; i < weights.Length; i++)
         {
@@ -203,15 +253,6 @@ public sealed class Sampler
                 return i + 1;
         }
         return weights.Length;
-    }
-
-    private static int MinPLength(ReadOnlySpan<float> weights, float minP)
-    {
-        float cut = weights[0] * minP;
-        int n = 1;
-        while (n < weights.Length && weights[n] >= cut)
-            n++;
-        return n;
     }
 
     private void SortByWeightDescending(Span<int> ids, Span<float> weights)
@@ -228,13 +269,15 @@ public sealed class Sampler
     /// Writes the <paramref name="k"/> largest logits' ids to <paramref name="destination"/>, largest first (ties:
     /// lower id first), with a size-k min-heap: one comparison per token for almost every token.
     /// </summary>
-    private int SelectTop(ReadOnlySpan<float> logits, int k, Span<int> destination)
+    private int SelectTop(ReadOnlySpan<float> logits, ReadOnlySpan<int> subset, int k, Span<int> destination)
     {
         var heapIds = _heapIds.AsSpan(0, k);
         var heapValues = _heapValues.AsSpan(0, k);
         int size = 0;
-        for (int id = 0; id < logits.Length; id++)
+        int n = subset.IsEmpty ? logits.Length : subset.Length;
+        for (int i = 0; i < n; i++)
         {
+            int id = subset.IsEmpty ? i : subset[i];
             float v = logits[id];
             if (float.IsNaN(v))
                 continue;
@@ -252,7 +295,7 @@ public sealed class Sampler
             }
         }
         // Pop smallest-first into the back of the destination so it ends up largest-first.
-        int n = size;
+        int selected = size;
         while (size > 0)
         {
             destination[size - 1] = heapIds[0];
@@ -261,7 +304,7 @@ public sealed class Sampler
             heapValues[0] = heapValues[size];
             SiftDown(heapIds[..size], heapValues[..size], 0);
         }
-        return n;
+        return selected;
     }
 
     // Heap order: the root is the "worst" entry: smallest value, and among equal values the highest id.
@@ -299,24 +342,20 @@ public sealed class Sampler
         }
     }
 
-    /// <summary>log Σ exp(logit), over the tokens within the candidate bound of the max (the rest is below 1e-6 of the mass).</summary>
-    private float LogSumExp(ReadOnlySpan<float> logits, float max)
-    {
-        int count = LogitScan.CollectAtLeast(logits, max - CandidateBound, _candidates);
-        double sum = 0;
-        for (int i = 0; i < count; i++)
-            sum += Math.Exp(logits[_candidates[i]] - max);
-        return max + (float)Math.Log(sum);
-    }
+    /// <summary>log Σ exp(logit) over the whole vocabulary (one vectorised pass).</summary>
+    private float LogSumExp(ReadOnlySpan<float> logits, float max) =>
+        max + (float)Math.Log(LogitScan.SumExp(logits, max, 1f, _blockSums));
 
-    private void FillTopLogProbs(ReadOnlySpan<float> logits, float logZ)
+    private void FillTopLogProbs(ReadOnlySpan<float> logits, float max, float logZ)
     {
-        int n = SelectTop(logits, Math.Min(Options.TopLogProbs, _vocabularySize), _candidates);
+        int k = Math.Min(Options.TopLogProbs, _vocabularySize);
+        // Almost always the top few sit well above the rest: select among those, the whole vocabulary otherwise.
+        int near = LogitScan.CollectAtLeast(logits, max - 16f, _candidates);
+        int n = near >= k
+            ? SelectTop(logits, _candidates.AsSpan(0, near), k, _topIds)
+            : SelectTop(logits, [], k, _topIds);
         for (int i = 0; i < n; i++)
-        {
-            int id = _candidates[i];
-            _topLogProbs[i] = new TokenLogProb(id, logits[id] - logZ);
-        }
+            _topLogProbs[i] = new TokenLogProb(_topIds[i], logits[_topIds[i]] - logZ);
         _topLogProbCount = n;
     }
 }

@@ -44,6 +44,28 @@ public sealed class LogitScanTests
     }
 
     [Fact]
+    public void SumExp_MatchesScalar_WithBlockSums()
+    {
+        foreach (int length in new[] { 0, 1, 7, 8, 9, 255, 256, 257, 1000 })
+        {
+            var values = Values(length, 2000 + (ulong)length);
+            if (length > 3)
+                values[3] = float.NegativeInfinity; // masked tokens contribute nothing
+            float max = LogitScan.MaxScalar(values);
+            int blocks = (length + LogitScan.ExpBlock - 1) / LogitScan.ExpBlock;
+            var fast = new float[blocks];
+            var slow = new float[blocks];
+            double f = LogitScan.SumExp(values, max, 0.7f, fast);
+            double s = LogitScan.SumExpScalar(values, max, 0.7f, slow);
+            Assert.Equal(s, f, s * 1e-5);
+            for (int b = 0; b < blocks; b++)
+                Assert.Equal(slow[b], fast[b], slow[b] * 1e-5);
+            double exact = values.Sum(v => Math.Exp((v - (double)max) * 0.7));
+            Assert.Equal(exact, s, Math.Max(exact, 1) * 1e-5);
+        }
+    }
+
+    [Fact]
     public void NaN_NeverWins()
     {
         var values = new float[40];

@@ -26,7 +26,10 @@ internal static unsafe partial class RowDot
             GgmlType.Q8_0 => FastQ8_0(w, 34, a, columns / 32),
             GgmlType.Q8_1 => FastQ8_0(w, 36, a, columns / 32),
             GgmlType.Q4_0 => FastQ4_0(w, a, columns / 32),
+            GgmlType.Q4_1 => FastQ4_1(w, a, columns / 32),
+            GgmlType.Q5_0 => FastQ5_0(w, a, columns / 32),
             GgmlType.Q4_K => FastQ4_K((BlockQ4_K*)w, a, columns / 256),
+            GgmlType.Q5_K => FastQ5_K((BlockQ5_K*)w, a, columns / 256),
             GgmlType.Q6_K => FastQ6_K((BlockQ6_K*)w, a, columns / 256),
             _ => Scalar(type, w, a, columns),
         };
@@ -96,40 +99,91 @@ internal static unsafe partial class RowDot
         return sum;
     }
 
+    /// <summary>
+    /// Eight per-block lane vectors reduced to one vector of eight block sums (lane k = block k): a horizontal-add
+    /// tree, so eight blocks share one int-to-float conversion and one FMA instead of eight.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<int> BlockSums(Vector256<int> d0, Vector256<int> d1, Vector256<int> d2, Vector256<int> d3,
+        Vector256<int> d4, Vector256<int> d5, Vector256<int> d6, Vector256<int> d7)
+    {
+        Vector256<int> h0123 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(d0, d1), Avx2.HorizontalAdd(d2, d3));
+        Vector256<int> h4567 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(d4, d5), Avx2.HorizontalAdd(d6, d7));
+        // Each 128-bit half holds partial sums of blocks 0-3 (resp. 4-7): add the halves across.
+        return Avx2.Permute2x128(h0123, h4567, 0x20) + Avx2.Permute2x128(h0123, h4567, 0x31);
+    }
+
+    /// <summary>The fp16 scales of eight consecutive blocks <paramref name="stride"/> bytes apart, widened.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> GatherHalfScales(byte* first, int stride)
+        => WidenHalf(Vector128.Create(
+            *(ushort*)first, *(ushort*)(first + stride), *(ushort*)(first + 2 * stride), *(ushort*)(first + 3 * stride),
+            *(ushort*)(first + 4 * stride), *(ushort*)(first + 5 * stride), *(ushort*)(first + 6 * stride), *(ushort*)(first + 7 * stride)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotQ8Block(byte* quants, sbyte* x)
+    {
+        Vector256<sbyte> wq = Avx.LoadVector256((sbyte*)quants);
+        // |w| * (x * sign(w)) == w * x with an unsigned left operand (|w| <= 128 fits a byte).
+        return DotU8S8(Avx2.Abs(wq), Avx2.Sign(Avx.LoadVector256(x), wq));
+    }
+
     private static float FastQ8_0(byte* w, int blockBytes, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
         sbyte* xq = a.Qs;
         float* xd = a.Scales;
-        for (int b = 0; b < blocks; b++, w += blockBytes, xq += 32)
+        int q = blockBytes - 32;
+        int b = 0;
+        for (; b + 8 <= blocks; b += 8, w += 8 * blockBytes, xq += 256)
         {
-            Vector256<sbyte> wq = Avx.LoadVector256((sbyte*)(w + blockBytes - 32));
-            Vector256<sbyte> x = Avx.LoadVector256(xq);
-            // |w| * (x * sign(w)) == w * x with an unsigned left operand (|w| <= 128 fits a byte).
-            Vector256<int> dot = DotU8S8(Avx2.Abs(wq), Avx2.Sign(x, wq));
-            float scale = Half(*(ushort*)w) * xd[b];
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(scale), acc);
+            Vector256<int> sums = BlockSums(
+                DotQ8Block(w + q, xq), DotQ8Block(w + blockBytes + q, xq + 32),
+                DotQ8Block(w + 2 * blockBytes + q, xq + 64), DotQ8Block(w + 3 * blockBytes + q, xq + 96),
+                DotQ8Block(w + 4 * blockBytes + q, xq + 128), DotQ8Block(w + 5 * blockBytes + q, xq + 160),
+                DotQ8Block(w + 6 * blockBytes + q, xq + 192), DotQ8Block(w + 7 * blockBytes + q, xq + 224));
+            Vector256<float> scales = GatherHalfScales(w, blockBytes) * Avx.LoadVector256(xd + b);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), scales, acc);
         }
-        return Vector256.Sum(acc);
+        float sum = Vector256.Sum(acc);
+        for (; b < blocks; b++, w += blockBytes, xq += 32)
+        {
+            sum += Vector256.Sum(DotQ8Block(w + q, xq)) * (Half(*(ushort*)w) * xd[b]);
+        }
+        return sum;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotQ4Block(byte* quants, sbyte* x)
+    {
+        Vector128<byte> lowMask = Vector128.Create((byte)0x0F);
+        Vector128<byte> raw = Sse2.LoadVector128(quants);
+        Vector128<byte> low = raw & lowMask;
+        Vector128<byte> high = Sse2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
+        return DotU8S8(Vector256.Create(low, high), Avx.LoadVector256(x));
     }
 
     private static float FastQ4_0(byte* w, in ActivationRow a, int blocks)
     {
+        // Nibbles are stored as q + 8: dot the unsigned nibbles, then subtract 8 * sum(x) per block (exact, in int).
         Vector256<float> acc = Vector256<float>.Zero;
-        Vector128<byte> lowMask = Vector128.Create((byte)0x0F);
-        float offsetSum = 0;
         sbyte* xq = a.Qs;
-        for (int b = 0; b < blocks; b++, w += 18, xq += 32)
+        int b = 0;
+        for (; b + 8 <= blocks; b += 8, w += 8 * 18, xq += 256)
         {
-            Vector128<byte> raw = Sse2.LoadVector128(w + 2);
-            Vector128<byte> low = raw & lowMask;
-            Vector128<byte> high = Sse2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
-            // Nibbles are stored as q + 8; dot the unsigned q + 8 and subtract 8 * sum(x) per block afterwards.
-            Vector256<int> dot = DotU8S8(Vector256.Create(low, high), Avx.LoadVector256(xq));
-            float scale = Half(*(ushort*)w) * a.Scales[b];
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(scale), acc);
-            offsetSum += scale * a.Sums[b];
+            Vector256<int> sums = BlockSums(
+                DotQ4Block(w + 2, xq), DotQ4Block(w + 20, xq + 32), DotQ4Block(w + 38, xq + 64), DotQ4Block(w + 56, xq + 96),
+                DotQ4Block(w + 74, xq + 128), DotQ4Block(w + 92, xq + 160), DotQ4Block(w + 110, xq + 192), DotQ4Block(w + 128, xq + 224));
+            sums -= Avx2.ShiftLeftLogical(Avx.LoadVector256(a.Sums + b), 3);
+            Vector256<float> scales = GatherHalfScales(w, 18) * Avx.LoadVector256(a.Scales + b);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), scales, acc);
         }
-        return Vector256.Sum(acc) - 8 * offsetSum;
+        float sum = Vector256.Sum(acc);
+        for (; b < blocks; b++, w += 18, xq += 32)
+        {
+            int dot = Vector256.Sum(DotQ4Block(w + 2, xq)) - 8 * a.Sums[b];
+            sum += dot * (Half(*(ushort*)w) * a.Scales[b]);
+        }
+        return sum;
     }
 }

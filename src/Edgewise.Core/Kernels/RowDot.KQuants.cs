@@ -42,6 +42,42 @@ internal static unsafe partial class RowDot
         return Vector256.Sum(acc) - minSum;
     }
 
+    private static float FastQ5_K(BlockQ5_K* w, in ActivationRow a, int blocks)
+    {
+        Vector256<float> acc = Vector256<float>.Zero;
+        Vector256<byte> lowMask = Vector256.Create((byte)0x0F);
+        Vector256<byte> fifth = Vector256.Create((byte)0x10);
+        float minSum = 0;
+        for (int b = 0; b < blocks; b++)
+        {
+            sbyte* x = a.Qs + b * 256;
+            int* bsums = a.Sums + b * 16;
+            byte* q = w[b].Qs;
+            byte* packed = w[b].Scales;
+            Vector256<byte> high = Avx.LoadVector256(w[b].Qh);
+            Vector256<int> blockDot = Vector256<int>.Zero;
+            int mins = 0;
+            for (int pair = 0; pair < 4; pair++, q += 32, x += 64)
+            {
+                Quantizer.ScaleMinK4(2 * pair, packed, out int sc0, out int m0);
+                Quantizer.ScaleMinK4(2 * pair + 1, packed, out int sc1, out int m1);
+                // Sub-block s takes its fifth bit from bit s of qh[l].
+                Vector256<byte> bit0 = Vector256.Create((byte)(1 << (2 * pair)));
+                Vector256<byte> bit1 = Vector256.Create((byte)(2 << (2 * pair)));
+                Vector256<byte> raw = Avx.LoadVector256(q);
+                Vector256<byte> v0 = (raw & lowMask) | (Avx2.CompareEqual(high & bit0, bit0) & fifth);
+                Vector256<byte> v1 = (Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask) | (Avx2.CompareEqual(high & bit1, bit1) & fifth);
+                blockDot += Avx2.MultiplyLow(DotU8S8(v0, Avx.LoadVector256(x)), Vector256.Create(sc0))
+                    + Avx2.MultiplyLow(DotU8S8(v1, Avx.LoadVector256(x + 32)), Vector256.Create(sc1));
+                mins += m0 * (bsums[4 * pair] + bsums[4 * pair + 1]) + m1 * (bsums[4 * pair + 2] + bsums[4 * pair + 3]);
+            }
+            float dx = a.Scales[b];
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(blockDot), Vector256.Create(dx * Half(BitConverter.HalfToUInt16Bits(w[b].D))), acc);
+            minSum += dx * Half(BitConverter.HalfToUInt16Bits(w[b].DMin)) * mins;
+        }
+        return Vector256.Sum(acc) - minSum;
+    }
+
     private static float FastQ6_K(BlockQ6_K* w, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;

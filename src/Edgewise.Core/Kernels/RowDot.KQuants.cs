@@ -30,9 +30,9 @@ internal static unsafe partial class RowDot
                 Vector256<byte> raw = Avx.LoadVector256(q);
                 Vector256<byte> low = raw & lowMask;
                 Vector256<byte> high = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
-                Vector256<int> d0 = DotU8S8(low, Avx.LoadVector256(x));
-                Vector256<int> d1 = DotU8S8(high, Avx.LoadVector256(x + 32));
-                blockDot += Avx2.MultiplyLow(d0, Vector256.Create(sc0)) + Avx2.MultiplyLow(d1, Vector256.Create(sc1));
+                Vector256<int> d0 = ScaledDot(low, Avx.LoadVector256(x), sc0, sc0);
+                Vector256<int> d1 = ScaledDot(high, Avx.LoadVector256(x + 32), sc1, sc1);
+                blockDot += d0 + d1;
                 mins += m0 * (bsums[4 * pair] + bsums[4 * pair + 1]) + m1 * (bsums[4 * pair + 2] + bsums[4 * pair + 3]);
             }
             float dx = a.Scales[b];
@@ -67,8 +67,7 @@ internal static unsafe partial class RowDot
                 Vector256<byte> raw = Avx.LoadVector256(q);
                 Vector256<byte> v0 = (raw & lowMask) | (Avx2.CompareEqual(high & bit0, bit0) & fifth);
                 Vector256<byte> v1 = (Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask) | (Avx2.CompareEqual(high & bit1, bit1) & fifth);
-                blockDot += Avx2.MultiplyLow(DotU8S8(v0, Avx.LoadVector256(x)), Vector256.Create(sc0))
-                    + Avx2.MultiplyLow(DotU8S8(v1, Avx.LoadVector256(x + 32)), Vector256.Create(sc1));
+                blockDot += ScaledDot(v0, Avx.LoadVector256(x), sc0, sc0) + ScaledDot(v1, Avx.LoadVector256(x + 32), sc1, sc1);
                 mins += m0 * (bsums[4 * pair] + bsums[4 * pair + 1]) + m1 * (bsums[4 * pair + 2] + bsums[4 * pair + 3]);
             }
             float dx = a.Scales[b];
@@ -104,10 +103,10 @@ internal static unsafe partial class RowDot
                 Vector256<byte> v1 = (l1 & lowMask) | Avx2.ShiftLeftLogical((Avx2.ShiftRightLogical(h.AsUInt16(), 2).AsByte() & twoBits).AsUInt16(), 4).AsByte();
                 Vector256<byte> v2 = (Avx2.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & lowMask) | Avx2.ShiftLeftLogical((Avx2.ShiftRightLogical(h.AsUInt16(), 4).AsByte() & twoBits).AsUInt16(), 4).AsByte();
                 Vector256<byte> v3 = (Avx2.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & lowMask) | Avx2.ShiftLeftLogical((Avx2.ShiftRightLogical(h.AsUInt16(), 6).AsByte() & twoBits).AsUInt16(), 4).AsByte();
-                blockDot += Avx2.MultiplyLow(DotU8S8(v0, Avx.LoadVector256(x)), SubScales(sc[0], sc[1]));
-                blockDot += Avx2.MultiplyLow(DotU8S8(v1, Avx.LoadVector256(x + 32)), SubScales(sc[2], sc[3]));
-                blockDot += Avx2.MultiplyLow(DotU8S8(v2, Avx.LoadVector256(x + 64)), SubScales(sc[4], sc[5]));
-                blockDot += Avx2.MultiplyLow(DotU8S8(v3, Avx.LoadVector256(x + 96)), SubScales(sc[6], sc[7]));
+                blockDot += ScaledDot(v0, Avx.LoadVector256(x), sc[0], sc[1]);
+                blockDot += ScaledDot(v1, Avx.LoadVector256(x + 32), sc[2], sc[3]);
+                blockDot += ScaledDot(v2, Avx.LoadVector256(x + 64), sc[4], sc[5]);
+                blockDot += ScaledDot(v3, Avx.LoadVector256(x + 96), sc[6], sc[7]);
             }
             float scale = a.Scales[b] * Half(BitConverter.HalfToUInt16Bits(w[b].D));
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(blockDot), Vector256.Create(scale), acc);
@@ -116,8 +115,21 @@ internal static unsafe partial class RowDot
         return Vector256.Sum(acc) - offsetSum;
     }
 
-    /// <summary>Lanes 0-3 of a 32-byte dot cover bytes 0-15, lanes 4-7 bytes 16-31: one 16-value scale per half.</summary>
+    /// <summary>
+    /// A 32-byte u8 x s8 dot with a sub-block scale applied in the integer domain: lanes 0-3 (bytes 0-15) take
+    /// <paramref name="first"/>, lanes 4-7 (bytes 16-31) <paramref name="second"/>. On AVX2 the scale rides in the
+    /// madd that widens the byte-pair sums (no extra multiply); with VNNI it is one vpmulld after vpdpbusd.
+    /// Byte-pair sums stay within int16: at most 2 * 63 * 127 for 6-bit values.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> SubScales(int first, int second)
-        => Vector256.Create(Vector128.Create(first), Vector128.Create(second));
+    private static Vector256<int> ScaledDot(Vector256<byte> unsignedValues, Vector256<sbyte> signedValues, int first, int second)
+    {
+        if (AvxVnni.IsSupported)
+        {
+            Vector256<int> dot = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, unsignedValues, signedValues);
+            return Avx2.MultiplyLow(dot, Vector256.Create(Vector128.Create(first), Vector128.Create(second)));
+        }
+        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(unsignedValues, signedValues);
+        return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create(Vector128.Create((short)first), Vector128.Create((short)second)));
+    }
 }

@@ -163,6 +163,28 @@ internal static unsafe partial class RowDot
         return DotU8S8(Vector256.Create(low, high), Avx.LoadVector256(x));
     }
 
+    /// <summary>
+    /// Two Q4_0 blocks against paired activations: one 256-bit load brings both blocks' 16 quant bytes, the low
+    /// nibbles meet the first 32 activation bytes and the high nibbles the next 32. Byte-pair sums of nibbles
+    /// (at most 2 * 15 * 127) add safely in int16, so both halves share one widening madd.
+    /// Lanes 0-3 of the result belong to the first block, lanes 4-7 to the second.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotQ4BlockPair(byte* firstBlock, sbyte* x)
+    {
+        Vector256<byte> lowMask = Vector256.Create((byte)0x0F);
+        Vector256<byte> raw = Vector256.Create(Sse2.LoadVector128(firstBlock + 2), Sse2.LoadVector128(firstBlock + 20));
+        Vector256<byte> low = raw & lowMask;
+        Vector256<byte> high = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
+        if (AvxVnni.IsSupported)
+        {
+            Vector256<int> dot = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, low, Avx.LoadVector256(x));
+            return AvxVnni.MultiplyWideningAndAdd(dot, high, Avx.LoadVector256(x + 32));
+        }
+        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(low, Avx.LoadVector256(x)) + Avx2.MultiplyAddAdjacent(high, Avx.LoadVector256(x + 32));
+        return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
+    }
+
     private static float FastQ4_0(byte* w, in ActivationRow a, int blocks)
     {
         // Nibbles are stored as q + 8: dot the unsigned nibbles, then subtract 8 * sum(x) per block (exact, in int).
@@ -171,15 +193,24 @@ internal static unsafe partial class RowDot
         int b = 0;
         for (; b + 8 <= blocks; b += 8, w += 8 * 18, xq += 256)
         {
-            Vector256<int> sums = BlockSums(
-                DotQ4Block(w + 2, xq), DotQ4Block(w + 20, xq + 32), DotQ4Block(w + 38, xq + 64), DotQ4Block(w + 56, xq + 96),
-                DotQ4Block(w + 74, xq + 128), DotQ4Block(w + 92, xq + 160), DotQ4Block(w + 110, xq + 192), DotQ4Block(w + 128, xq + 224));
+            Vector256<int> p01 = DotQ4BlockPair(w, xq), p23 = DotQ4BlockPair(w + 36, xq + 64);
+            Vector256<int> p45 = DotQ4BlockPair(w + 72, xq + 128), p67 = DotQ4BlockPair(w + 108, xq + 192);
+            // hadd(p01, p23) = [b0 b0 b2 b2 | b1 b1 b3 b3] pair sums; once more gives [b0 b2 b4 b6 | b1 b3 b5 b7].
+            Vector256<int> h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(p01, p23), Avx2.HorizontalAdd(p45, p67));
+            Vector256<int> sums = Avx2.PermuteVar8x32(h, Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7));
             sums -= Avx2.ShiftLeftLogical(Avx.LoadVector256(a.Sums + b), 3);
             Vector256<float> scales = GatherHalfScales(w, 18) * Avx.LoadVector256(a.Scales + b);
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), scales, acc);
         }
         float sum = Vector256.Sum(acc);
-        for (; b < blocks; b++, w += 18, xq += 32)
+        for (; b + 2 <= blocks; b += 2, w += 36, xq += 64)
+        {
+            Vector256<int> pair = DotQ4BlockPair(w, xq);
+            int dot0 = Vector128.Sum(pair.GetLower()) - 8 * a.Sums[b];
+            int dot1 = Vector128.Sum(pair.GetUpper()) - 8 * a.Sums[b + 1];
+            sum += dot0 * (Half(*(ushort*)w) * a.Scales[b]) + dot1 * (Half(*(ushort*)(w + 18)) * a.Scales[b + 1]);
+        }
+        if (b < blocks)
         {
             int dot = Vector256.Sum(DotQ4Block(w + 2, xq)) - 8 * a.Sums[b];
             sum += dot * (Half(*(ushort*)w) * a.Scales[b]);

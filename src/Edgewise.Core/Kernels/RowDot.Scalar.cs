@@ -71,12 +71,12 @@ internal static unsafe partial class RowDot
         float sum = 0;
         for (int b = 0; b < blocks; b++)
         {
-            sbyte* x = a.Qs + b * 32;
+            // Q4_0 activations use the paired layout (see ActivationKind.Q8Block32Paired).
             int acc = 0;
             for (int j = 0; j < 16; j++)
             {
-                acc += ((w[b].Qs[j] & 0x0F) - 8) * x[j];
-                acc += ((w[b].Qs[j] >> 4) - 8) * x[j + 16];
+                acc += ((w[b].Qs[j] & 0x0F) - 8) * a.Qs[ActivationQuantizer.PairedOffset(b, j, blocks)];
+                acc += ((w[b].Qs[j] >> 4) - 8) * a.Qs[ActivationQuantizer.PairedOffset(b, j + 16, blocks)];
             }
             sum += acc * (Half(BitConverter.HalfToUInt16Bits(w[b].D)) * a.Scales[b]);
         }

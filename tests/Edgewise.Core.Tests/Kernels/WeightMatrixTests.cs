@@ -82,7 +82,9 @@ public sealed unsafe class WeightMatrixTests : IDisposable
     [MemberData(nameof(Types))]
     public void MatVecMatchesDequantizedFloatProduct(GgmlType type)
     {
-        const int rows = 37, columns = 512;
+        const int rows = 37;
+        // 17 blocks for 32-value formats: an odd count exercises the unpaired last block of Q4_0's activation layout.
+        int columns = GgmlTypeInfo.BlockSize(type) == 256 ? 512 : 544;
         (WeightMatrix m, byte[] keep, float[] w) = Build(type, rows, columns, seed: 7);
         float[] x = QuantTestData.Random(columns, 8, 3f);
         var y = new float[rows];

@@ -143,6 +143,28 @@ public sealed unsafe class WeightMatrixTests : IDisposable
     }
 
     [Fact]
+    public void HugePageCopyComputesTheSameAsTheView()
+    {
+        (WeightMatrix view, byte[] keep, _) = Build(GgmlType.Q8_0, 40, 256, seed: 16);
+        WeightMatrix copy;
+        fixed (byte* p = keep)
+        {
+            copy = WeightMatrix.Create(new TensorView("copy", GgmlType.Q8_0, [256, 40], p, keep.Length), inHugePages: true);
+        }
+        Array.Clear(keep); // the copy must not depend on the source bytes any more
+        Assert.True(copy.OwnsMemory);
+        float[] x = QuantTestData.Random(256, 17);
+        var fromCopy = new float[3];
+        copy.SliceRows(10, 3).MatVec(x, fromCopy, _pool);
+        var reference = new float[3];
+        (WeightMatrix again, byte[] keep2, _) = Build(GgmlType.Q8_0, 40, 256, seed: 16);
+        again.SliceRows(10, 3).MatVec(x, reference, _pool);
+        Assert.Equal(reference, fromCopy);
+        Assert.False(view.OwnsMemory);
+        GC.KeepAlive(keep2);
+    }
+
+    [Fact]
     public void CreateRejectsShortViewsAndUnknownFormatsByName()
     {
         byte[] bytes = GC.AllocateArray<byte>(100, pinned: true);

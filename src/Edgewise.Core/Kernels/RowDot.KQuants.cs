@@ -10,6 +10,23 @@ namespace Edgewise.Core.Kernels;
 // int-to-float conversion and one FMA.
 internal static unsafe partial class RowDot
 {
+    /// <summary>
+    /// All eight 6-bit scales and mins of a Q4_K/Q5_K block at once, without get_scale_min_k4's branches:
+    /// byte j of <paramref name="scales"/> is sub-block j's scale, byte j of <paramref name="mins"/> its min.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void UnpackScalesMins(byte* packed, out ulong scales, out ulong mins)
+    {
+        const uint Low6 = 0x3F3F3F3F, Low4 = 0x0F0F0F0F, Low2 = 0x03030303;
+        uint u0 = Unsafe.ReadUnaligned<uint>(packed), u1 = Unsafe.ReadUnaligned<uint>(packed + 4), u2 = Unsafe.ReadUnaligned<uint>(packed + 8);
+        // Sub-blocks 0-3 keep 6 bits in bytes 0-3 (scales) and 4-7 (mins); 4-7 take 4 low bits from bytes 8-11
+        // and their top 2 bits from the spare bits 6-7 of bytes 0-3 (scales) and 4-7 (mins).
+        uint scalesHigh = (u2 & Low4) | (((u0 >> 6) & Low2) << 4);
+        uint minsHigh = ((u2 >> 4) & Low4) | (((u1 >> 6) & Low2) << 4);
+        scales = (u0 & Low6) | ((ulong)scalesHigh << 32);
+        mins = (u1 & Low6) | ((ulong)minsHigh << 32);
+    }
+
     private static float FastQ4_K(BlockQ4_K* w, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -20,13 +37,13 @@ internal static unsafe partial class RowDot
             sbyte* x = a.Qs + b * 256;
             int* bsums = a.Sums + b * 16;
             byte* q = w[b].Qs;
-            byte* packed = w[b].Scales;
+            UnpackScalesMins(w[b].Scales, out ulong scales, out ulong minima);
             Vector256<int> blockDot = Vector256<int>.Zero;
             int mins = 0;
-            for (int pair = 0; pair < 4; pair++, q += 32, x += 64)
+            for (int pair = 0; pair < 4; pair++, q += 32, x += 64, scales >>= 16, minima >>= 16)
             {
-                Quantizer.ScaleMinK4(2 * pair, packed, out int sc0, out int m0);
-                Quantizer.ScaleMinK4(2 * pair + 1, packed, out int sc1, out int m1);
+                int sc0 = (int)(scales & 0xFF), sc1 = (int)((scales >> 8) & 0xFF);
+                int m0 = (int)(minima & 0xFF), m1 = (int)((minima >> 8) & 0xFF);
                 Vector256<byte> raw = Avx.LoadVector256(q);
                 Vector256<byte> low = raw & lowMask;
                 Vector256<byte> high = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
@@ -53,14 +70,14 @@ internal static unsafe partial class RowDot
             sbyte* x = a.Qs + b * 256;
             int* bsums = a.Sums + b * 16;
             byte* q = w[b].Qs;
-            byte* packed = w[b].Scales;
+            UnpackScalesMins(w[b].Scales, out ulong scales, out ulong minima);
             Vector256<byte> high = Avx.LoadVector256(w[b].Qh);
             Vector256<int> blockDot = Vector256<int>.Zero;
             int mins = 0;
-            for (int pair = 0; pair < 4; pair++, q += 32, x += 64)
+            for (int pair = 0; pair < 4; pair++, q += 32, x += 64, scales >>= 16, minima >>= 16)
             {
-                Quantizer.ScaleMinK4(2 * pair, packed, out int sc0, out int m0);
-                Quantizer.ScaleMinK4(2 * pair + 1, packed, out int sc1, out int m1);
+                int sc0 = (int)(scales & 0xFF), sc1 = (int)((scales >> 8) & 0xFF);
+                int m0 = (int)(minima & 0xFF), m1 = (int)((minima >> 8) & 0xFF);
                 // Sub-block s takes its fifth bit from bit s of qh[l].
                 Vector256<byte> bit0 = Vector256.Create((byte)(1 << (2 * pair)));
                 Vector256<byte> bit1 = Vector256.Create((byte)(2 << (2 * pair)));

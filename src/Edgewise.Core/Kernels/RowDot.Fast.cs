@@ -47,6 +47,7 @@ internal static unsafe partial class RowDot
         return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FastF32(float* w, float* x, int n)
     {
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
@@ -75,6 +76,7 @@ internal static unsafe partial class RowDot
         return (Vector256.ConditionalSelect(isSpecial, infOrNan, finite.AsInt32()) | sign).AsSingle();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FastF16(ushort* w, float* x, int n)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -85,6 +87,7 @@ internal static unsafe partial class RowDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FastBF16(ushort* w, float* x, int n)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -128,6 +131,7 @@ internal static unsafe partial class RowDot
         return DotU8S8(Avx2.Abs(wq), Avx2.Sign(Avx.LoadVector256(x), wq));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FastQ8_0(byte* w, int blockBytes, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -185,6 +189,7 @@ internal static unsafe partial class RowDot
         return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FastQ4_0(byte* w, in ActivationRow a, int blocks)
     {
         // Nibbles are stored as q + 8: dot the unsigned nibbles, then subtract 8 * sum(x) per block (exact, in int).

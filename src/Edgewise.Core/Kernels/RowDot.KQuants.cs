@@ -27,6 +27,7 @@ internal static unsafe partial class RowDot
         mins = (u1 & Low6) | ((ulong)minsHigh << 32);
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FastQ4_K(BlockQ4_K* w, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -38,17 +39,18 @@ internal static unsafe partial class RowDot
             int* bsums = a.Sums + b * 16;
             byte* q = w[b].Qs;
             UnpackScalesMins(w[b].Scales, out ulong scales, out ulong minima);
+            Vector256<short> scales16 = WidenScales(scales, signed: false);
             Vector256<int> blockDot = Vector256<int>.Zero;
             int mins = 0;
-            for (int pair = 0; pair < 4; pair++, q += 32, x += 64, scales >>= 16, minima >>= 16)
+            for (int pair = 0; pair < 4; pair++, q += 32, x += 64, minima >>= 16)
             {
-                int sc0 = (int)(scales & 0xFF), sc1 = (int)((scales >> 8) & 0xFF);
+                Vector256<short> sc0 = SelectScales(scales16, 2 * pair, 2 * pair), sc1 = SelectScales(scales16, 2 * pair + 1, 2 * pair + 1);
                 int m0 = (int)(minima & 0xFF), m1 = (int)((minima >> 8) & 0xFF);
                 Vector256<byte> raw = Avx.LoadVector256(q);
                 Vector256<byte> low = raw & lowMask;
                 Vector256<byte> high = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
-                Vector256<int> d0 = ScaledDot(low, Avx.LoadVector256(x), sc0, sc0);
-                Vector256<int> d1 = ScaledDot(high, Avx.LoadVector256(x + 32), sc1, sc1);
+                Vector256<int> d0 = ScaledDot(low, Avx.LoadVector256(x), sc0);
+                Vector256<int> d1 = ScaledDot(high, Avx.LoadVector256(x + 32), sc1);
                 blockDot += d0 + d1;
                 mins += m0 * (bsums[4 * pair] + bsums[4 * pair + 1]) + m1 * (bsums[4 * pair + 2] + bsums[4 * pair + 3]);
             }
@@ -59,6 +61,7 @@ internal static unsafe partial class RowDot
         return Vector256.Sum(acc) - minSum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FastQ5_K(BlockQ5_K* w, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -71,12 +74,13 @@ internal static unsafe partial class RowDot
             int* bsums = a.Sums + b * 16;
             byte* q = w[b].Qs;
             UnpackScalesMins(w[b].Scales, out ulong scales, out ulong minima);
+            Vector256<short> scales16 = WidenScales(scales, signed: false);
             Vector256<byte> high = Avx.LoadVector256(w[b].Qh);
             Vector256<int> blockDot = Vector256<int>.Zero;
             int mins = 0;
-            for (int pair = 0; pair < 4; pair++, q += 32, x += 64, scales >>= 16, minima >>= 16)
+            for (int pair = 0; pair < 4; pair++, q += 32, x += 64, minima >>= 16)
             {
-                int sc0 = (int)(scales & 0xFF), sc1 = (int)((scales >> 8) & 0xFF);
+                Vector256<short> sc0 = SelectScales(scales16, 2 * pair, 2 * pair), sc1 = SelectScales(scales16, 2 * pair + 1, 2 * pair + 1);
                 int m0 = (int)(minima & 0xFF), m1 = (int)((minima >> 8) & 0xFF);
                 // Sub-block s takes its fifth bit from bit s of qh[l].
                 Vector256<byte> bit0 = Vector256.Create((byte)(1 << (2 * pair)));
@@ -84,7 +88,7 @@ internal static unsafe partial class RowDot
                 Vector256<byte> raw = Avx.LoadVector256(q);
                 Vector256<byte> v0 = (raw & lowMask) | (Avx2.CompareEqual(high & bit0, bit0) & fifth);
                 Vector256<byte> v1 = (Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask) | (Avx2.CompareEqual(high & bit1, bit1) & fifth);
-                blockDot += ScaledDot(v0, Avx.LoadVector256(x), sc0, sc0) + ScaledDot(v1, Avx.LoadVector256(x + 32), sc1, sc1);
+                blockDot += ScaledDot(v0, Avx.LoadVector256(x), sc0) + ScaledDot(v1, Avx.LoadVector256(x + 32), sc1);
                 mins += m0 * (bsums[4 * pair] + bsums[4 * pair + 1]) + m1 * (bsums[4 * pair + 2] + bsums[4 * pair + 3]);
             }
             float dx = a.Scales[b];
@@ -94,6 +98,7 @@ internal static unsafe partial class RowDot
         return Vector256.Sum(acc) - minSum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FastQ6_K(BlockQ6_K* w, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -120,10 +125,11 @@ internal static unsafe partial class RowDot
                 Vector256<byte> v1 = (l1 & lowMask) | Avx2.ShiftLeftLogical((Avx2.ShiftRightLogical(h.AsUInt16(), 2).AsByte() & twoBits).AsUInt16(), 4).AsByte();
                 Vector256<byte> v2 = (Avx2.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & lowMask) | Avx2.ShiftLeftLogical((Avx2.ShiftRightLogical(h.AsUInt16(), 4).AsByte() & twoBits).AsUInt16(), 4).AsByte();
                 Vector256<byte> v3 = (Avx2.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & lowMask) | Avx2.ShiftLeftLogical((Avx2.ShiftRightLogical(h.AsUInt16(), 6).AsByte() & twoBits).AsUInt16(), 4).AsByte();
-                blockDot += ScaledDot(v0, Avx.LoadVector256(x), sc[0], sc[1]);
-                blockDot += ScaledDot(v1, Avx.LoadVector256(x + 32), sc[2], sc[3]);
-                blockDot += ScaledDot(v2, Avx.LoadVector256(x + 64), sc[4], sc[5]);
-                blockDot += ScaledDot(v3, Avx.LoadVector256(x + 96), sc[6], sc[7]);
+                Vector256<short> scales16 = WidenScales(Unsafe.ReadUnaligned<ulong>(sc), signed: true);
+                blockDot += ScaledDot(v0, Avx.LoadVector256(x), SelectScales(scales16, 0, 1));
+                blockDot += ScaledDot(v1, Avx.LoadVector256(x + 32), SelectScales(scales16, 2, 3));
+                blockDot += ScaledDot(v2, Avx.LoadVector256(x + 64), SelectScales(scales16, 4, 5));
+                blockDot += ScaledDot(v3, Avx.LoadVector256(x + 96), SelectScales(scales16, 6, 7));
             }
             float scale = a.Scales[b] * Half(BitConverter.HalfToUInt16Bits(w[b].D));
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(blockDot), Vector256.Create(scale), acc);
@@ -133,20 +139,41 @@ internal static unsafe partial class RowDot
     }
 
     /// <summary>
-    /// A 32-byte u8 x s8 dot with a sub-block scale applied in the integer domain: lanes 0-3 (bytes 0-15) take
-    /// <paramref name="first"/>, lanes 4-7 (bytes 16-31) <paramref name="second"/>. On AVX2 the scale rides in the
+    /// A 32-byte u8 x s8 dot with sub-block scales applied in the integer domain: int16 lanes 0-7 of
+    /// <paramref name="scales"/> scale bytes 0-15, lanes 8-15 bytes 16-31. On AVX2 the scale rides in the
     /// madd that widens the byte-pair sums (no extra multiply); with VNNI it is one vpmulld after vpdpbusd.
     /// Byte-pair sums stay within int16: at most 2 * 63 * 127 for 6-bit values.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> ScaledDot(Vector256<byte> unsignedValues, Vector256<sbyte> signedValues, int first, int second)
+    private static Vector256<int> ScaledDot(Vector256<byte> unsignedValues, Vector256<sbyte> signedValues, Vector256<short> scales)
     {
         if (AvxVnni.IsSupported)
         {
             Vector256<int> dot = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, unsignedValues, signedValues);
-            return Avx2.MultiplyLow(dot, Vector256.Create(Vector128.Create(first), Vector128.Create(second)));
+            // Each int32 lane's scale is the int16 in its low half (both halves hold the same value).
+            return Avx2.MultiplyLow(dot, Avx2.ShiftRightArithmetic(Avx2.ShiftLeftLogical(scales.AsInt32(), 16), 16));
         }
-        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(unsignedValues, signedValues);
-        return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create(Vector128.Create((short)first), Vector128.Create((short)second)));
+        return Avx2.MultiplyAddAdjacent(Avx2.MultiplyAddAdjacent(unsignedValues, signedValues), scales);
+    }
+
+    /// <summary>
+    /// Eight 16-bit scales (one 128-bit lane, copied into both lanes) broadcast per sub-block with one byte
+    /// shuffle each: <c>Select(all, lowIndex, highIndex)</c> puts scale lowIndex in int16 lanes 0-7 and highIndex
+    /// in lanes 8-15. Far cheaper than building each broadcast from a scalar.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> SelectScales(Vector256<short> all, int lowIndex, int highIndex)
+    {
+        Vector128<byte> low = Vector128.Create((ushort)(0x0100 + 0x0202 * lowIndex)).AsByte();
+        Vector128<byte> high = Vector128.Create((ushort)(0x0100 + 0x0202 * highIndex)).AsByte();
+        return Avx2.Shuffle(all.AsByte(), Vector256.Create(low, high)).AsInt16();
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> WidenScales(ulong eightBytes, bool signed)
+    {
+        Vector128<byte> bytes = Vector128.CreateScalar(eightBytes).AsByte();
+        Vector128<short> widened = signed ? Sse41.ConvertToVector128Int16(bytes.AsSByte()) : Sse41.ConvertToVector128Int16(bytes).AsInt16();
+        return Vector256.Create(widened, widened);
     }
 }

@@ -27,36 +27,56 @@ internal static unsafe partial class RowDot
         mins = (u1 & Low6) | ((ulong)minsHigh << 32);
     }
 
+    /// <summary>
+    /// Sub-blocks 2p and 2p+1 of a Q4_K/Q5_K block: 32 bytes of quants, low nibbles for the first, high for the
+    /// second, plus the fifth bits for Q5_K. Called with constant <paramref name="pair"/> (the loop is unrolled)
+    /// so the scale-shuffle controls and bit masks are constants.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotKPair(byte* q, byte* qh, sbyte* x, Vector256<short> scales16, int pair, bool fifthBit)
+    {
+        Vector256<byte> lowMask = Vector256.Create((byte)0x0F);
+        Vector256<byte> raw = Avx.LoadVector256(q + 32 * pair);
+        Vector256<byte> v0 = raw & lowMask;
+        Vector256<byte> v1 = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
+        if (fifthBit)
+        {
+            // Sub-block s takes its fifth bit from bit s of qh[l].
+            Vector256<byte> high = Avx.LoadVector256(qh);
+            Vector256<byte> bit0 = Vector256.Create((byte)(1 << (2 * pair))), bit1 = Vector256.Create((byte)(2 << (2 * pair)));
+            Vector256<byte> fifth = Vector256.Create((byte)0x10);
+            v0 |= Avx2.CompareEqual(high & bit0, bit0) & fifth;
+            v1 |= Avx2.CompareEqual(high & bit1, bit1) & fifth;
+        }
+        return ScaledDot(v0, Avx.LoadVector256(x + 64 * pair), SelectScales(scales16, 2 * pair, 2 * pair))
+            + ScaledDot(v1, Avx.LoadVector256(x + 64 * pair + 32), SelectScales(scales16, 2 * pair + 1, 2 * pair + 1));
+    }
+
+    /// <summary>Σ over the eight sub-blocks of min_j · (sum of the 32 activation quants of sub-block j).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int MinsDot(ulong minima, int* bsums)
+    {
+        int total = 0;
+        for (int j = 0; j < 8; j++, minima >>= 8) total += (int)(minima & 0xFF) * (bsums[2 * j] + bsums[2 * j + 1]);
+        return total;
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FastQ4_K(BlockQ4_K* w, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
-        Vector256<byte> lowMask = Vector256.Create((byte)0x0F);
         float minSum = 0;
         for (int b = 0; b < blocks; b++)
         {
             sbyte* x = a.Qs + b * 256;
-            int* bsums = a.Sums + b * 16;
             byte* q = w[b].Qs;
             UnpackScalesMins(w[b].Scales, out ulong scales, out ulong minima);
             Vector256<short> scales16 = WidenScales(scales, signed: false);
-            Vector256<int> blockDot = Vector256<int>.Zero;
-            int mins = 0;
-            for (int pair = 0; pair < 4; pair++, q += 32, x += 64, minima >>= 16)
-            {
-                Vector256<short> sc0 = SelectScales(scales16, 2 * pair, 2 * pair), sc1 = SelectScales(scales16, 2 * pair + 1, 2 * pair + 1);
-                int m0 = (int)(minima & 0xFF), m1 = (int)((minima >> 8) & 0xFF);
-                Vector256<byte> raw = Avx.LoadVector256(q);
-                Vector256<byte> low = raw & lowMask;
-                Vector256<byte> high = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
-                Vector256<int> d0 = ScaledDot(low, Avx.LoadVector256(x), sc0);
-                Vector256<int> d1 = ScaledDot(high, Avx.LoadVector256(x + 32), sc1);
-                blockDot += d0 + d1;
-                mins += m0 * (bsums[4 * pair] + bsums[4 * pair + 1]) + m1 * (bsums[4 * pair + 2] + bsums[4 * pair + 3]);
-            }
+            Vector256<int> blockDot = DotKPair(q, null, x, scales16, 0, false) + DotKPair(q, null, x, scales16, 1, false)
+                + DotKPair(q, null, x, scales16, 2, false) + DotKPair(q, null, x, scales16, 3, false);
             float dx = a.Scales[b];
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(blockDot), Vector256.Create(dx * Half(BitConverter.HalfToUInt16Bits(w[b].D))), acc);
-            minSum += dx * Half(BitConverter.HalfToUInt16Bits(w[b].DMin)) * mins;
+            minSum += dx * Half(BitConverter.HalfToUInt16Bits(w[b].DMin)) * MinsDot(minima, a.Sums + b * 16);
         }
         return Vector256.Sum(acc) - minSum;
     }
@@ -65,35 +85,19 @@ internal static unsafe partial class RowDot
     private static float FastQ5_K(BlockQ5_K* w, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
-        Vector256<byte> lowMask = Vector256.Create((byte)0x0F);
-        Vector256<byte> fifth = Vector256.Create((byte)0x10);
         float minSum = 0;
         for (int b = 0; b < blocks; b++)
         {
             sbyte* x = a.Qs + b * 256;
-            int* bsums = a.Sums + b * 16;
             byte* q = w[b].Qs;
+            byte* qh = w[b].Qh;
             UnpackScalesMins(w[b].Scales, out ulong scales, out ulong minima);
             Vector256<short> scales16 = WidenScales(scales, signed: false);
-            Vector256<byte> high = Avx.LoadVector256(w[b].Qh);
-            Vector256<int> blockDot = Vector256<int>.Zero;
-            int mins = 0;
-            for (int pair = 0; pair < 4; pair++, q += 32, x += 64, minima >>= 16)
-            {
-                Vector256<short> sc0 = SelectScales(scales16, 2 * pair, 2 * pair), sc1 = SelectScales(scales16, 2 * pair + 1, 2 * pair + 1);
-                int m0 = (int)(minima & 0xFF), m1 = (int)((minima >> 8) & 0xFF);
-                // Sub-block s takes its fifth bit from bit s of qh[l].
-                Vector256<byte> bit0 = Vector256.Create((byte)(1 << (2 * pair)));
-                Vector256<byte> bit1 = Vector256.Create((byte)(2 << (2 * pair)));
-                Vector256<byte> raw = Avx.LoadVector256(q);
-                Vector256<byte> v0 = (raw & lowMask) | (Avx2.CompareEqual(high & bit0, bit0) & fifth);
-                Vector256<byte> v1 = (Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask) | (Avx2.CompareEqual(high & bit1, bit1) & fifth);
-                blockDot += ScaledDot(v0, Avx.LoadVector256(x), sc0) + ScaledDot(v1, Avx.LoadVector256(x + 32), sc1);
-                mins += m0 * (bsums[4 * pair] + bsums[4 * pair + 1]) + m1 * (bsums[4 * pair + 2] + bsums[4 * pair + 3]);
-            }
+            Vector256<int> blockDot = DotKPair(q, qh, x, scales16, 0, true) + DotKPair(q, qh, x, scales16, 1, true)
+                + DotKPair(q, qh, x, scales16, 2, true) + DotKPair(q, qh, x, scales16, 3, true);
             float dx = a.Scales[b];
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(blockDot), Vector256.Create(dx * Half(BitConverter.HalfToUInt16Bits(w[b].D))), acc);
-            minSum += dx * Half(BitConverter.HalfToUInt16Bits(w[b].DMin)) * mins;
+            minSum += dx * Half(BitConverter.HalfToUInt16Bits(w[b].DMin)) * MinsDot(minima, a.Sums + b * 16);
         }
         return Vector256.Sum(acc) - minSum;
     }

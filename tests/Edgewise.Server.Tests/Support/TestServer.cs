@@ -1,0 +1,53 @@
+using Edgewise.Server.Hosting;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Edgewise.Server.Tests.Support;
+
+/// <summary>The real server (Kestrel, the full pipeline) on 127.0.0.1 with a free port.</summary>
+public sealed class TestServer : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+
+    private TestServer(WebApplication app, ScriptedBackend backend)
+    {
+        _app = app;
+        Backend = backend;
+        BaseAddress = EdgewiseServer.BaseAddress(app);
+        Client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+    }
+
+    public Uri BaseAddress { get; }
+    public HttpClient Client { get; }
+    public ScriptedBackend Backend { get; }
+    public ServerState State => _app.Services.GetRequiredService<ServerState>();
+
+    public static async Task<TestServer> StartAsync(ScriptedBackend? backend = null, ServerOptions? options = null)
+    {
+        backend ??= new ScriptedBackend();
+        var app = EdgewiseServer.Build((options ?? new ServerOptions()) with { Host = "127.0.0.1", Port = 0 }, backend);
+        await app.StartAsync();
+        return new TestServer(app, backend);
+    }
+
+    /// <summary>Waits (bounded) for a condition the server reaches asynchronously, e.g. a cancelled session being released.</summary>
+    public static async Task<bool> EventuallyAsync(Func<bool> condition, int timeoutMs = 3000)
+    {
+        var deadline = Environment.TickCount64 + timeoutMs;
+        while (!condition())
+        {
+            if (Environment.TickCount64 > deadline)
+                return false;
+            await Task.Delay(10);
+        }
+
+        return true;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Client.Dispose();
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+}

@@ -51,7 +51,9 @@ internal sealed class ErrorHandlingMiddleware(RequestDelegate next, ILogger<Erro
         BadHttpRequestException bad when bad.StatusCode == StatusCodes.Status413PayloadTooLarge =>
             new ApiException(413, ErrorTypes.InvalidRequest, "Request body too large.", code: "request_too_large"),
         BadHttpRequestException bad => new ApiException(bad.StatusCode, ErrorTypes.InvalidRequest, bad.Message),
-        JsonException json => ApiException.Invalid(JsonParam(json.Path), JsonMessage(json), "invalid_json"),
+        // Syntax errors wrap the reader's exception; a value of the wrong type does not.
+        JsonException json => ApiException.Invalid(JsonParam(json.Path), JsonMessage(json),
+            json.InnerException is JsonException || JsonParam(json.Path) is null ? "invalid_json" : "invalid_type"),
         ContextOverflowException overflow => ApiException.Invalid("messages", overflow.Message, "context_length_exceeded"),
         InvalidSchemaException schema => ApiException.Invalid(schema.Param, schema.Message, "invalid_schema"),
         ModelNotFoundException missing => new ApiException(404, ErrorTypes.InvalidRequest, missing.Message, "model", "model_not_found"),

@@ -14,7 +14,9 @@ public sealed class TestServer : IAsyncDisposable
         _app = app;
         Backend = backend;
         BaseAddress = EdgewiseServer.BaseAddress(app);
-        Client = new HttpClient { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
+        // No draining of abandoned responses: a client that stops reading closes its connection at
+        // once, like a browser tab or a killed agent, instead of HttpClient's 2 s drain for reuse.
+        Client = new HttpClient(new SocketsHttpHandler { MaxResponseDrainSize = 0 }) { BaseAddress = BaseAddress, Timeout = TimeSpan.FromSeconds(30) };
     }
 
     public Uri BaseAddress { get; }

@@ -1,3 +1,4 @@
+using Edgewise.Server.Backend;
 using Edgewise.Server.Hosting;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,10 +10,10 @@ public sealed class TestServer : IAsyncDisposable
 {
     private readonly WebApplication _app;
 
-    private TestServer(WebApplication app, ScriptedBackend backend)
+    private TestServer(WebApplication app, IChatBackend backend)
     {
         _app = app;
-        Backend = backend;
+        _backend = backend;
         BaseAddress = EdgewiseServer.BaseAddress(app);
         // No draining of abandoned responses: a client that stops reading closes its connection at
         // once, like a browser tab or a killed agent, instead of HttpClient's 2 s drain for reuse.
@@ -21,10 +22,13 @@ public sealed class TestServer : IAsyncDisposable
 
     public Uri BaseAddress { get; }
     public HttpClient Client { get; }
-    public ScriptedBackend Backend { get; }
+    private readonly IChatBackend _backend;
+
+    /// <summary>The scripted backend, for tests that started the server with one.</summary>
+    public ScriptedBackend Backend => (ScriptedBackend)_backend;
     public ServerState State => _app.Services.GetRequiredService<ServerState>();
 
-    public static async Task<TestServer> StartAsync(ScriptedBackend? backend = null, ServerOptions? options = null)
+    public static async Task<TestServer> StartAsync(IChatBackend? backend = null, ServerOptions? options = null)
     {
         backend ??= new ScriptedBackend();
         var app = EdgewiseServer.Build((options ?? new ServerOptions()) with { Host = "127.0.0.1", Port = 0 }, backend);

@@ -175,4 +175,23 @@ public sealed class ChatWireFormatTests
         Assert.Contains("maximum context length is 32 tokens", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal(0, server.State.Queue.Active);
     }
+
+    [Theory]
+    [InlineData("\"tool_choice\":\"none\"", ToolChoiceMode.None, 2)]
+    [InlineData("\"tool_choice\":\"auto\",\"parallel_tool_calls\":false", ToolChoiceMode.Auto, 2)]
+    [InlineData("\"tool_choice\":{\"type\":\"allowed_tools\",\"allowed_tools\":{\"mode\":\"required\",\"tools\":[{\"type\":\"function\",\"function\":{\"name\":\"get_time\"}}]}}", ToolChoiceMode.Required, 1)]
+    public async Task ToolChoiceVariants_ReachTheBackend(string field, ToolChoiceMode mode, int toolCount)
+    {
+        await using var server = await TestServer.StartAsync();
+        using var response = await Wire.PostAsync(server.Client, "/v1/chat/completions",
+            $$"""{"model":"gemma-test",{{Tools}},{{field}},"messages":[{"role":"user","content":"weather"}]}""");
+
+        Assert.True(response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        var request = server.Backend.Requests.Single();
+        Assert.Equal(mode, request.ToolChoice.Mode);
+        Assert.Equal(toolCount, request.Tools.Count);
+        Assert.Equal(!field.Contains("parallel_tool_calls", StringComparison.Ordinal), request.ParallelToolCalls);
+        var message = (await Wire.JsonAsync(response)).GetProperty("choices")[0].GetProperty("message");
+        Assert.Equal(mode != ToolChoiceMode.None, message.TryGetProperty("tool_calls", out _));
+    }
 }

@@ -122,10 +122,11 @@ public sealed class OllamaTests
         var version = await Wire.JsonAsync(await server.Client.GetAsync("/api/version"));
         Assert.Matches(@"^\d+\.\d+\.\d+$", version.GetProperty("version").GetString());
 
-        var show = await Wire.JsonAsync(await Wire.PostAsync(server.Client, "/api/show", """{"model":"test"}"""));
+        var show = await Wire.JsonAsync(await Wire.PostAsync(server.Client, "/api/show", """{"model":"gemma-test:latest"}"""));
         Assert.Equal(4096, show.GetProperty("model_info").GetProperty("gemma4.context_length").GetInt32());
         Assert.Equal(["completion", "tools", "thinking"], show.GetProperty("capabilities").EnumerateArray().Select(c => c.GetString()));
 
+        Assert.Contains("Edgewise is running", await server.Client.GetStringAsync("/"), StringComparison.Ordinal);
         using var missing = await Wire.PostAsync(server.Client, "/api/show", """{"model":"nope"}""");
         Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
     }

@@ -13,6 +13,8 @@ public static class HealthEndpoint
     /// <summary><c>GET /health</c>: 200 when ready, 503 while loading or after a failed load (llama-server semantics).</summary>
     public static IEndpointRouteBuilder MapHealth(this IEndpointRouteBuilder app)
     {
+        // Ollama clients probe "GET /" (and HEAD) to see whether a server is up.
+        app.MapMethods("/", ["GET", "HEAD"], () => TypedResults.Text("Edgewise is running (OpenAI- and Ollama-compatible API)"));
         app.MapGet("/health", (HttpContext http) =>
         {
             var status = http.RequestServices.GetRequiredService<ServerState>().Backend.Status;

@@ -17,9 +17,11 @@ internal static class RequestValidation
     {
         if (string.IsNullOrWhiteSpace(name))
             throw ApiException.Missing("model");
+        // Ollama clients add the default tag (":latest") to names they got from /api/tags.
+        var untagged = name.EndsWith(":latest", StringComparison.OrdinalIgnoreCase) ? name[..^7] : name;
         foreach (var model in backend.Models)
         {
-            if (model.Matches(name))
+            if (model.Matches(name) || model.Matches(untagged))
                 return model;
         }
 

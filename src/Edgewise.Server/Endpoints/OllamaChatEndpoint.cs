@@ -82,6 +82,13 @@ public static class OllamaChatEndpoint
                         break;
                     case FinishedEvent finished:
                         finish = finished.Reason;
+                        // A call the backend never closed still goes out, rather than vanishing.
+                        if (calls.Count > 0)
+                        {
+                            delta = new OllamaMessageOutDto("assistant", "") { ToolCalls = [.. calls.Values.OrderBy(c => c.Index).Select(Ollama.ToolCall)] };
+                            calls.Clear();
+                        }
+
                         break;
                     case UsageEvent usage:
                         await writer.WriteAsync(Ollama.Final(new OllamaChatResponseDto(model.Id, Ollama.Now(), new OllamaMessageOutDto("assistant", ""), true), finish, usage.Usage, clock), types);

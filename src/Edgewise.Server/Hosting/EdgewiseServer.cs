@@ -88,6 +88,8 @@ public static class EdgewiseServer
             throw new ServerConfigurationException("--api-key is empty.");
 
         var isLocalhost = options.Host.Equals("localhost", StringComparison.OrdinalIgnoreCase);
+        if (isLocalhost && options.Port == 0)
+            throw new ServerConfigurationException("--port 0 (any free port) needs an IP address such as 127.0.0.1, not 'localhost'.");
         if (!isLocalhost && !IPAddress.TryParse(options.Host, out _))
             throw new ServerConfigurationException($"--host must be an IP address or 'localhost', found '{options.Host}'.");
         if (!isLocalhost && !IPAddress.IsLoopback(IPAddress.Parse(options.Host)) && options.ApiKey is null && !options.AllowInsecureRemote)

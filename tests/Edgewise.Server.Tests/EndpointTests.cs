@@ -87,6 +87,23 @@ public sealed class EndpointTests
     }
 
     [Fact]
+    public async Task OversizedChunkedBody_Is413_AndTheServerKeepsServing()
+    {
+        await using var server = await TestServer.StartAsync(options: new Edgewise.Server.Hosting.ServerOptions { MaxBodyBytes = 4096 });
+        var json = $$"""{"model":"gemma-test","messages":[{"role":"user","content":"{{new string('y', 10_000)}}"}]}""";
+        // No Content-Length: Kestrel only finds out while reading the chunked body.
+        using var content = new StreamContent(new MemoryStream(System.Text.Encoding.UTF8.GetBytes(json)));
+        content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+
+        using var response = await server.Client.PostAsync("/v1/chat/completions", content);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+        Assert.Equal("request_too_large", (await Wire.JsonAsync(response)).GetProperty("error").GetProperty("code").GetString());
+        using var ok = await Wire.PostAsync(server.Client, "/v1/chat/completions", """{"model":"gemma-test","messages":[{"role":"user","content":"small"}]}""");
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+    }
+
+    [Fact]
     public async Task StreamErrorAfterHeaders_ArrivesInBand()
     {
         await using var server = await TestServer.StartAsync(new FailingBackend());

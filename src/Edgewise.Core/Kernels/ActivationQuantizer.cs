@@ -1,0 +1,128 @@
+using System.Runtime.CompilerServices;
+using Edgewise.Core.Quantization;
+using Edgewise.Core.Tensors;
+
+namespace Edgewise.Core.Kernels;
+
+/// <summary>
+/// One activation row prepared for dot products against a weight row: the float values (for F32/F16/BF16
+/// weights) and, for quantized weights, 8-bit values with one scale per block and integer block sums.
+/// 32-value formats use Q8_0-style blocks (scale per 32, sum per 32); K-quants use Q8_K-style blocks
+/// (scale per 256, sum per 16). Struct-of-arrays so the kernels load 32 contiguous quants per block.
+/// </summary>
+internal readonly unsafe struct ActivationRow
+{
+    public ActivationRow(float* floats, sbyte* qs, float* scales, int* sums)
+    {
+        Floats = floats;
+        Qs = qs;
+        Scales = scales;
+        Sums = sums;
+    }
+
+    public readonly float* Floats;
+    public readonly sbyte* Qs;
+    public readonly float* Scales;
+    public readonly int* Sums;
+}
+
+/// <summary>Which activation encoding a weight format multiplies against.</summary>
+internal enum ActivationKind
+{
+    Float,
+    Q8Block32,
+    Q8K,
+}
+
+internal static unsafe class ActivationQuantizer
+{
+    public static ActivationKind KindFor(GgmlType type) => type switch
+    {
+        GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 => ActivationKind.Float,
+        GgmlType.Q8_0 or GgmlType.Q8_1 or GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 => ActivationKind.Q8Block32,
+        GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => ActivationKind.Q8K,
+        _ => throw new NotSupportedException($"No matrix kernel for weight type {type}."),
+    };
+
+    /// <summary>Scratch bytes for one quantized activation row of <paramref name="columns"/> values (quants, scales, sums; 64-byte aligned parts).</summary>
+    public static int BytesPerRow(ActivationKind kind, int columns) => kind switch
+    {
+        ActivationKind.Float => 0,
+        ActivationKind.Q8Block32 => Align(columns) + Align(columns / 32 * 4) + Align(columns / 32 * 4),
+        _ => Align(columns) + Align(columns / 256 * 4) + Align(columns / 16 * 4),
+    };
+
+    private static int Align(int bytes) => (bytes + 63) & ~63;
+
+    /// <summary>Lays out one row's parts inside <paramref name="scratch"/> (which holds <see cref="BytesPerRow"/> bytes).</summary>
+    public static ActivationRow Layout(ActivationKind kind, float* x, byte* scratch, int columns)
+    {
+        if (kind == ActivationKind.Float) return new ActivationRow(x, null, null, null);
+        int blocks = kind == ActivationKind.Q8Block32 ? columns / 32 : columns / 256;
+        byte* scales = scratch + Align(columns);
+        byte* sums = scales + Align(blocks * 4);
+        return new ActivationRow(x, (sbyte*)scratch, (float*)scales, (int*)sums);
+    }
+
+    public static void Quantize(ActivationKind kind, in ActivationRow row, int columns)
+    {
+        if (kind == ActivationKind.Q8Block32) QuantizeQ8_0(row.Floats, row.Qs, row.Scales, row.Sums, columns);
+        else if (kind == ActivationKind.Q8K) QuantizeQ8_K(row.Floats, row.Qs, row.Scales, row.Sums, columns);
+    }
+
+    /// <summary>
+    /// Q8_0 as ggml's CPU backend quantizes activations (<c>quantize_row_q8_0</c>, x86 path): d = amax/127 kept
+    /// as fp16, values scaled by 127/amax and rounded half to even. The stored scale is the fp16-rounded d, so
+    /// dot products see exactly what ggml's see.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void QuantizeQ8_0(float* x, sbyte* qs, float* scales, int* sums, int columns)
+    {
+        for (int b = 0; b < columns / 32; b++, x += 32, qs += 32)
+        {
+            float amax = 0;
+            for (int j = 0; j < 32; j++) amax = MathF.Max(amax, MathF.Abs(x[j]));
+            float id = amax != 0 ? 127f / amax : 0f;
+            scales[b] = Fp16.Round(amax / 127f);
+            int sum = 0;
+            for (int j = 0; j < 32; j++)
+            {
+                int q = (int)MathF.Round(x[j] * id, MidpointRounding.ToEven);
+                qs[j] = (sbyte)q;
+                sum += q;
+            }
+            sums[b] = sum;
+        }
+    }
+
+    /// <summary>ggml <c>quantize_row_q8_K_ref</c>: scale -127/max of the largest-magnitude value, sums per 16 values.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void QuantizeQ8_K(float* x, sbyte* qs, float* scales, int* sums, int columns)
+    {
+        for (int b = 0; b < columns / 256; b++, x += 256, qs += 256, sums += 16)
+        {
+            float max = 0, amax = 0;
+            for (int j = 0; j < 256; j++)
+            {
+                float ax = MathF.Abs(x[j]);
+                if (ax > amax) { amax = ax; max = x[j]; }
+            }
+            if (amax == 0)
+            {
+                scales[b] = 0;
+                new Span<sbyte>(qs, 256).Clear();
+                new Span<int>(sums, 16).Clear();
+                continue;
+            }
+            float iscale = -127f / max;
+            for (int j = 0; j < 256; j++) qs[j] = (sbyte)Math.Min(127, Quantizer.NearestInt(iscale * x[j]));
+            for (int j = 0; j < 16; j++)
+            {
+                int sum = 0;
+                for (int i = 0; i < 16; i++) sum += qs[16 * j + i];
+                sums[j] = sum;
+            }
+            scales[b] = 1 / iscale;
+        }
+    }
+}

@@ -1,0 +1,212 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Edgewise.Core.Quantization;
+using Edgewise.Core.Tensors;
+using Edgewise.Core.Threading;
+
+namespace Edgewise.Core.Kernels;
+
+/// <summary>
+/// A 2-D weight in any supported ggml format, seen as <see cref="Rows"/> rows of <see cref="Columns"/> values
+/// (a HF <c>[out, in]</c> linear weight; GGUF <c>ne = [in, out]</c>). Model code calls the same methods whatever
+/// the format. The bytes are not copied: the matrix is a view over the mapped file, which must outlive it.
+/// </summary>
+public sealed unsafe class WeightMatrix
+{
+    private readonly byte* _data;
+
+    private WeightMatrix(string name, GgmlType type, byte* data, int rows, int columns)
+    {
+        Name = name;
+        Type = type;
+        _data = data;
+        Rows = rows;
+        Columns = columns;
+        RowBytes = GgmlTypeInfo.RowBytes(type, columns);
+        Activation = ActivationQuantizer.KindFor(type);
+    }
+
+    public string Name { get; }
+    public GgmlType Type { get; }
+    /// <summary>Output features (the product of every dimension after ne0).</summary>
+    public int Rows { get; }
+    /// <summary>Input features (ne0).</summary>
+    public int Columns { get; }
+    /// <summary>Bytes of one row in the file format.</summary>
+    public long RowBytes { get; }
+
+    internal ActivationKind Activation { get; }
+
+    /// <summary>True when this format has a matrix kernel (F32, F16, BF16, Q8_0, Q8_1, Q4_0, Q4_1, Q5_0, Q4_K, Q5_K, Q6_K).</summary>
+    public static bool IsSupported(GgmlType type) => type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16
+        or GgmlType.Q8_0 or GgmlType.Q8_1 or GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0
+        or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
+
+    /// <summary>Wraps a tensor without copying: <c>Columns = ne0</c>, <c>Rows</c> = product of the other dimensions.</summary>
+    public static WeightMatrix Create(TensorView view)
+    {
+        if (!IsSupported(view.Type))
+        {
+            throw new NotSupportedException($"Tensor '{view.Name}' has type {view.Type}; matrix kernels exist for F32, F16, BF16, Q8_0, Q8_1, Q4_0, Q4_1, Q5_0, Q4_K, Q5_K and Q6_K.");
+        }
+        long columns = view.Columns, rows = view.Rows;
+        if (columns > int.MaxValue || rows > int.MaxValue || columns <= 0)
+        {
+            throw new ArgumentException($"Tensor '{view.Name}': shape [{string.Join(", ", view.Shape)}] does not fit a matrix of int rows and columns.", nameof(view));
+        }
+        int blockSize = GgmlTypeInfo.BlockSize(view.Type);
+        if (columns % blockSize != 0)
+        {
+            throw new ArgumentException($"Tensor '{view.Name}': row length {columns} is not a multiple of the {view.Type} block size {blockSize}.", nameof(view));
+        }
+        long expected = GgmlTypeInfo.RowBytes(view.Type, columns) * rows;
+        if (view.ByteLength < expected)
+        {
+            throw new ArgumentException($"Tensor '{view.Name}': {rows} rows of {columns} {view.Type} values need {expected} bytes; the view has {view.ByteLength}.", nameof(view));
+        }
+        return new WeightMatrix(view.Name, view.Type, view.Data, (int)rows, (int)columns);
+    }
+
+    /// <summary>Rows [firstRow, firstRow + rowCount) as their own matrix, sharing the bytes (one MoE expert, a gate or up half).</summary>
+    public WeightMatrix SliceRows(long firstRow, int rowCount)
+    {
+        if (firstRow < 0 || rowCount < 0 || firstRow + rowCount > Rows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(firstRow), $"Rows [{firstRow}, {firstRow + rowCount}) are outside '{Name}' which has {Rows} rows.");
+        }
+        return new WeightMatrix(Name, Type, _data + firstRow * RowBytes, rowCount, Columns);
+    }
+
+    /// <summary>y[Rows] = W · x[Columns].</summary>
+    public void MatVec(ReadOnlySpan<float> x, Span<float> y, WorkerPool pool) => MatMulCore(x, 1, y, pool, fast: true);
+
+    /// <summary>x is [n, Columns] row-major; y is [n, Rows]. Activations are quantized once, each weight tile is reused for all n rows.</summary>
+    public void MatMul(ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool) => MatMulCore(x, n, y, pool, fast: true);
+
+    /// <summary>The dequantized values of one row.</summary>
+    public void DequantizeRow(int row, Span<float> dst)
+    {
+        if ((uint)row >= (uint)Rows)
+        {
+            throw new ArgumentOutOfRangeException(nameof(row), row, $"'{Name}' has {Rows} rows.");
+        }
+        if (dst.Length < Columns)
+        {
+            throw new ArgumentException($"Row of '{Name}' has {Columns} values; the destination holds {dst.Length}.", nameof(dst));
+        }
+        fixed (float* d = dst)
+        {
+            Dequantizer.DequantizeRow(Type, _data + row * RowBytes, d, Columns);
+        }
+    }
+
+    /// <summary>Embedding lookup: the same as <see cref="DequantizeRow"/>.</summary>
+    public void GatherRow(int row, Span<float> dst) => DequantizeRow(row, dst);
+
+    /// <summary>The kernel entry with the path chosen explicitly, so tests can run the scalar twin beside the fast one.</summary>
+    internal void MatMulCore(ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool, bool fast)
+    {
+        if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, "MatMul needs at least one activation row.");
+        if (x.Length < (long)n * Columns)
+        {
+            throw new ArgumentException($"'{Name}' has {Columns} columns: {n} activation rows need {(long)n * Columns} values; x has {x.Length}.", nameof(x));
+        }
+        if (y.Length < (long)n * Rows)
+        {
+            throw new ArgumentException($"'{Name}' has {Rows} rows: {n} outputs need {(long)n * Rows} values; y has {y.Length}.", nameof(y));
+        }
+        if (Rows == 0) return;
+
+        int actBytes = ActivationQuantizer.BytesPerRow(Activation, Columns);
+        byte* scratch = Scratch.Get((long)actBytes * n);
+        fixed (float* xp = x)
+        fixed (float* yp = y)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                ActivationRow row = ActivationQuantizer.Layout(Activation, xp + (long)j * Columns, scratch + (long)j * actBytes, Columns);
+                ActivationQuantizer.Quantize(Activation, row, Columns);
+            }
+            var job = new MatMulJob
+            {
+                Weights = _data,
+                RowBytes = RowBytes,
+                Type = Type,
+                Kind = Activation,
+                Rows = Rows,
+                Columns = Columns,
+                X = xp,
+                Scratch = scratch,
+                ScratchStride = actBytes,
+                N = n,
+                Y = yp,
+                RowsPerItem = RowsPerItem(Rows, n, pool.ThreadCount),
+                Fast = fast,
+            };
+            pool.Run(ref job, (Rows + job.RowsPerItem - 1) / job.RowsPerItem);
+        }
+    }
+
+    /// <summary>
+    /// Enough items (about 16 per thread) that a slow core hands work to a fast one; for batches, tiles small
+    /// enough that a tile of weight rows stays in L2 while every activation row passes over it.
+    /// </summary>
+    private static int RowsPerItem(int rows, int n, int threads)
+    {
+        int perItem = Math.Max(4, rows / (threads * 16));
+        if (n > 1) perItem = Math.Min(perItem, 32);
+        return perItem;
+    }
+
+    private struct MatMulJob : IParallelJob
+    {
+        public byte* Weights;
+        public long RowBytes;
+        public GgmlType Type;
+        public ActivationKind Kind;
+        public int Rows;
+        public int Columns;
+        public float* X;
+        public byte* Scratch;
+        public int ScratchStride;
+        public int N;
+        public float* Y;
+        public int RowsPerItem;
+        public bool Fast;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Execute(int item)
+        {
+            int first = item * RowsPerItem;
+            int end = Math.Min(Rows, first + RowsPerItem);
+            for (int j = 0; j < N; j++)
+            {
+                ActivationRow act = ActivationQuantizer.Layout(Kind, X + (long)j * Columns, Scratch + (long)j * ScratchStride, Columns);
+                float* y = Y + (long)j * Rows;
+                byte* w = Weights + first * RowBytes;
+                for (int r = first; r < end; r++, w += RowBytes)
+                {
+                    y[r] = Fast ? RowDot.Fast(Type, w, act, Columns) : RowDot.Scalar(Type, w, act, Columns);
+                }
+            }
+        }
+    }
+
+    /// <summary>Per-thread activation scratch: grows to the largest request and is reused, so steady-state calls allocate nothing.</summary>
+    private static class Scratch
+    {
+        [ThreadStatic] private static byte[]? t_buffer;
+
+        public static byte* Get(long bytes)
+        {
+            if (bytes > Array.MaxLength) throw new ArgumentOutOfRangeException(nameof(bytes), bytes, "Activation scratch above 2 GiB; split the batch.");
+            byte[]? buffer = t_buffer;
+            if (buffer is null || buffer.Length < bytes)
+            {
+                buffer = GC.AllocateUninitializedArray<byte>((int)Math.Max(bytes, 4096), pinned: true);
+                t_buffer = buffer;
+            }
+            return (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(buffer));
+        }
+    }
+}

@@ -15,9 +15,12 @@ public sealed class Gemma4ConformanceTests(ITestOutputHelper output)
     private const int SequenceLength = 48;
     private const double MaxTolerance = 1e-2, MeanTolerance = 1.5e-3;
 
-    // Q8_0 files: ggml rounds every activation vector to Q8_0 blocks inside each matmul, Edgewise's kernels do the
-    // same but not in the same order of operations everywhere; on a random network the flips cascade.
-    private const double Q8MaxTolerance = 0.6, Q8MeanTolerance = 0.06;
+    // Q8_0 files: both engines round each activation vector to Q8_0 blocks inside every Q8_0 matmul, so a 1e-6
+    // difference upstream flips a rounding step and the flips cascade through a random network (measured here:
+    // max |Δ| 0.10-0.19, mean 0.015-0.026; llama-cpp-reference.md reports 0.15-0.5 for an f32-activation engine).
+    // The same values stored as F32 meet the F32 bound above, which pins the Q8_0 decoding itself.
+    // The MoE seed is one whose router top-k gaps exceed that noise (others flip an expert choice: max |Δ| ~1).
+    private const double Q8MaxTolerance = 0.35, Q8MeanTolerance = 0.04;
 
     [Theory]
     [MemberData(nameof(TestShapes.Names), MemberType = typeof(TestShapes))]

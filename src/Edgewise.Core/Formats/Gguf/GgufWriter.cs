@@ -1,6 +1,7 @@
 using System.Numerics;
 using System.Runtime.InteropServices;
 using System.Text;
+using Edgewise.Core.IO;
 using Edgewise.Core.Tensors;
 
 namespace Edgewise.Core.Formats.Gguf;

@@ -1,4 +1,4 @@
-namespace Edgewise.Core.Formats.Gguf;
+namespace Edgewise.Core.IO;
 
 /// <summary>
 /// Write-only pass-through that refuses to write more than one tensor's byte size, so a faulty data callback

@@ -56,12 +56,9 @@ public sealed class Gemma4Model : ILanguageModel
     public static Gemma4Model LoadSafetensors(string path, JsonDocument config, ModelLoadOptions? options = null)
     {
         Gemma4Config c = Gemma4Config.FromHfConfig(config, Path.Combine(path, "config.json"));
-        ITensorSource source = OpenSafetensors(path);
+        var source = SafetensorsTensorSource.Open(path, Gemma4TensorNames.ToHf);
         return new Gemma4Model(source, c, options ?? ModelLoadOptions.Default, Path.GetFileName(Path.TrimEndingDirectorySeparator(path)));
     }
-
-    private static ITensorSource OpenSafetensors(string path) =>
-        throw new NotSupportedException($"{path}: safetensors loading waits for Core's SafetensorsCheckpoint.");
 
     public IModelState CreateState(int contextLength) => CreateGemma4State(contextLength);
 

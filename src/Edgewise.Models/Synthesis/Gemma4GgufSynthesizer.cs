@@ -29,7 +29,8 @@ public static class Gemma4GgufSynthesizer
         foreach (SynthTensor t in plan)
         {
             SynthTensor tensor = t;
-            w.AddTensor(t.Name, t.Type, t.Shape, stream => WriteTensor(spec, tensor, stream));
+            bool hole = spec.ZeroPerLayerTable && t.Name == Gemma4.Gemma4TensorNames.PerLayerTokenEmbedding;
+            w.AddTensor(t.Name, t.Type, t.Shape, hole ? null : stream => WriteTensor(spec, tensor, stream));
         }
         return w.Write();
     }

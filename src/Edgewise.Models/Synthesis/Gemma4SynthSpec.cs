@@ -42,6 +42,11 @@ public sealed record Gemma4SynthSpec
     public ulong Seed { get; init; } = 1;
     /// <summary>Storage type of matrices; vectors, norms and the router stay F32 as the converter keeps them.</summary>
     public GgmlType Dtype { get; init; } = GgmlType.F32;
+    /// <summary>
+    /// Leave the PLE table all zeros, written as a sparse hole: a file with a real-size table that costs no disk
+    /// or time (memory tests). Zero rows are valid in every block type.
+    /// </summary>
+    public bool ZeroPerLayerTable { get; init; }
     /// <summary>When set, values are rounded through this type before being stored as <see cref="Dtype"/> (an F32 file holding exactly a Q8_0 file's values).</summary>
     public GgmlType? RoundThrough { get; init; }
 

@@ -10,6 +10,8 @@ public sealed partial class GemmaTokenizer
     private const int MaxCachedChunkLength = 64;
     private const int MaxCacheEntries = 200_000;
 
+    private int _cachedChunks;
+
     public int[] Encode(string text, bool addBos = false) => Encode(text.AsSpan(), addBos);
 
     public int[] Encode(ReadOnlySpan<char> text, bool addBos = false)
@@ -22,7 +24,11 @@ public sealed partial class GemmaTokenizer
     }
 
     /// <summary>Drops the cache of recently encoded chunks (benchmarks use it to time cold encoding).</summary>
-    public void ClearCache() => _chunkCache.Clear();
+    public void ClearCache()
+    {
+        _chunkCache.Clear();
+        _cachedChunks = 0;
+    }
 
     /// <summary>Appends the ids of <paramref name="text"/> (no BOS) to <paramref name="ids"/>.</summary>
     public void EncodeTo(ReadOnlySpan<char> text, List<int> ids)
@@ -78,9 +84,11 @@ public sealed partial class GemmaTokenizer
         }
         int before = ids.Count;
         Merge(chunk, ids);
-        if (_chunkCache.Count >= MaxCacheEntries)
-            _chunkCache.Clear();
-        _chunkLookup.TryAdd(chunk, ids.GetRange(before, ids.Count - before).ToArray());
+        // ConcurrentDictionary.Count takes every lock, so the size is tracked separately (approximately under races).
+        if (_cachedChunks >= MaxCacheEntries)
+            ClearCache();
+        if (_chunkLookup.TryAdd(chunk, System.Runtime.InteropServices.CollectionsMarshal.AsSpan(ids)[before..].ToArray()))
+            Interlocked.Increment(ref _cachedChunks);
     }
 
     /// <summary>

@@ -12,4 +12,7 @@ root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(DetokenizeCommand.Create());
 root.Subcommands.Add(SynthCommand.Create());
 root.Subcommands.Add(LogitsCommand.Create());
+root.Subcommands.Add(RunCommand.Create());
+root.Subcommands.Add(GenerateCommand.Create());
+root.Subcommands.Add(BenchCommand.Create());
 return await root.Parse(args).InvokeAsync();

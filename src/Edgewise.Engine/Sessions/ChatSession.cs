@@ -138,10 +138,12 @@ public sealed partial class ChatSession : IDisposable
             var pending = new List<GenerationUpdate>();
             clock.Restart();
             FinishReason reason;
+            TimeSpan firstToken = TimeSpan.Zero;
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
                 FinishReason? done = turn.Step(pending);
+                if (turn.CompletionTokens == 1) firstToken = prefillTime + clock.Elapsed;
                 foreach (GenerationUpdate update in pending) yield return update;
                 pending.Clear();
                 if (done is { } r)
@@ -150,7 +152,7 @@ public sealed partial class ChatSession : IDisposable
                     break;
                 }
             }
-            yield return GenerationUpdate.Finished(new GenerationUsage(prompt.Length, cached, turn.CompletionTokens, prefillTime, clock.Elapsed, reason, turn.StopSequence));
+            yield return GenerationUpdate.Finished(new GenerationUsage(prompt.Length, cached, turn.CompletionTokens, prefillTime, clock.Elapsed, reason, turn.StopSequence, firstToken));
         }
         finally
         {

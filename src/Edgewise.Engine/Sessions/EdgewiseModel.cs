@@ -38,6 +38,7 @@ public sealed class EdgewiseModel : IDisposable
     private readonly ConcurrentDictionary<string, CompiledGrammar> _grammars = new(StringComparer.Ordinal);
     private readonly Lazy<TokenTrie> _trie;
     private readonly bool _ownsModel;
+    private readonly int[] _stopTokens;
 
     /// <param name="model">The weights.</param>
     /// <param name="tokenizer">The vocabulary of <paramref name="model"/>.</param>
@@ -72,8 +73,8 @@ public sealed class EdgewiseModel : IDisposable
             }
             stops.Add(id);
         }
-        StopTokens = [.. stops];
-        _trie = new Lazy<TokenTrie>(() => TokenTrie.Build(tokenizer), LazyThreadSafetyMode.ExecutionAndPublication);
+        _stopTokens = [.. stops];
+        _trie = new Lazy<TokenTrie>(() => TokenTrie.Build(tokenizer, id => IsMarkupToken(tokenizer, id)), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
     public ILanguageModel Model { get; }
@@ -85,7 +86,7 @@ public sealed class EdgewiseModel : IDisposable
     public IToolCallParser ToolCallParser { get; }
 
     /// <summary>Token ids that end a turn (sorted): eos, end-of-turn pieces, and the file's eot/eom ids.</summary>
-    public IReadOnlyList<int> StopTokens { get; }
+    public IReadOnlyList<int> StopTokens => _stopTokens;
 
     public ModelInfo Info => Model.Info;
 
@@ -143,7 +144,7 @@ public sealed class EdgewiseModel : IDisposable
     public bool IsStopToken(int id)
     {
         // A handful of ids: a linear scan beats a set and allocates nothing.
-        foreach (int stop in (int[])StopTokens)
+        foreach (int stop in _stopTokens)
         {
             if (stop == id) return true;
         }
@@ -167,6 +168,17 @@ public sealed class EdgewiseModel : IDisposable
     public void Dispose()
     {
         if (_ownsModel) Model.Dispose();
+    }
+
+    /// <summary>
+    /// Gemma 4's user-defined markup pieces (<c>&lt;|tool_call&gt;</c>, <c>&lt;|"|&gt;</c>, <c>&lt;channel|&gt;</c>) are
+    /// matched whole by the tokenizer though not typed control; grammars must treat them as tokens too.
+    /// </summary>
+    private static bool IsMarkupToken(ITokenizer tokenizer, int id)
+    {
+        if (tokenizer is not GemmaTokenizer gemma || gemma.GetTokenType(id) != TokenType.UserDefined) return false;
+        string piece = gemma.TokenPiece(id);
+        return piece.Length > 2 && (piece.StartsWith("<|", StringComparison.Ordinal) || piece.EndsWith("|>", StringComparison.Ordinal));
     }
 
     private static string Piece(ITokenizer tokenizer, int id, string fallback) => id >= 0 ? tokenizer.TokenPiece(id) : fallback;

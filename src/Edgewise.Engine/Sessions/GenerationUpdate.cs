@@ -46,6 +46,7 @@ public enum FinishReason
 /// <param name="CachedTokens">Prompt tokens already in the session's KV cache (prefix reuse): not recomputed.</param>
 /// <param name="CompletionTokens">Tokens sampled, the end-of-turn token included.</param>
 /// <param name="StopSequence">The stop string that ended the turn, if one did.</param>
+/// <param name="TimeToFirstToken">From the start of the turn to the first sampled token (prefill included).</param>
 public sealed record GenerationUsage(
     int PromptTokens,
     int CachedTokens,
@@ -53,7 +54,8 @@ public sealed record GenerationUsage(
     TimeSpan PrefillTime,
     TimeSpan DecodeTime,
     FinishReason FinishReason,
-    string? StopSequence = null)
+    string? StopSequence = null,
+    TimeSpan TimeToFirstToken = default)
 {
     /// <summary>Prompt tokens actually run through the model.</summary>
     public int PrefilledTokens => PromptTokens - CachedTokens;

@@ -54,7 +54,12 @@ public sealed class TokenTrie
 
     internal ReadOnlySpan<int> TokensAt(int node) => _tokenIds.AsSpan(_firstToken[node], _tokenCount[node]);
 
-    public static TokenTrie Build(ITokenizer tokenizer)
+    /// <param name="tokenizer">The vocabulary.</param>
+    /// <param name="isAtomic">
+    /// Marks further ids that grammars must see as whole tokens, not bytes: pieces the tokenizer matches atomically
+    /// without calling them special (Gemma 4's user-defined markup such as <c>&lt;|tool_call&gt;</c> and <c>&lt;|"|&gt;</c>).
+    /// </param>
+    public static TokenTrie Build(ITokenizer tokenizer, Func<int, bool>? isAtomic = null)
     {
         ArgumentNullException.ThrowIfNull(tokenizer);
         int vocabulary = tokenizer.VocabularySize;
@@ -64,7 +69,7 @@ public sealed class TokenTrie
         int maxDepth = 0;
         for (int id = 0; id < vocabulary; id++)
         {
-            isSpecial[id] = tokenizer.IsSpecial(id);
+            isSpecial[id] = tokenizer.IsSpecial(id) || (isAtomic is not null && isAtomic(id));
             bytes[id] = tokenizer.TokenBytes(id).ToArray();
             // A token with no bytes would let a grammar loop forever without progress; it is never allowed.
             if (!isSpecial[id] && bytes[id].Length > 0)

@@ -1,0 +1,67 @@
+using System.CommandLine;
+using System.Diagnostics;
+using Edgewise.Cli.Commands;
+using Edgewise.Engine.Sessions;
+using Edgewise.Hub;
+using Spectre.Console;
+
+namespace Edgewise.Cli.Infrastructure;
+
+/// <summary>The options every generating command shares, and how they turn into a loaded model.</summary>
+internal sealed class ModelOptions
+{
+    public Argument<string> Model { get; } = new("model") { Description = "A local .gguf file, a safetensors checkpoint directory, or a hub alias/reference (see `edgewise pull`)." };
+    public Option<bool> Offline { get; } = new("--offline") { Description = "Never download: resolve MODEL from local files and the local store only." };
+    public Option<int> Threads { get; } = new("--threads") { Description = "Kernel threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+    public Option<int?> Context { get; } = new("--ctx") { Description = "Context length in tokens (default: the model's, at most 8192)." };
+    public Option<string?> Template { get; } = new("--template") { Description = "A Jinja chat template file to use instead of the model's." };
+
+    public void AddTo(Command command)
+    {
+        command.Arguments.Add(Model);
+        foreach (Option o in new Option[] { Offline, Threads, Context, Template }) command.Options.Add(o);
+    }
+
+    /// <summary>Resolves and loads the model, with a spinner on a terminal; returns the model and the load time.</summary>
+    public async Task<(EdgewiseModel Model, TimeSpan LoadTime)> LoadAsync(ParseResult parse, TextWriter log, CancellationToken cancellationToken)
+    {
+        string path = await ModelResolver.ResolveAsync(parse.GetValue(Model)!, parse.GetValue(Offline), cancellationToken).ConfigureAwait(false);
+        var options = new EngineLoadOptions
+        {
+            Threads = Math.Max(1, parse.GetValue(Threads)),
+            ChatTemplate = parse.GetValue(Template) is string t ? await File.ReadAllTextAsync(t, cancellationToken).ConfigureAwait(false) : null,
+        };
+        var clock = Stopwatch.StartNew();
+        EdgewiseModel model = Progress.Run($"Loading {Path.GetFileName(path)}", log, () => EdgewiseModel.Load(path, options));
+        return (model, clock.Elapsed);
+    }
+}
+
+/// <summary>Turns what the user typed into a local model path: an existing file or directory, else the hub store.</summary>
+internal static class ModelResolver
+{
+    public static async Task<string> ResolveAsync(string model, bool offline, CancellationToken cancellationToken)
+    {
+        if (File.Exists(model) || Directory.Exists(model)) return Path.GetFullPath(model);
+        if (offline) return await new ModelStore(hub: null).ResolveAsync(model, offline: true, cancellationToken: cancellationToken).ConfigureAwait(false);
+        using var hub = new HubClient(HubClientOptions.FromEnvironment());
+        var store = new ModelStore(hub);
+        return await HubConsole.WithProgressAsync(model, progress => store.ResolveAsync(model, offline: false, progress, cancellationToken)).ConfigureAwait(false);
+    }
+}
+
+/// <summary>A spinner for work that may take over a second, on a terminal; one plain line otherwise.</summary>
+internal static class Progress
+{
+    public static T Run<T>(string what, TextWriter log, Func<T> work)
+    {
+        if (Console.IsErrorRedirected || Console.IsOutputRedirected || !AnsiConsole.Profile.Capabilities.Interactive)
+        {
+            var clock = Stopwatch.StartNew();
+            T result = work();
+            log.WriteLine($"{what}: {clock.Elapsed.TotalSeconds:F1} s");
+            return result;
+        }
+        return AnsiConsole.Status().Spinner(Spinner.Known.Dots).Start(Markup.Escape(what) + "…", _ => work());
+    }
+}

@@ -1,0 +1,204 @@
+using System.Collections.Concurrent;
+using System.Reflection;
+using Edgewise.Core.Formats.Gguf;
+using Edgewise.Engine.Constraints;
+using Edgewise.Models;
+using Edgewise.Models.Common;
+using Edgewise.Text.Chat;
+using Edgewise.Text.Tokenization;
+using Edgewise.Text.ToolCalls;
+
+namespace Edgewise.Engine.Sessions;
+
+/// <summary>How <see cref="EdgewiseModel.Load"/> loads a model for generation.</summary>
+public sealed record EngineLoadOptions
+{
+    /// <summary>Threads for the kernels, the caller included.</summary>
+    public int Threads { get; init; } = Environment.ProcessorCount;
+
+    /// <summary>A Jinja chat template to use instead of the file's own (or the built-in one for its family).</summary>
+    public string? ChatTemplate { get; init; }
+
+    public ModelLoadOptions ToModelLoadOptions() => new() { Threads = Math.Max(1, Threads) };
+}
+
+/// <summary>
+/// A model ready to chat: weights, tokenizer, chat template, tool-call dialect and the tokens that end a turn.
+/// Immutable and shared: make one <see cref="ChatSession"/> per conversation.
+/// </summary>
+public sealed class EdgewiseModel : IDisposable
+{
+    private const int MaxCachedGrammars = 64;
+
+    // Pieces that end a model turn in the Gemma templates: Gemma 4 <turn|>, Gemma 3/3n <end_of_turn>, and Gemma 4's
+    // <|tool_response> (after a call the model hands over to the tool instead of closing its turn).
+    private static readonly string[] EndOfTurnPieces = ["<turn|>", "<end_of_turn>", "<|tool_response>", "<eos>"];
+    private static readonly string[] EndOfTurnKeys = ["tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id", "tokenizer.ggml.eom_token_id"];
+
+    private readonly ConcurrentDictionary<string, CompiledGrammar> _grammars = new(StringComparer.Ordinal);
+    private readonly Lazy<TokenTrie> _trie;
+    private readonly bool _ownsModel;
+    private readonly int[] _stopTokens;
+
+    /// <param name="model">The weights.</param>
+    /// <param name="tokenizer">The vocabulary of <paramref name="model"/>.</param>
+    /// <param name="template">The chat template; null: the built-in one for the architecture (Gemma 4, Gemma 3n).</param>
+    /// <param name="extraStopTokens">Ids that end a turn besides the tokenizer's eos and the template's end-of-turn pieces.</param>
+    /// <param name="ownsModel">Dispose <paramref name="model"/> with this.</param>
+    public EdgewiseModel(ILanguageModel model, ITokenizer tokenizer, ChatTemplate? template = null, IEnumerable<int>? extraStopTokens = null, bool ownsModel = true)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        ArgumentNullException.ThrowIfNull(tokenizer);
+        if (tokenizer.VocabularySize > model.Info.VocabularySize)
+        {
+            throw new ArgumentException($"The tokenizer has {tokenizer.VocabularySize} pieces but the model's vocabulary size is {model.Info.VocabularySize}.", nameof(tokenizer));
+        }
+        Model = model;
+        Tokenizer = tokenizer;
+        _ownsModel = ownsModel;
+        Template = template ?? BuiltInTemplate(model.Info.Architecture);
+        ToolCallParser = ToolCallParsers.ForTemplate(Template.Source);
+
+        var stops = new SortedSet<int>();
+        if (tokenizer.EosId >= 0) stops.Add(tokenizer.EosId);
+        foreach (string piece in EndOfTurnPieces)
+        {
+            if (tokenizer.PieceToId(piece) is int id) stops.Add(id);
+        }
+        foreach (int id in extraStopTokens ?? [])
+        {
+            if ((uint)id >= (uint)tokenizer.VocabularySize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(extraStopTokens), id, $"stop token outside the vocabulary of {tokenizer.VocabularySize}");
+            }
+            stops.Add(id);
+        }
+        _stopTokens = [.. stops];
+        _trie = new Lazy<TokenTrie>(() => TokenTrie.Build(tokenizer, id => IsMarkupToken(tokenizer, id)), LazyThreadSafetyMode.ExecutionAndPublication);
+    }
+
+    public ILanguageModel Model { get; }
+
+    public ITokenizer Tokenizer { get; }
+
+    public ChatTemplate Template { get; }
+
+    public IToolCallParser ToolCallParser { get; }
+
+    /// <summary>Token ids that end a turn (sorted): eos, end-of-turn pieces, and the file's eot/eom ids.</summary>
+    public IReadOnlyList<int> StopTokens => _stopTokens;
+
+    public ModelInfo Info => Model.Info;
+
+    /// <summary>The file or directory the model came from, when loaded by <see cref="Load"/>.</summary>
+    public string? SourcePath { get; private init; }
+
+    /// <summary>
+    /// Loads a GGUF file or a safetensors checkpoint with its tokenizer and chat template. End-of-turn ids come from the
+    /// file (<c>tokenizer.ggml.eos_token_id</c>, <c>eot_token_id</c>, <c>eom_token_id</c>) and the template's pieces.
+    /// </summary>
+    public static EdgewiseModel Load(string path, EngineLoadOptions? options = null)
+    {
+        options ??= new EngineLoadOptions();
+        ILanguageModel model = Architectures.Load(path, options.ToModelLoadOptions());
+        try
+        {
+            GemmaTokenizer tokenizer;
+            var fileStops = new List<int>();
+            string? templateSource = options.ChatTemplate;
+            if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
+            {
+                using GgufFile gguf = GgufFile.Open(path);
+                tokenizer = GemmaTokenizer.FromGguf(gguf);
+                foreach (string key in EndOfTurnKeys)
+                {
+                    if (gguf.ContainsKey(key)) fileStops.Add(gguf.GetInt32(key));
+                }
+            }
+            else
+            {
+                string dir = Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path))!;
+                tokenizer = GemmaTokenizer.Load(dir);
+                string config = Path.Combine(dir, "tokenizer_config.json");
+                if (templateSource is null && File.Exists(config))
+                {
+                    templateSource = Text.Chat.ChatTemplate.FromTokenizerConfig(File.ReadAllText(config)).Source;
+                }
+            }
+            templateSource ??= tokenizer.ChatTemplate;
+            ChatTemplate? template = templateSource is null ? null : new ChatTemplate(templateSource, Piece(tokenizer, tokenizer.BosId, "<bos>"), Piece(tokenizer, tokenizer.EosId, "<eos>"));
+            fileStops.RemoveAll(id => (uint)id >= (uint)tokenizer.VocabularySize);
+            return new EdgewiseModel(model, tokenizer, template, fileStops) { SourcePath = path };
+        }
+        catch
+        {
+            model.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Makes a conversation with its own KV cache of <paramref name="contextLength"/> tokens (default: the model's, at most 8192).</summary>
+    public ChatSession CreateSession(int? contextLength = null) => new(this, contextLength ?? Math.Min(Info.ContextLength, 8192));
+
+    /// <summary>True when <paramref name="id"/> ends a turn.</summary>
+    public bool IsStopToken(int id)
+    {
+        // A handful of ids: a linear scan beats a set and allocates nothing.
+        foreach (int stop in _stopTokens)
+        {
+            if (stop == id) return true;
+        }
+        return false;
+    }
+
+    /// <summary>The vocabulary trie behind every grammar of this model (built on first use).</summary>
+    public TokenTrie TokenTrie => _trie.Value;
+
+    /// <summary>
+    /// A grammar bound to this vocabulary, compiled once per <paramref name="key"/> and shared: its automaton and token
+    /// masks are reused by every later request with the same constraint.
+    /// </summary>
+    public CompiledGrammar GetGrammar(string key, Func<Grammar> build)
+    {
+        if (_grammars.TryGetValue(key, out CompiledGrammar? cached)) return cached;
+        if (_grammars.Count >= MaxCachedGrammars) _grammars.Clear();
+        return _grammars.GetOrAdd(key, _ => new CompiledGrammar(build(), TokenTrie, StopTokens));
+    }
+
+    public void Dispose()
+    {
+        if (_ownsModel) Model.Dispose();
+    }
+
+    /// <summary>
+    /// Gemma 4's user-defined markup pieces (<c>&lt;|tool_call&gt;</c>, <c>&lt;|"|&gt;</c>, <c>&lt;channel|&gt;</c>) are
+    /// matched whole by the tokenizer though not typed control; grammars must treat them as tokens too.
+    /// </summary>
+    private static bool IsMarkupToken(ITokenizer tokenizer, int id)
+    {
+        if (tokenizer is not GemmaTokenizer gemma || gemma.GetTokenType(id) != TokenType.UserDefined) return false;
+        string piece = gemma.TokenPiece(id);
+        return piece.Length > 2 && (piece.StartsWith("<|", StringComparison.Ordinal) || piece.EndsWith("|>", StringComparison.Ordinal));
+    }
+
+    private static string Piece(ITokenizer tokenizer, int id, string fallback) => id >= 0 ? tokenizer.TokenPiece(id) : fallback;
+
+    /// <summary>
+    /// The family's official template, shipped for files that carry none (synthetic models, some conversions):
+    /// Google's Gemma 4 E2B-it and Gemma 3n-it templates as published on the Hub.
+    /// </summary>
+    public static ChatTemplate BuiltInTemplate(string architecture)
+    {
+        string name = architecture switch
+        {
+            "gemma4" or "gemma4_text" => "gemma4.jinja",
+            "gemma3n" or "gemma3n_text" or "gemma3" or "gemma3_text" => "gemma3n.jinja",
+            _ => throw new NotSupportedException($"No built-in chat template for architecture '{architecture}'; pass one (EngineLoadOptions.ChatTemplate)."),
+        };
+        Assembly assembly = typeof(EdgewiseModel).Assembly;
+        using Stream stream = assembly.GetManifestResourceStream("Edgewise.Engine.Templates." + name)
+            ?? throw new InvalidOperationException($"The engine assembly lacks its embedded template {name}.");
+        using var reader = new StreamReader(stream);
+        return new ChatTemplate(reader.ReadToEnd());
+    }
+}

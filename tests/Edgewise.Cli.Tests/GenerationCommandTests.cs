@@ -1,0 +1,133 @@
+using System.Text.Json;
+using Edgewise.Cli.Commands;
+using Edgewise.Engine.Sampling;
+using Edgewise.Engine.Sessions;
+using Edgewise.Text.Chat;
+using Xunit;
+
+namespace Edgewise.Cli.Tests;
+
+/// <summary>generate, bench and the chat loop of run, in process on a synthetic model.</summary>
+public sealed class GenerationCommandTests(SyntheticModelFile model) : IClassFixture<SyntheticModelFile>
+{
+    private static async Task<(int Code, string Output)> InvokeAsync(System.CommandLine.Command command, params string[] args)
+    {
+        TextWriter saved = Console.Out;
+        var output = new StringWriter();
+        Console.SetOut(output);
+        try
+        {
+            int code = await command.Parse(args).InvokeAsync();
+            return (code, output.ToString());
+        }
+        finally
+        {
+            Console.SetOut(saved);
+        }
+    }
+
+    [Fact]
+    public async Task GenerateJson_MatchesTheSessionAndReportsUsage()
+    {
+        (int code, string output) = await InvokeAsync(GenerateCommand.Create(), model.Path, "hello there", "--json", "--temperature", "0", "--max-tokens", "10", "--threads", "2", "--offline");
+        Assert.Equal(0, code);
+        using JsonDocument doc = JsonDocument.Parse(output);
+        JsonElement usage = doc.RootElement.GetProperty("usage");
+        int completion = usage.GetProperty("completion_tokens").GetInt32();
+        Assert.InRange(completion, 1, 10);
+
+        // The same turn through the engine directly gives the same text and counts.
+        using EdgewiseModel loaded = EdgewiseModel.Load(model.Path, new EngineLoadOptions { Threads = 2 });
+        using ChatSession session = loaded.CreateSession();
+        var text = new System.Text.StringBuilder();
+        GenerationUsage? expected = null;
+        await foreach (GenerationUpdate u in session.GenerateAsync([ChatMessage.User("hello there")], new GenerationOptions { Sampling = SamplingOptions.Greedy with { TopK = 64, TopP = 0.95f }, MaxTokens = 10 }))
+        {
+            if (u.Kind == GenerationUpdateKind.Text) text.Append(u.Text);
+            if (u.Kind == GenerationUpdateKind.Finished) expected = u.Usage;
+        }
+        Assert.Equal(text.ToString(), doc.RootElement.GetProperty("text").GetString());
+        Assert.Equal(expected!.PromptTokens, usage.GetProperty("prompt_tokens").GetInt32());
+        Assert.Equal(expected.CompletionTokens, completion);
+    }
+
+    [Fact]
+    public async Task BenchJson_ReportsSpeedsMemoryAndPleRowBytes()
+    {
+        (int code, string output) = await InvokeAsync(BenchCommand.Create(), model.Path, "--prompt", "40", "--gen", "8", "--threads", "2", "--json", "--offline");
+        Assert.Equal(0, code);
+        using JsonDocument doc = JsonDocument.Parse(output);
+        JsonElement r = doc.RootElement;
+        Assert.Equal(40, r.GetProperty("prompt_tokens").GetInt32());
+        Assert.Equal(8, r.GetProperty("generated_tokens").GetInt32());
+        Assert.True(r.GetProperty("prefill_tokens_per_second").GetDouble() > 0);
+        Assert.True(r.GetProperty("decode_tokens_per_second").GetDouble() > 0);
+        Assert.True(r.GetProperty("time_to_first_token_ms").GetDouble() > 0);
+        Assert.True(r.GetProperty("load_ms").GetDouble() > 0);
+        if (OperatingSystem.IsLinux()) Assert.True(r.GetProperty("peak_resident_bytes").GetInt64() > 1 << 20);
+        // One F32 row of layers × PLE width per token.
+        Assert.Equal(SyntheticModelFile.Spec.Layers * SyntheticModelFile.Spec.Ple * 4, r.GetProperty("ple_bytes_per_token").GetInt64());
+    }
+
+    private sealed class RecordingOutput : IChatOutput
+    {
+        public System.Text.StringBuilder All { get; } = new();
+        public int Answers { get; private set; }
+
+        public void Prompt(string text) => All.Append(text);
+
+        public void Answer(string delta)
+        {
+            Answers++;
+            All.Append(delta);
+        }
+
+        public void Thought(string delta) => All.Append("[thought]").Append(delta);
+
+        public void Notice(string text) => All.AppendLine(text);
+    }
+
+    [Fact]
+    public async Task ChatLoop_JoinsContinuedLines_RunsSlashCommands_AndSaves()
+    {
+        using EdgewiseModel loaded = EdgewiseModel.Load(model.Path, new EngineLoadOptions { Threads = 2 });
+        using ChatSession session = loaded.CreateSession(512);
+        string saved = Path.Combine(model.Directory, "chat.json");
+        string input = string.Join('\n',
+            "first line \\",
+            "second line",
+            "\"\"\"block one",
+            "block two\"\"\"",
+            "/system Be terse.",
+            "after system",
+            "/save " + saved,
+            "/nonsense",
+            "/bye",
+            "never read") + "\n";
+        var output = new RecordingOutput();
+        var repl = new ChatRepl(session, new GenerationOptions { Sampling = SamplingOptions.Greedy, MaxTokens = 4 }, "Be kind.", new StringReader(input), output, verbose: false);
+        Assert.Equal(0, await repl.RunAsync(CancellationToken.None));
+
+        // /system cleared the two first exchanges; the conversation is system, user, assistant.
+        Assert.Equal([ChatRole.System, ChatRole.User, ChatRole.Assistant], repl.Messages.Select(m => m.Role));
+        Assert.Equal("Be terse.", repl.Messages[0].Content);
+        Assert.Equal("after system", repl.Messages[1].Content);
+        Assert.Contains("Unknown command /nonsense", output.All.ToString(), StringComparison.Ordinal);
+        Assert.True(output.Answers >= 3);
+
+        using JsonDocument doc = JsonDocument.Parse(File.ReadAllText(saved));
+        Assert.Equal(3, doc.RootElement.GetArrayLength());
+        Assert.Equal("after system", doc.RootElement[1].GetProperty("content").GetString());
+    }
+
+    [Fact]
+    public void ReadMessage_ContinuationAndBlocks()
+    {
+        using EdgewiseModel loaded = EdgewiseModel.Load(model.Path, new EngineLoadOptions { Threads = 1 });
+        using ChatSession session = loaded.CreateSession(64);
+        var repl = new ChatRepl(session, GenerationOptions.Default, null, new StringReader("a \\\nb\n\"\"\"\nx\ny\n\"\"\"\n"), new RecordingOutput(), false);
+        Assert.Equal("a \nb", repl.ReadMessage());
+        Assert.Equal("x\ny", repl.ReadMessage());
+        Assert.Null(repl.ReadMessage());
+    }
+}

@@ -1,4 +1,6 @@
 using System.CommandLine;
+using Edgewise.Cli.Infrastructure;
+using Edgewise.Hub;
 using Edgewise.Server.Backend;
 using Edgewise.Server.Hosting;
 using Microsoft.Extensions.Hosting;
@@ -22,10 +24,11 @@ internal static class ServeCommand
         var cors = new Option<string[]>("--cors-origin") { Description = "Allow browser requests from this origin (repeatable). CORS is off by default.", AllowMultipleArgumentsPerToken = false };
         var ctx = new Option<int?>("--ctx", "-c") { Description = "Context length per session (default: the model's)." };
         var threads = new Option<int?>("--threads", "-t") { Description = "Worker threads (default: one per core)." };
+        var offline = new Option<bool>("--offline") { Description = "Never download: resolve MODEL from local files and the local store only." };
 
         var command = new Command("serve", "Serve a model over an OpenAI- and Ollama-compatible HTTP API.");
         command.Arguments.Add(model);
-        foreach (var option in new Option[] { modelOption, host, port, apiKey, insecure, parallel, queue, maxBody, cors, ctx, threads })
+        foreach (var option in new Option[] { modelOption, host, port, apiKey, insecure, parallel, queue, maxBody, cors, ctx, threads, offline })
             command.Options.Add(option);
 
         command.SetAction(async (parse, cancellationToken) =>
@@ -51,7 +54,12 @@ internal static class ServeCommand
             };
             try
             {
-                var backend = BackendFactory.Create(modelReference, new BackendOptions(parse.GetValue(ctx), parse.GetValue(threads), options.Parallel));
+                // A hub alias is pulled on first use (unless --offline); clients then address the model by what was typed.
+                string path = await ModelResolver.ResolveAsync(modelReference, parse.GetValue(offline), cancellationToken);
+                bool isFile = File.Exists(modelReference) || Directory.Exists(modelReference);
+                BackendFactory.Register((file, backendOptions) => new EngineChatBackend(file, backendOptions,
+                    new EngineBackendOptions(Id: isFile ? null : modelReference, Aliases: isFile ? null : [Path.GetFileName(path)])));
+                using var backend = (EngineChatBackend)BackendFactory.Create(path, new BackendOptions(parse.GetValue(ctx), parse.GetValue(threads), options.Parallel));
                 await using var app = EdgewiseServer.Build(options, backend);
                 await app.StartAsync(cancellationToken);
                 Console.WriteLine($"edgewise serving {string.Join(", ", backend.Models.Select(m => m.Id))} on {EdgewiseServer.BaseAddress(app)} (parallel {options.Parallel}, queue {options.QueueLength}{(options.ApiKey is null ? "" : ", API key required")})");
@@ -63,7 +71,7 @@ internal static class ServeCommand
                 Console.Error.WriteLine($"serve: {ex.Message}");
                 return 2;
             }
-            catch (InvalidOperationException ex) when (!BackendFactory.IsRegistered)
+            catch (Exception ex) when (ex is HubException or FileNotFoundException)
             {
                 Console.Error.WriteLine($"serve: {ex.Message}");
                 return 3;

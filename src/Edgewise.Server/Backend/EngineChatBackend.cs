@@ -1,0 +1,126 @@
+using Edgewise.Engine.Sessions;
+using Edgewise.Models.Common;
+using Edgewise.Models.Gemma4;
+
+namespace Edgewise.Server.Backend;
+
+/// <summary>Prefix-cache bounds and other adapter settings beyond <see cref="BackendOptions"/>.</summary>
+/// <param name="Id">Model id clients use; null: the file name.</param>
+/// <param name="Aliases">More names that resolve to the model (the hub alias the user typed).</param>
+/// <param name="MaxIdleSessions">Idle sessions kept as prefix-cache entries; null: <c>max(4, parallel)</c>.</param>
+/// <param name="MaxIdleKvBytes">KV bytes those entries may hold together.</param>
+public sealed record EngineBackendOptions(
+    string? Id = null,
+    IReadOnlyList<string>? Aliases = null,
+    int? MaxIdleSessions = null,
+    long MaxIdleKvBytes = 2L * 1024 * 1024 * 1024,
+    string? ChatTemplate = null);
+
+/// <summary>
+/// The real engine behind the HTTP server: one model loaded on a background task (<c>/health</c> answers 503
+/// meanwhile), a pool of chat sessions that doubles as a prefix cache across requests, and the mapping from
+/// the server's neutral requests and events to engine turns and updates.
+/// </summary>
+public sealed partial class EngineChatBackend : IChatBackend, IDisposable
+{
+    private readonly BackendOptions _options;
+    private readonly EngineBackendOptions _engineOptions;
+    private readonly string _path;
+    private volatile BackendStatus _status = new(BackendState.Loading, "loading");
+    private volatile ModelDescriptor _descriptor;
+    private EdgewiseModel? _loaded;        // owns the weights
+    private EdgewiseModel? _model;         // same tokenizer and template, states made through the gate
+    private EngineSessionPool? _pool;
+    private long _pleResidentBytes;
+
+    /// <summary>Starts loading <paramref name="modelPath"/> in the background and returns at once.</summary>
+    public EngineChatBackend(string modelPath, BackendOptions options, EngineBackendOptions? engineOptions = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(modelPath);
+        ArgumentNullException.ThrowIfNull(options);
+        _path = modelPath;
+        _options = options;
+        _engineOptions = engineOptions ?? new EngineBackendOptions();
+        _descriptor = Describe(null, options.ContextLength ?? 0);
+        Loaded = Task.Run(Load);
+    }
+
+    /// <summary>Completes when loading has finished, successfully or not (see <see cref="Status"/>).</summary>
+    public Task Loaded { get; }
+
+    public IReadOnlyList<ModelDescriptor> Models => [_descriptor];
+
+    public BackendStatus Status => _status;
+
+    public BackendStats GetStats()
+    {
+        if (_pool is not { } pool) return BackendStats.Empty;
+        PoolStats s = pool.GetStats();
+        return new BackendStats(s.ActiveSessions, s.TotalKvBytes, Interlocked.Read(ref _pleResidentBytes), s.IdleSessions, s.IdleBytes, s.HitTokens);
+    }
+
+    public void Dispose()
+    {
+        Loaded.Wait();
+        _pool?.Dispose();
+        _model?.Dispose();
+        _loaded?.Dispose();
+    }
+
+    private void Load()
+    {
+        try
+        {
+            int threads = Math.Max(1, _options.Threads ?? Environment.ProcessorCount);
+            EdgewiseModel loaded = EdgewiseModel.Load(_path, new EngineLoadOptions { Threads = threads, ChatTemplate = _engineOptions.ChatTemplate });
+            var gate = new EngineModelGate(loaded.Model);
+            var model = new EdgewiseModel(gate, loaded.Tokenizer, loaded.Template, loaded.StopTokens, ownsModel: false);
+            int context = _options.ContextLength ?? Math.Min(loaded.Info.ContextLength, 8192);
+            int parallel = Math.Max(1, _options.Parallel);
+            // Generations run synchronously on pool threads; keep enough of them that Kestrel's own work never
+            // waits for the pool to grow while every slot is decoding.
+            ThreadPool.GetMinThreads(out int workers, out int io);
+            ThreadPool.SetMinThreads(Math.Max(workers, parallel * 2 + 4), io);
+            _pool = new EngineSessionPool(model, gate, context, _engineOptions.MaxIdleSessions ?? Math.Max(4, parallel), _engineOptions.MaxIdleKvBytes);
+            _pleResidentBytes = PleResidentBytes(loaded.Model);
+            _loaded = loaded;
+            _model = model;
+            _descriptor = Describe(loaded.Info, context);
+            _status = BackendStatus.Ready;
+        }
+        catch (Exception ex)
+        {
+            // The top of the loading task: whatever went wrong is reported through /health, never rethrown.
+            _status = new BackendStatus(BackendState.Failed, $"Loading '{_path}' failed: {ex.Message}");
+        }
+    }
+
+    private ModelDescriptor Describe(ModelInfo? info, int contextLength)
+    {
+        string fileName = Path.GetFileName(Path.TrimEndingDirectorySeparator(_path));
+        string id = _engineOptions.Id ?? fileName;
+        var aliases = new List<string>();
+        foreach (string name in (IEnumerable<string>?)_engineOptions.Aliases ?? [])
+        {
+            if (!aliases.Contains(name, StringComparer.OrdinalIgnoreCase) && !string.Equals(name, id, StringComparison.OrdinalIgnoreCase)) aliases.Add(name);
+        }
+        foreach (string name in new[] { fileName, Path.GetFileNameWithoutExtension(fileName) })
+        {
+            if (!aliases.Contains(name, StringComparer.OrdinalIgnoreCase) && !string.Equals(name, id, StringComparison.OrdinalIgnoreCase)) aliases.Add(name);
+        }
+        bool isGemma4 = info?.Architecture is "gemma4" or "gemma4_text";
+        DateTimeOffset created = File.Exists(_path) ? File.GetLastWriteTimeUtc(_path) : DateTimeOffset.UnixEpoch;
+        return new ModelDescriptor(id, contextLength, created, SupportsTools: true, SupportsThinking: isGemma4)
+        {
+            Aliases = aliases,
+            Family = info?.Architecture,
+            SizeBytes = File.Exists(_path) ? new FileInfo(_path).Length : 0,
+        };
+    }
+
+    /// <summary>The PLE table is memory-mapped (only touched rows are paged in); a resident copy counts in full.</summary>
+    private static long PleResidentBytes(ILanguageModel model) =>
+        model is Gemma4Model { Weights.PerLayerEmbeddings: { Mode: PerLayerEmbeddingMode.Resident } ple }
+            ? (long)ple.RowCount * ple.RowWidth * sizeof(float)
+            : 0;
+}

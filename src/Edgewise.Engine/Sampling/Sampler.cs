@@ -23,6 +23,7 @@ public sealed class Sampler
     private readonly float[] _heapValues;
     private readonly TokenLogProb[] _topLogProbs;
     private readonly int[] _topIds;            // [TopLogProbs]
+    private readonly int[] _topKIds;           // [TopK]
     private readonly float[] _blockSums;       // [vocab / 256] exp sums per block
     private int _topLogProbCount;
     private Xoshiro256StarStar _random;
@@ -58,6 +59,7 @@ public sealed class Sampler
         _heapValues = new float[heap];
         _topLogProbs = new TokenLogProb[options.TopLogProbs];
         _topIds = new int[options.TopLogProbs];
+        _topKIds = new int[Math.Min(options.TopK, vocabularySize)];
         _blockSums = new float[(vocabularySize + LogitScan.ExpBlock - 1) / LogitScan.ExpBlock];
         _random = new Xoshiro256StarStar(options.Seed ?? (ulong)Random.Shared.NextInt64());
     }
@@ -140,7 +142,7 @@ public sealed class Sampler
         if (Options.TopK > 0 && Options.TopK < _vocabularySize)
         {
             // HF order: top-k, then top-p and min-p inside the renormalised k.
-            count = SelectTop(logits, [], Options.TopK, _candidates);
+            count = SelectTopK(logits, max, Options.TopK);
             FillWeights(logits, count, max, invT);
             var weights = _weights.AsSpan(0, count);
             if (Options.TopP < 1f)
@@ -152,7 +154,7 @@ public sealed class Sampler
         {
             // The nucleus is measured against the whole vocabulary's mass (one vectorised exp pass), then found among
             // the tokens near the top: the window widens until it holds p of that mass, so only it gets sorted.
-            double total = LogitScan.SumExp(logits, max, invT, _blockSums);
+            double total = Mass(logits, max, invT);
             double target = Options.TopP * total;
             for (float bound = 8f; ; bound *= 2f)
             {
@@ -176,6 +178,42 @@ public sealed class Sampler
             return DrawFromWholeVocabulary(logits, max, invT);
         }
         return Draw(count);
+    }
+
+    /// <summary>
+    /// The k best ids, best first, into the candidate buffer. A vectorised filter first narrows the heap's input to
+    /// the tokens near the max (widening until at least k qualify), so the scalar heap rarely sees the whole vocabulary.
+    /// </summary>
+    private int SelectTopK(ReadOnlySpan<float> logits, float max, int k)
+    {
+        int near = 0;
+        for (float bound = 4f; bound <= 64f; bound *= 2f)
+        {
+            near = LogitScan.CollectAtLeast(logits, max - bound, _candidates);
+            if (near >= k)
+                break;
+        }
+        if (near < k)
+            return SelectTop(logits, [], k, _candidates);
+        SelectTop(logits, _candidates.AsSpan(0, near), k, _topKIds);
+        _topKIds.AsSpan(0, k).CopyTo(_candidates);
+        return k;
+    }
+
+    /// <summary>
+    /// Σ exp((logit - max)·invT) over the vocabulary. Tokens more than 30 nats (scaled) below the max carry under
+    /// V·e^-30 (&lt; 3e-8 here) of it, so when few tokens are near the top only those get an exp; otherwise one
+    /// vectorised pass over everything.
+    /// </summary>
+    private double Mass(ReadOnlySpan<float> logits, float max, float invT)
+    {
+        int near = LogitScan.CollectAtLeast(logits, max - 30f / invT, _candidates);
+        if (near > _vocabularySize / 8)
+            return LogitScan.SumExp(logits, max, invT, _blockSums);
+        double total = 0;
+        for (int i = 0; i < near; i++)
+            total += MathF.Exp((logits[_candidates[i]] - max) * invT);
+        return total;
     }
 
     private void FillWeights(ReadOnlySpan<float> logits, int count, float max, float invT)
@@ -342,9 +380,8 @@ public sealed class Sampler
         }
     }
 
-    /// <summary>log Σ exp(logit) over the whole vocabulary (one vectorised pass).</summary>
-    private float LogSumExp(ReadOnlySpan<float> logits, float max) =>
-        max + (float)Math.Log(LogitScan.SumExp(logits, max, 1f, _blockSums));
+    /// <summary>log Σ exp(logit) over the whole vocabulary.</summary>
+    private float LogSumExp(ReadOnlySpan<float> logits, float max) => max + (float)Math.Log(Mass(logits, max, 1f));
 
     private void FillTopLogProbs(ReadOnlySpan<float> logits, float max, float logZ)
     {

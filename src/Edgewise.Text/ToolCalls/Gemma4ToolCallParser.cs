@@ -9,7 +9,14 @@ public sealed class Gemma4ToolCallParser : IToolCallParser
 {
     public string Dialect => "gemma4";
 
-    public IToolCallStream CreateStream() => new Gemma4ToolCallStream();
+    public IToolCallStream CreateStream(string? prompt = null) => new Gemma4ToolCallStream(PromptEndsInThoughtChannel(prompt));
+
+    /// <summary>True when the prompt's last channel marker is an opening one (the model continues its thinking).</summary>
+    public static bool PromptEndsInThoughtChannel(string? prompt) =>
+        prompt is not null
+        && prompt.LastIndexOf(Gemma4ToolCallStream.ChannelOpen, StringComparison.Ordinal) is var open and >= 0
+        && open > prompt.LastIndexOf(Gemma4ToolCallStream.ChannelClose, StringComparison.Ordinal)
+        && open > prompt.LastIndexOf("<|turn>", StringComparison.Ordinal);
 
     public ParsedOutput Parse(string text) => ToolCallEvents.ParseWhole(this, text);
 }
@@ -45,6 +52,11 @@ internal sealed partial class Gemma4ToolCallStream : IToolCallStream
     private State _state = State.Content;
     private int _callIndex = -1;
     private bool _reportedTrailing;
+
+    public Gemma4ToolCallStream(bool startInReasoning = false)
+    {
+        if (startInReasoning) _state = State.Reasoning;
+    }
 
     private enum State
     {

@@ -54,7 +54,12 @@ public interface IToolCallParser
     /// <summary>A short name for logs ("gemma4", "json-fence").</summary>
     string Dialect { get; }
 
-    IToolCallStream CreateStream();
+    /// <summary>
+    /// A stream for one response. Pass the rendered <paramref name="prompt"/> when it may end inside a construct the
+    /// output continues (Gemma 4 resuming after a tool response with thinking on ends with an open
+    /// <c>&lt;|channel&gt;thought\n</c>, so the output starts as reasoning).
+    /// </summary>
+    IToolCallStream CreateStream(string? prompt = null);
 
     /// <summary>One-shot parse of a whole response (the same state machine as streaming, fed at once).</summary>
     ParsedOutput Parse(string text);

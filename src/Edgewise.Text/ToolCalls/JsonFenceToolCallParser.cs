@@ -12,7 +12,8 @@ public sealed class JsonFenceToolCallParser : IToolCallParser
 {
     public string Dialect => "json-fence";
 
-    public IToolCallStream CreateStream() => new JsonFenceToolCallStream();
+    /// <summary>The prompt is not needed: this format has nothing that spans the prompt/output boundary.</summary>
+    public IToolCallStream CreateStream(string? prompt = null) => new JsonFenceToolCallStream();
 
     public ParsedOutput Parse(string text) => ToolCallEvents.ParseWhole(this, text);
 }

@@ -128,4 +128,40 @@ public sealed class Gemma4ToolCallParserTests
         Assert.Equal(text.Length, diagnostic.Offset);
         Assert.Contains("<tool_call|>", diagnostic.Message, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Output_after_a_prompt_that_opened_the_thought_channel_starts_as_reasoning()
+    {
+        var template = new Edgewise.Text.Chat.ChatTemplate(File.ReadAllText(Edgewise.Text.Tests.Templates.SharedData.DataPath("templates/google-gemma-4-E2B-it.jinja")));
+        var prompt = template.Render(
+            [
+                Edgewise.Text.Chat.ChatMessage.User("Weather in Paris?"),
+                Edgewise.Text.Chat.ChatMessage.Assistant(null, new Edgewise.Text.Chat.ToolCall("c1", "get_weather", "{\"city\":\"Paris\"}")),
+                Edgewise.Text.Chat.ChatMessage.ToolResult("c1", "sunny"),
+            ],
+            enableThinking: true);
+        Assert.EndsWith("<|channel>thought\n", prompt, StringComparison.Ordinal);
+
+        var parser = new Gemma4ToolCallParser();
+        var stream = parser.CreateStream(prompt);
+        var events = new List<ToolCallEvent>();
+        stream.Push("It is sunny.<channel|>Sunny in Paris.", events);
+        stream.Complete(events);
+        var result = ToolCallEvents.Aggregate(events, stream.Diagnostics);
+        Assert.Equal("It is sunny.", result.Reasoning);
+        Assert.Equal("Sunny in Paris.", result.Content);
+
+        // A closed (empty) channel at the end of the prompt, as the 31B template writes, starts as content.
+        Assert.False(Gemma4ToolCallParser.PromptEndsInThoughtChannel("<|turn>model\n<|channel>thought\n<channel|>"));
+        Assert.False(Gemma4ToolCallParser.PromptEndsInThoughtChannel("<|channel>thought\nold<channel|>x<turn|>\n<|turn>model\n"));
+        Assert.Equal("Hi", Push(parser.CreateStream("<|turn>model\n"), "Hi").Content);
+    }
+
+    private static ParsedOutput Push(IToolCallStream stream, string text)
+    {
+        var events = new List<ToolCallEvent>();
+        stream.Push(text, events);
+        stream.Complete(events);
+        return ToolCallEvents.Aggregate(events, stream.Diagnostics);
+    }
 }

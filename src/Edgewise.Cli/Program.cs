@@ -15,4 +15,5 @@ root.Subcommands.Add(LogitsCommand.Create());
 root.Subcommands.Add(RunCommand.Create());
 root.Subcommands.Add(GenerateCommand.Create());
 root.Subcommands.Add(BenchCommand.Create());
+root.Subcommands.Add(ServeCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -1,5 +1,10 @@
 using System.CommandLine;
 using Edgewise.Cli.Commands;
+using Edgewise.Cli.Infrastructure;
+using Edgewise.Server.Backend;
+
+// `serve` reaches the engine only through this adapter.
+BackendFactory.Register(EngineChatBackend.Create);
 
 var root = new RootCommand("Edgewise: run Google's Gemma 4 and Gemma 3n models locally.");
 // One line per command; each command lives in Commands/<Name>Command.cs.

@@ -5,7 +5,7 @@ namespace Edgewise.Cli.Tests;
 /// <summary>A seeded tiny Gemma 4 GGUF written once per test class (no chat template: the built-in one applies).</summary>
 public sealed class SyntheticModelFile : IDisposable
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory("edgewise-cli-").FullName;
+    private readonly string _directory = System.IO.Directory.CreateTempSubdirectory("edgewise-cli-").FullName;
 
     public SyntheticModelFile()
     {

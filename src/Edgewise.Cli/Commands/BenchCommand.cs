@@ -117,7 +117,7 @@ internal static class BenchCommand
         foreach (string line in File.ReadLines(Status))
         {
             if (!line.StartsWith("VmHWM:", StringComparison.Ordinal)) continue;
-            string[] parts = line["VmHWM:".Length..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            string[] parts = line["VmHWM:".Length..].Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
             return long.Parse(parts[0], CultureInfo.InvariantCulture) * 1024;   // the kernel reports kB
         }
         return null;

@@ -17,7 +17,7 @@ public sealed class SyntheticModel : IDisposable
         Directory.CreateDirectory(_directory);
         Path = System.IO.Path.Combine(_directory, "tiny.gguf");
         Gemma4GgufSynthesizer.Write(Spec, Path);
-        Model = EdgewiseModel.Load(Path, new EngineLoadOptions { Threads = 2 });
+        Model = EdgewiseModel.Load(Path, new EngineLoadOptions { Threads = 1 });
     }
 
     public static Gemma4SynthSpec Spec { get; } = Gemma4SynthSpec.Preset("tiny") with { SlidingWindow = 16, Seed = 7 };

@@ -219,6 +219,35 @@ public sealed class EngineServerTests : IClassFixture<SyntheticGemma4File>
     }
 
     [Fact]
+    public async Task SeveralChoices_AndRawCompletionWithEcho()
+    {
+        var (server, backend) = await _file.StartServerAsync();
+        await using (server)
+        using (backend)
+        {
+            using HttpResponseMessage chat = await Wire.PostAsync(server.Client, "/v1/chat/completions",
+                """{"model":"tiny-gemma4","messages":[{"role":"user","content":"two answers"}],"n":3,"max_tokens":6,"seed":9}""");
+            Assert.Equal(System.Net.HttpStatusCode.OK, chat.StatusCode);
+            JsonElement body = await Wire.JsonAsync(chat);
+            JsonElement[] choices = [.. body.GetProperty("choices").EnumerateArray()];
+            Assert.Equal([0, 1, 2], choices.Select(c => c.GetProperty("index").GetInt32()));
+            JsonElement usage = body.GetProperty("usage");
+            Assert.InRange(usage.GetProperty("completion_tokens").GetInt32(), 3, 18);
+            // Choices after the first find the whole prompt (but its last token) in the session.
+            Assert.True(usage.GetProperty("prompt_tokens").GetInt32() > 3);
+
+            using HttpResponseMessage raw = await Wire.PostAsync(server.Client, "/v1/completions",
+                """{"model":"tiny-gemma4","prompt":"Once upon a time","max_tokens":5,"echo":true,"seed":3}""");
+            Assert.Equal(System.Net.HttpStatusCode.OK, raw.StatusCode);
+            JsonElement completion = await Wire.JsonAsync(raw);
+            string text = completion.GetProperty("choices")[0].GetProperty("text").GetString()!;
+            Assert.StartsWith("Once upon a time", text, StringComparison.Ordinal);
+            // bos + the prompt's pieces: the raw prompt is not templated.
+            Assert.InRange(completion.GetProperty("usage").GetProperty("prompt_tokens").GetInt32(), 2, 20);
+        }
+    }
+
+    [Fact]
     public async Task Refusals_ComeBeforeTheStream_WithTheirNumbers()
     {
         var (server, backend) = await _file.StartServerAsync(context: 256);

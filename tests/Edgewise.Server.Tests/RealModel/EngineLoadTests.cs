@@ -69,6 +69,10 @@ public sealed class EngineLoadTests : IClassFixture<SyntheticGemma4File>
             BackendStats stats = backend.GetStats();
             Assert.True(stats.PrefixCacheEntries <= Math.Max(4, parallel), stats.ToString());
             result.PrefixHits = stats.PrefixCacheHitTokens;
+            // Per-session engine speed (decode time summed over sessions), beside the client-side aggregate.
+            string metrics = await server.Client.GetStringAsync("/metrics");
+            result.EngineDecodeRate = MetricValue(metrics, "edgewise_decode_tokens_per_second");
+            result.EnginePrefillRate = MetricValue(metrics, "edgewise_prefill_tokens_per_second");
 
             // The pool is still consistent: a plain request after the storm works.
             using HttpResponseMessage after = await Wire.PostAsync(server.Client, "/v1/chat/completions",
@@ -76,6 +80,18 @@ public sealed class EngineLoadTests : IClassFixture<SyntheticGemma4File>
             Assert.Equal(HttpStatusCode.OK, after.StatusCode);
             return result;
         }
+    }
+
+    private static double MetricValue(string metrics, string name)
+    {
+        foreach (string line in metrics.Split('\n'))
+        {
+            if (line.StartsWith(name + " ", StringComparison.Ordinal))
+            {
+                return double.Parse(line.AsSpan(name.Length + 1), System.Globalization.CultureInfo.InvariantCulture);
+            }
+        }
+        return double.NaN;
     }
 
     private static async Task ClientLoopAsync(TestServer server, int client, Stopwatch clock, LoadResult result)
@@ -160,11 +176,14 @@ public sealed class EngineLoadTests : IClassFixture<SyntheticGemma4File>
         public long Tokens;
         public long PrefixHits;
         public double Seconds;
+        public double EngineDecodeRate;
+        public double EnginePrefillRate;
         public List<string> UnexpectedStatuses { get; } = [];
 
         public override string ToString() =>
             $"{Tokens} tokens in {Seconds:F1} s = {Tokens / Math.Max(Seconds, 1e-9):F0} tokens/s aggregate; {Completed} completed, " +
-            $"{Disconnected} hung up, {Rejected} refused with 429, prefix-cache hit tokens {PrefixHits}" +
+            $"{Disconnected} hung up, {Rejected} refused with 429, prefix-cache hit tokens {PrefixHits}; " +
+            $"engine per-session decode {EngineDecodeRate:F0} tokens/s, prefill {EnginePrefillRate:F0} tokens/s" +
             (UnexpectedStatuses.Count > 0 ? "; unexpected: " + string.Join(" | ", UnexpectedStatuses.Take(3)) : "");
     }
 }

@@ -248,6 +248,28 @@ public sealed class EngineServerTests : IClassFixture<SyntheticGemma4File>
     }
 
     [Fact]
+    public async Task BrokenFile_LoadsInTheBackground_AndHealthSays503WithTheReason()
+    {
+        string broken = Path.Combine(Path.GetTempPath(), "edgewise-broken-" + Guid.NewGuid().ToString("N") + ".gguf");
+        await File.WriteAllBytesAsync(broken, [0x47, 0x47, 0x55, 0x46, 3, 0, 0, 0, 1, 2, 3]);
+        try
+        {
+            using var backend = new EngineChatBackend(broken, new BackendOptions(256, 1, 1));
+            await using TestServer server = await TestServer.StartAsync(backend);
+            await backend.Loaded.WaitAsync(TimeSpan.FromSeconds(30));
+            Assert.Equal(BackendState.Failed, backend.Status.State);
+            Assert.Contains(Path.GetFileName(broken), backend.Status.Message, StringComparison.Ordinal);
+            using HttpResponseMessage health = await server.Client.GetAsync("/health");
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, health.StatusCode);
+            Assert.Equal(BackendStats.Empty, backend.GetStats());
+        }
+        finally
+        {
+            File.Delete(broken);
+        }
+    }
+
+    [Fact]
     public async Task Refusals_ComeBeforeTheStream_WithTheirNumbers()
     {
         var (server, backend) = await _file.StartServerAsync(context: 256);

@@ -147,22 +147,30 @@ internal sealed class EngineChatBackend : IChatBackend, IDisposable
         }
     }
 
-    /// <summary>The idle session whose cache shares the longest prefix with <paramref name="prompt"/>.</summary>
+    /// <summary>
+    /// The idle session whose cache shares the longest prefix with <paramref name="prompt"/>. A prefix shorter than
+    /// <see cref="MinUsefulPrefix"/> (a bos and a role header) saves nothing, so it counts as none; ties go to the
+    /// session holding the fewest tokens, which keeps other conversations' caches alive for their next turn.
+    /// </summary>
     private ChatSession TakeSession(int[] prompt)
     {
         lock (_gate)
         {
-            int best = 0, bestLength = -1;
+            int best = 0, bestLength = -1, bestHeld = int.MaxValue;
             for (int i = 0; i < _idle.Count; i++)
             {
                 int length = _idle[i].CachedTokens.CommonPrefixLength(prompt);
-                if (length > bestLength) (best, bestLength) = (i, length);
+                if (length < MinUsefulPrefix) length = 0;
+                int held = _idle[i].CachedTokens.Length;
+                if (length > bestLength || (length == bestLength && held < bestHeld)) (best, bestLength, bestHeld) = (i, length, held);
             }
             ChatSession session = _idle[best];
             _idle.RemoveAt(best);
             return session;
         }
     }
+
+    private const int MinUsefulPrefix = 16;
 
     private static GenerationOptions ToOptions(GenerationRequest r)
     {

@@ -24,8 +24,9 @@ public sealed class Gemma4LargeFileTests(ITestOutputHelper output)
         output.WriteLine($"llama.cpp load + 16-token batch: {clock.Elapsed.TotalSeconds:F1} s");
 
         clock.Restart();
-        using ILanguageModel model = Architectures.Load(path, new ModelLoadOptions { Threads = 2 });
-        output.WriteLine($"Edgewise load: {clock.Elapsed.TotalMilliseconds:F0} ms");
+        int threads = int.TryParse(Environment.GetEnvironmentVariable("EDGEWISE_THREADS"), out int t) ? t : 2;
+        using ILanguageModel model = Architectures.Load(path, new ModelLoadOptions { Threads = threads });
+        output.WriteLine($"Edgewise load: {clock.Elapsed.TotalMilliseconds:F0} ms ({threads} threads)");
         using IModelState state = model.CreateState(64);
         int vocab = model.Info.VocabularySize;
         var flat = new float[tokens.Length * vocab];

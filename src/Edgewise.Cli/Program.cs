@@ -8,6 +8,8 @@ root.Subcommands.Add(PullCommand.Create());
 root.Subcommands.Add(ListCommand.Create());
 root.Subcommands.Add(RmCommand.Create());
 root.Subcommands.Add(InspectCommand.Create());
+root.Subcommands.Add(SynthCommand.Create());
+root.Subcommands.Add(LogitsCommand.Create());
 root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(DetokenizeCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());

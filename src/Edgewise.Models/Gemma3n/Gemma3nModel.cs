@@ -17,7 +17,7 @@ public sealed class Gemma3nModel : ILanguageModel
     private readonly bool _ownsPool;
     private readonly ModelLoadOptions _options;
 
-    private Gemma3nModel(ITensorSource source, Gemma3nConfig config, ModelLoadOptions options, string name, bool sparseDecode)
+    private Gemma3nModel(ITensorSource source, Gemma3nConfig config, ModelLoadOptions options, string name, Gemma3nOptions gemma3n)
     {
         if (options.PerLayerEmbeddings != PerLayerEmbeddingMode.Mapped)
         {
@@ -26,8 +26,8 @@ public sealed class Gemma3nModel : ILanguageModel
         _source = source;
         _options = options;
         Config = config;
-        Weights = Gemma3nWeights.Load(config, new WeightReader(source), sparseDecode);
-        HasSparseDecode = sparseDecode;
+        Options = gemma3n;
+        Weights = Gemma3nWeights.Load(config, new WeightReader(source), gemma3n.SparseDecode);
         _ownsPool = options.Pool is null;
         Pool = options.Pool ?? new WorkerPool(Math.Max(1, options.Threads));
         int sparseLayers = 0;
@@ -50,29 +50,27 @@ public sealed class Gemma3nModel : ILanguageModel
     internal WorkerPool Pool { get; }
 
     /// <summary>True when sparse layers carry their transposed down projection, so single-token decode can skip pruned units.</summary>
-    public bool HasSparseDecode { get; }
+    public bool HasSparseDecode => Options.SparseDecode;
+
+    public Gemma3nOptions Options { get; }
 
     /// <summary>Loads from an open GGUF file, which the model then owns.</summary>
-    /// <param name="sparseDecode">
-    /// Keep a transposed copy of <c>ffn_down</c> for activation-sparse layers (memory: see
-    /// <see cref="Gemma3nWeights.SparseDownBytes"/>) so single-token decode reads only surviving units.
-    /// </param>
-    public static Gemma3nModel Load(GgufFile file, ModelLoadOptions? options = null, bool sparseDecode = true)
+    public static Gemma3nModel Load(GgufFile file, ModelLoadOptions? options = null, Gemma3nOptions? gemma3n = null)
     {
         Gemma3nConfig config = Gemma3nConfig.FromGguf(file);
         string name = file.GetStringOrDefault("general.name") ?? Path.GetFileNameWithoutExtension(file.FilePath);
-        return new Gemma3nModel(new GgufTensorSource(file), config, options ?? ModelLoadOptions.Default, name, sparseDecode);
+        return new Gemma3nModel(new GgufTensorSource(file), config, options ?? ModelLoadOptions.Default, name, gemma3n ?? Gemma3nOptions.Default);
     }
 
     /// <summary>Loads an HF checkpoint (directory or single file) whose <c>config.json</c> is <paramref name="config"/>.</summary>
-    public static Gemma3nModel LoadSafetensors(string path, JsonDocument config, ModelLoadOptions? options = null, bool sparseDecode = true)
+    public static Gemma3nModel LoadSafetensors(string path, JsonDocument config, ModelLoadOptions? options = null, Gemma3nOptions? gemma3n = null)
     {
         string dir = Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path))!;
         var source = SafetensorsTensorSource.Open(path, Gemma3nTensorNames.ToHf);
         try
         {
             Gemma3nConfig c = Gemma3nConfig.FromHfConfig(config, new WeightReader(source), Path.Combine(dir, "config.json"));
-            return new Gemma3nModel(source, c, options ?? ModelLoadOptions.Default, Path.GetFileName(Path.TrimEndingDirectorySeparator(dir)), sparseDecode);
+            return new Gemma3nModel(source, c, options ?? ModelLoadOptions.Default, Path.GetFileName(Path.TrimEndingDirectorySeparator(dir)), gemma3n ?? Gemma3nOptions.Default);
         }
         catch
         {
@@ -98,4 +96,22 @@ public sealed class Gemma3nModel : ILanguageModel
         if (_ownsPool) Pool.Dispose();
         _source.Dispose();
     }
+}
+
+/// <summary>Gemma 3n-specific load choices.</summary>
+public sealed record Gemma3nOptions
+{
+    /// <summary>
+    /// Keep a transposed copy of <c>ffn_down</c> for activation-sparse layers (memory: see
+    /// <see cref="Gemma3nWeights.SparseDownBytes"/>) so single-token decode reads only surviving units.
+    /// </summary>
+    public bool SparseDecode { get; init; } = true;
+
+    /// <summary>
+    /// Gaussian top-k with llama.cpp's n − 1 std instead of HF's population std. Off by default (HF defines the
+    /// model); conformance tests against llama.cpp turn it on, since at test-model widths the two differ visibly.
+    /// </summary>
+    public bool SparsityStdLikeLlamaCpp { get; init; }
+
+    public static Gemma3nOptions Default { get; } = new();
 }

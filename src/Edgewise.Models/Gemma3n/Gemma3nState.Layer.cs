@@ -166,11 +166,14 @@ public sealed partial class Gemma3nState
 
     private static long DenseFfnBytes(Gemma3nLayerWeights lw) => lw.Gate.ByteLength + lw.Up.ByteLength + lw.Down.ByteLength;
 
+    private float GaussianCutoff(ReadOnlySpan<float> gate, float stdMultiplier) => GaussianCutoff(gate, stdMultiplier, _sampleStd);
+
     /// <summary>
     /// HF <c>Gemma3nTextMLP._gaussian_topk</c>: <c>mean + σ · Φ⁻¹(sparsity)</c> over the I gate values of one token,
-    /// σ the population std (llama.cpp divides by I − 1; the difference is 1/(2I) relative, 6e-5 at I = 8192).
+    /// σ the population std (HF), or with <paramref name="sampleStd"/> the n − 1 estimate llama.cpp uses (the two
+    /// differ by 1/(2I) relative: 6e-5 at I = 8192, but 2e-3 at the small widths of test models).
     /// </summary>
-    internal static float GaussianCutoff(ReadOnlySpan<float> gate, float stdMultiplier)
+    internal static float GaussianCutoff(ReadOnlySpan<float> gate, float stdMultiplier, bool sampleStd)
     {
         double sum = 0;
         for (int i = 0; i < gate.Length; i++) sum += gate[i];
@@ -180,6 +183,7 @@ public sealed partial class Gemma3nState
             double dv = gate[i] - mean;
             sq += dv * dv;
         }
-        return (float)(mean + Math.Sqrt(sq / gate.Length) * stdMultiplier);
+        int n = sampleStd ? gate.Length - 1 : gate.Length;
+        return (float)(mean + Math.Sqrt(sq / n) * stdMultiplier);
     }
 }

@@ -42,6 +42,7 @@ public sealed partial class Gemma3nState : IModelState
     private readonly float[] _survivorAct; // [Imax] their gelu(gate − cutoff), then × up
     private readonly float[] _survivorUp;  // [Imax]
     private readonly int _streamStride, _ffnStride, _pleStride;
+    private readonly bool _sampleStd;
 
     internal Gemma3nState(Gemma3nModel model, int contextLength, int maxBatch, KvCacheType kvType)
     {
@@ -91,6 +92,7 @@ public sealed partial class Gemma3nState : IModelState
         _survivorAct = new float[maxFfn];
         _survivorUp = new float[maxFfn];
         UseSparseDecode = model.HasSparseDecode;
+        _sampleStd = model.Options.SparsityStdLikeLlamaCpp;
     }
 
     public int Position { get; private set; }

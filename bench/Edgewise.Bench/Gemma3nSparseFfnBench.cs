@@ -73,7 +73,8 @@ public class Gemma3nSparseFfnBench
         l.Gate.MatVec(_u, _gate, _pool);
         l.Up.MatVec(_u, _up, _pool);
         float cutoff = Cutoff(_gate);
-        for (int i = 0; i < _gate.Length; i++) _gate[i] = RowMath.GeluTanh(MathF.Max(0f, _gate[i] - cutoff)) * _up[i];
+        for (int i = 0; i < _gate.Length; i++) _gate[i] = MathF.Max(0f, _gate[i] - cutoff);
+        RowMath.GeGlu(_gate, _up, _gate);
         l.Down.MatVec(_gate, _out, _pool);
         return _out[0];
     }
@@ -91,9 +92,10 @@ public class Gemma3nSparseFfnBench
             if (_gate[i] > cutoff)
             {
                 _ids[n] = i;
-                _act[n++] = RowMath.GeluTanh(_gate[i] - cutoff);
+                _act[n++] = _gate[i] - cutoff;
             }
         }
+        RowMath.GeluInPlace(_act.AsSpan(0, n));
         l.Up.MatVecRows(_u, _ids.AsSpan(0, n), _upSel, _pool);
         for (int k = 0; k < n; k++) _act[k] *= _upSel[k];
         l.DownTransposed!.SumRows(_ids.AsSpan(0, n), _act.AsSpan(0, n), _out, _pool);

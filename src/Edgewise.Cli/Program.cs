@@ -6,4 +6,6 @@ var root = new RootCommand("Edgewise: run Google's Gemma 4 and Gemma 3n models l
 root.Subcommands.Add(VersionCommand.Create());
 root.Subcommands.Add(SynthCommand.Create());
 root.Subcommands.Add(LogitsCommand.Create());
+root.Subcommands.Add(TokenizeCommand.Create());
+root.Subcommands.Add(DetokenizeCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -1,6 +1,8 @@
 using System.Diagnostics;
+using Edgewise.Core.Formats.Gguf;
 using Edgewise.Core.Tensors;
 using Edgewise.Models.Synthesis;
+using Edgewise.Text.Tokenization;
 
 namespace Edgewise.Cli.Commands;
 
@@ -37,15 +39,16 @@ internal static partial class SynthCommand
             spec = apply(spec, value);
         }
         if (sparseLayers is int n) spec = spec with { SparseLayers = n };
-        SynthVocabulary? vocabulary = null;
+        Action<GgufWriter>? writeTokenizer = null;
         if (tokenizer is not null)
         {
-            vocabulary = SynthVocabulary.FromTokenizerJson(tokenizer);
-            spec = spec with { Vocab = vocabulary.Count };
+            GemmaTokenizer loaded = GemmaTokenizer.FromTokenizerJson(tokenizer);
+            spec = spec with { Vocab = loaded.VocabularySize };
+            writeTokenizer = TokenizerGgufMetadata.From(loaded).WriteTo;
         }
         spec = spec with { Seed = seed, Dtype = dtype };
         var clock = Stopwatch.StartNew();
-        long bytes = Gemma3nGgufSynthesizer.Write(spec, path, vocabulary);
+        long bytes = Gemma3nGgufSynthesizer.Write(spec, path, writeTokenizer);
         Console.WriteLine($"wrote {path}: {bytes / 1048576.0:F1} MiB in {clock.Elapsed.TotalSeconds:F1} s " +
             $"(gemma3n, {spec.Layers} layers, hidden {spec.Hidden}, vocab {spec.Vocab}, {spec.Dtype})");
         return 0;

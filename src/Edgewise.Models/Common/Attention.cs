@@ -1,3 +1,4 @@
+using Edgewise.Core.Kernels;
 using Edgewise.Core.Threading;
 
 namespace Edgewise.Models.Common;
@@ -67,8 +68,7 @@ public static class Attention
                 float s = 0f;
                 if (kv.K32 is { } k32)
                 {
-                    ReadOnlySpan<float> k = k32.AsSpan(at, d);
-                    for (int i = 0; i < d; i++) s += q[i] * k[i];
+                    s = Ops.Dot(q, k32.AsSpan(at, d));
                 }
                 else
                 {
@@ -82,7 +82,7 @@ public static class Attention
                     // Rescale what was accumulated under the old maximum.
                     float correction = MathF.Exp(max - s);
                     sum *= correction;
-                    for (int i = 0; i < d; i++) acc[i] *= correction;
+                    Ops.Scale(acc, correction, acc);
                     max = s;
                     weight = 1f;
                 }
@@ -93,8 +93,7 @@ public static class Attention
                 sum += weight;
                 if (kv.V32 is { } v32)
                 {
-                    ReadOnlySpan<float> v = v32.AsSpan(at, d);
-                    for (int i = 0; i < d; i++) acc[i] += weight * v[i];
+                    Ops.AddScaled(v32.AsSpan(at, d), weight, acc);
                 }
                 else
                 {
@@ -103,8 +102,7 @@ public static class Attention
                 }
             }
             Span<float> o = Output.AsSpan(OutputOffset + row * width + head * d, d);
-            float inv = 1f / sum;
-            for (int i = 0; i < d; i++) o[i] = acc[i] * inv;
+            Ops.Scale(acc, 1f / sum, o);
         }
     }
 }

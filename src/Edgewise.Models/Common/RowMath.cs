@@ -1,99 +1,41 @@
-using System.Runtime.CompilerServices;
+using Edgewise.Core.Kernels;
 
 namespace Edgewise.Models.Common;
 
 /// <summary>
-/// Row-wise float helpers shared by the architectures (norms, activations, RoPE). They run O(width) per row
-/// next to O(width²) matmuls, so they stay scalar and simple; the matmuls are <c>WeightMatrix</c>'s job.
+/// Row-wise helpers the architectures share: Core's SIMD <see cref="Ops"/> under the names the forward passes use,
+/// plus RoPE driven by per-position cos/sin tables (computed once per token, reused by every head and layer).
 /// Parameter order: sources, scalars, destination.
 /// </summary>
 public static class RowMath
 {
     /// <summary><c>dst = x / sqrt(mean(x²) + eps) · w</c> (HF <c>Gemma4RMSNorm</c>, NormW); <paramref name="x"/> may alias <paramref name="dst"/>.</summary>
-    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> dst)
-    {
-        float inv = InverseRms(x, eps);
-        for (int i = 0; i < x.Length; i++) dst[i] = x[i] * inv * weight[i];
-    }
+    public static void RmsNorm(ReadOnlySpan<float> x, ReadOnlySpan<float> weight, float eps, Span<float> dst) => Ops.RmsNorm(x, weight, eps, dst);
 
     /// <summary><c>dst = x / sqrt(mean(x²) + eps)</c> (Norm1: v_norm, the MoE router's pre-norm).</summary>
-    public static void RmsNorm(ReadOnlySpan<float> x, float eps, Span<float> dst)
-    {
-        float inv = InverseRms(x, eps);
-        for (int i = 0; i < x.Length; i++) dst[i] = x[i] * inv;
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float InverseRms(ReadOnlySpan<float> x, float eps)
-    {
-        double sum = 0;
-        for (int i = 0; i < x.Length; i++) sum += x[i] * x[i];
-        return (float)(1.0 / Math.Sqrt(sum / x.Length + eps));
-    }
-
-    /// <summary>Tanh-approximated GELU (<c>gelu_pytorch_tanh</c>).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    public static float GeluTanh(float x)
-    {
-        const float sqrt2OverPi = 0.7978845608028654f;
-        return 0.5f * x * (1f + MathF.Tanh(sqrt2OverPi * (x + 0.044715f * x * x * x)));
-    }
+    public static void RmsNorm(ReadOnlySpan<float> x, float eps, Span<float> dst) => Ops.RmsNorm(x, ReadOnlySpan<float>.Empty, eps, dst);
 
     /// <summary><c>dst[i] = gelu(gate[i]) · up[i]</c> (GeGLU); <paramref name="dst"/> may alias either input.</summary>
-    public static void GeGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> dst)
-    {
-        for (int i = 0; i < dst.Length; i++) dst[i] = GeluTanh(gate[i]) * up[i];
-    }
+    public static void GeGlu(ReadOnlySpan<float> gate, ReadOnlySpan<float> up, Span<float> dst) => Ops.GeGlu(gate, up, dst);
 
-    public static void GeluInPlace(Span<float> x)
-    {
-        for (int i = 0; i < x.Length; i++) x[i] = GeluTanh(x[i]);
-    }
+    public static void GeluInPlace(Span<float> x) => Ops.GeluTanh(x, x);
 
-    public static void Scale(Span<float> x, float s)
-    {
-        for (int i = 0; i < x.Length; i++) x[i] *= s;
-    }
+    public static void Scale(Span<float> x, float s) => Ops.Scale(x, s, x);
 
     /// <summary><c>acc += x</c>.</summary>
-    public static void Add(ReadOnlySpan<float> x, Span<float> acc)
-    {
-        for (int i = 0; i < acc.Length; i++) acc[i] += x[i];
-    }
+    public static void Add(ReadOnlySpan<float> x, Span<float> acc) => Ops.Add(x, acc, acc);
 
     /// <summary><c>acc += s · x</c>.</summary>
-    public static void AddScaled(ReadOnlySpan<float> x, float s, Span<float> acc)
-    {
-        for (int i = 0; i < acc.Length; i++) acc[i] += s * x[i];
-    }
+    public static void AddScaled(ReadOnlySpan<float> x, float s, Span<float> acc) => Ops.AddScaled(x, s, acc);
 
-    public static void Multiply(ReadOnlySpan<float> x, Span<float> acc)
-    {
-        for (int i = 0; i < acc.Length; i++) acc[i] *= x[i];
-    }
+    /// <summary><c>acc *= x</c>.</summary>
+    public static void Multiply(ReadOnlySpan<float> x, Span<float> acc) => Ops.Multiply(x, acc, acc);
 
     /// <summary><c>c · tanh(x / c)</c> in place.</summary>
-    public static void Softcap(Span<float> x, float cap)
-    {
-        float inv = 1f / cap;
-        for (int i = 0; i < x.Length; i++) x[i] = cap * MathF.Tanh(x[i] * inv);
-    }
+    public static void Softcap(Span<float> x, float cap) => Ops.Softcap(x, cap);
 
     /// <summary>Numerically stable softmax in place.</summary>
-    public static void Softmax(Span<float> x)
-    {
-        float max = float.NegativeInfinity;
-        for (int i = 0; i < x.Length; i++) max = Math.Max(max, x[i]);
-        double sum = 0;
-        for (int i = 0; i < x.Length; i++)
-        {
-            float e = MathF.Exp(x[i] - max);
-            x[i] = e;
-            sum += e;
-        }
-        float inv = (float)(1.0 / sum);
-        for (int i = 0; i < x.Length; i++) x[i] *= inv;
-    }
+    public static void Softmax(Span<float> x) => Ops.Softmax(x);
 
     /// <summary>
     /// Fills the cos/sin table of one position for rotate-half (NeoX) RoPE: pair i turns by

@@ -106,3 +106,25 @@ internal sealed class Gemma4SynthSpecFile : IDisposable
 
     public void Dispose() => _dir.Dispose();
 }
+
+/// <summary>The decode loop allocates nothing per token once warm.</summary>
+public sealed class Gemma4AllocationTests
+{
+    [Theory]
+    [InlineData("e")]
+    [InlineData("moe")]
+    public void Decode_steps_do_not_allocate(string shape)
+    {
+        using Gemma4SynthSpecFile file = Gemma4SynthSpecFile.Create(shape);
+        using var model = (Gemma4Model)Architectures.Load(file.Path, new ModelLoadOptions { Threads = 2 });
+        using Gemma4State state = model.CreateGemma4State(64);
+        int[] tokens = TestShapes.Tokens(40, file.Spec.Vocab, seed: 3);
+        var logits = new float[file.Spec.Vocab];
+        state.Forward(tokens.AsSpan(0, 8), logits);
+        for (int i = 8; i < 12; i++) state.Forward(tokens.AsSpan(i, 1), logits);   // warm up (JIT, tiering)
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 12; i < 40; i++) state.Forward(tokens.AsSpan(i, 1), logits);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(allocated < 1024, $"{allocated} bytes allocated over 28 decode steps");
+    }
+}

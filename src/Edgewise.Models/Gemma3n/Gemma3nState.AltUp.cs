@@ -5,17 +5,18 @@ namespace Edgewise.Models.Gemma3n;
 public sealed partial class Gemma3nState
 {
     /// <summary>
-    /// <c>_modal[r] = tanh(W_router · (NormW(x[r]; router_norm) / H))</c> for rows [row0, t) of
-    /// <paramref name="x"/> (HF <c>Gemma3nTextAltUp.compute_router_modalities</c>; the scale is 1/H, not 1/√H).
+    /// <c>_modal[r] = tanh(W_router · (NormW(x[r]; router_norm) / H))</c> for <paramref name="rows"/> rows of
+    /// <paramref name="x"/> starting at <paramref name="offset"/> (HF <c>Gemma3nTextAltUp.compute_router_modalities</c>;
+    /// the scale is 1/H, not 1/√H).
     /// </summary>
-    private void Modalities(Gemma3nLayerWeights lw, float[] x, int xOffset, int row0, int t)
+    private void Modalities(Gemma3nLayerWeights lw, float[] x, int offset, int rows)
     {
-        int h = _c.HiddenSize, s = _c.AltUpInputs, rows = t - row0;
+        int h = _c.HiddenSize, s = _c.AltUpInputs;
         float inv = 1f / h;
         for (int r = 0; r < rows; r++)
         {
             Span<float> n = _routerIn.AsSpan(r * h, h);
-            RowMath.RmsNorm(x.AsSpan(xOffset + (row0 + r) * h, h), lw.AltUpRouterNorm, _c.RmsNormEps, n);
+            RowMath.RmsNorm(x.AsSpan(offset + r * h, h), lw.AltUpRouterNorm, _c.RmsNormEps, n);
             RowMath.Scale(n, inv);
         }
         lw.AltUpRouter.MatMul(_routerIn.AsSpan(0, rows * h), rows, _modal.AsSpan(0, rows * s), _pool);   // [rows, S]
@@ -30,7 +31,7 @@ public sealed partial class Gemma3nState
     private void Predict(Gemma3nLayerWeights lw, int row0, int t)
     {
         int h = _c.HiddenSize, s = _c.AltUpInputs;
-        Modalities(lw, _streams, _c.AltUpActiveIndex * _streamStride, row0, t);
+        Modalities(lw, _streams, _c.AltUpActiveIndex * _streamStride + row0 * h, t - row0);
         Span<float> coef = stackalloc float[s * s];
         for (int r = row0; r < t; r++)
         {
@@ -60,7 +61,7 @@ public sealed partial class Gemma3nState
     private void Correct(Gemma3nLayerWeights lw, int row0, int t)
     {
         int h = _c.HiddenSize, s = _c.AltUpInputs, a = _c.AltUpActiveIndex;
-        Modalities(lw, _z, -row0 * h, row0, t);
+        Modalities(lw, _z, 0, t - row0);   // _z holds rows [row0, t) from its start
         Span<float> d = stackalloc float[s];
         for (int r = row0; r < t; r++)
         {

@@ -17,3 +17,6 @@ if (args.Length > 0 && args[0] == "quick-l2")
     return;
 }
 BenchmarkSwitcher.FromAssembly(typeof(MatVecBenchmarks).Assembly).Run(args);
+if (args is ["gemma3n-layers", ..])
+    Gemma3nLayerProfile.Run(args[1..]);
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -16,7 +16,9 @@ if (args.Length > 0 && args[0] == "quick-l2")
     QuickBench.RunCacheResident(args[1..]);
     return;
 }
-BenchmarkSwitcher.FromAssembly(typeof(MatVecBenchmarks).Assembly).Run(args);
 if (args is ["gemma3n-layers", ..])
+{
     Gemma3nLayerProfile.Run(args[1..]);
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+    return;
+}
+BenchmarkSwitcher.FromAssembly(typeof(MatVecBenchmarks).Assembly).Run(args);

@@ -31,6 +31,12 @@ internal enum ActivationKind
 {
     Float,
     Q8Block32,
+    /// <summary>
+    /// Q8Block32 with each pair of blocks stored as [b low 16, b+1 low 16, b high 16, b+1 high 16] (an odd last
+    /// block stays plain). Nibble formats then unpack two blocks with one 256-bit load: the low nibbles of both
+    /// blocks line up with the first 32 bytes, the high nibbles with the next 32.
+    /// </summary>
+    Q8Block32Paired,
     Q8K,
 }
 
@@ -39,7 +45,8 @@ internal static unsafe class ActivationQuantizer
     public static ActivationKind KindFor(GgmlType type) => type switch
     {
         GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 => ActivationKind.Float,
-        GgmlType.Q8_0 or GgmlType.Q8_1 or GgmlType.Q4_0 or GgmlType.Q4_1 or GgmlType.Q5_0 => ActivationKind.Q8Block32,
+        GgmlType.Q4_0 => ActivationKind.Q8Block32Paired,
+        GgmlType.Q8_0 or GgmlType.Q8_1 or GgmlType.Q4_1 or GgmlType.Q5_0 => ActivationKind.Q8Block32,
         GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K => ActivationKind.Q8K,
         _ => throw new NotSupportedException($"No matrix kernel for weight type {type}."),
     };
@@ -48,7 +55,7 @@ internal static unsafe class ActivationQuantizer
     public static int BytesPerRow(ActivationKind kind, int columns) => kind switch
     {
         ActivationKind.Float => 0,
-        ActivationKind.Q8Block32 => Align(columns) + Align(columns / 32 * 4) + Align(columns / 32 * 4),
+        ActivationKind.Q8Block32 or ActivationKind.Q8Block32Paired => Align(columns) + Align(columns / 32 * 4) + Align(columns / 32 * 4),
         _ => Align(columns) + Align(columns / 256 * 4) + Align(columns / 16 * 4),
     };
 
@@ -58,7 +65,7 @@ internal static unsafe class ActivationQuantizer
     public static ActivationRow Layout(ActivationKind kind, float* x, byte* scratch, int columns)
     {
         if (kind == ActivationKind.Float) return new ActivationRow(x, null, null, null);
-        int blocks = kind == ActivationKind.Q8Block32 ? columns / 32 : columns / 256;
+        int blocks = kind == ActivationKind.Q8K ? columns / 256 : columns / 32;
         byte* scales = scratch + Align(columns);
         byte* sums = scales + Align(blocks * 4);
         return new ActivationRow(x, (sbyte*)scratch, (float*)scales, (int*)sums);
@@ -67,6 +74,11 @@ internal static unsafe class ActivationQuantizer
     public static void Quantize(ActivationKind kind, in ActivationRow row, int columns)
     {
         if (kind == ActivationKind.Q8Block32) QuantizeQ8_0(row.Floats, row.Qs, row.Scales, row.Sums, columns);
+        else if (kind == ActivationKind.Q8Block32Paired)
+        {
+            QuantizeQ8_0(row.Floats, row.Qs, row.Scales, row.Sums, columns);
+            PairBlocks(row.Qs, columns / 32);
+        }
         else if (kind == ActivationKind.Q8K) QuantizeQ8_K(row.Floats, row.Qs, row.Scales, row.Sums, columns);
     }
 
@@ -93,6 +105,28 @@ internal static unsafe class ActivationQuantizer
             }
             sums[b] = sum;
         }
+    }
+
+    /// <summary>Reorders quants in place into the <see cref="ActivationKind.Q8Block32Paired"/> layout.</summary>
+    private static void PairBlocks(sbyte* qs, int blocks)
+    {
+        Span<sbyte> pair = stackalloc sbyte[64];
+        for (int b = 0; b + 2 <= blocks; b += 2, qs += 64)
+        {
+            new ReadOnlySpan<sbyte>(qs, 64).CopyTo(pair);
+            pair[..16].CopyTo(new Span<sbyte>(qs, 16));
+            pair.Slice(32, 16).CopyTo(new Span<sbyte>(qs + 16, 16));
+            pair.Slice(16, 16).CopyTo(new Span<sbyte>(qs + 32, 16));
+            pair.Slice(48, 16).CopyTo(new Span<sbyte>(qs + 48, 16));
+        }
+    }
+
+    /// <summary>Offset of value <paramref name="j"/> of block <paramref name="block"/> in the paired layout.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static int PairedOffset(int block, int j, int blocks)
+    {
+        if ((block | 1) >= blocks) return block * 32 + j; // the odd last block is stored plain
+        return (block & ~1) * 32 + (j >> 4) * 32 + (block & 1) * 16 + (j & 15);
     }
 
     /// <summary>ggml <c>quantize_row_q8_K_ref</c>: scale -127/max of the largest-magnitude value, sums per 16 values.</summary>

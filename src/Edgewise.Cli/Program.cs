@@ -8,4 +8,6 @@ root.Subcommands.Add(PullCommand.Create());
 root.Subcommands.Add(ListCommand.Create());
 root.Subcommands.Add(RmCommand.Create());
 root.Subcommands.Add(InspectCommand.Create());
+root.Subcommands.Add(TokenizeCommand.Create());
+root.Subcommands.Add(DetokenizeCommand.Create());
 return await root.Parse(args).InvokeAsync();

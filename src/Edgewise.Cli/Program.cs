@@ -12,4 +12,6 @@ root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(DetokenizeCommand.Create());
 root.Subcommands.Add(SynthCommand.Create());
 root.Subcommands.Add(LogitsCommand.Create());
+root.Subcommands.Add(ConvertCommand.Create());
+root.Subcommands.Add(QuantizeCommand.Create());
 return await root.Parse(args).InvokeAsync();

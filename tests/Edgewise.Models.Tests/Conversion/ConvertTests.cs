@@ -89,14 +89,14 @@ public sealed class ConvertTests(ITestOutputHelper output)
         string hf = HfCheckpointFixture.Write(dir, TestShapes.Moe);
         string gguf = dir.File("bf16.gguf");
         ConversionResult result = HfCheckpointConverter.Convert(hf, gguf, new ConvertOptions { Type = ModelFileType.BF16, WriteTokenizer = HfCheckpointFixture.TokenizerWriter(hf) });
+        using GgufFile file = GgufFile.Open(gguf);
         foreach ((string name, GgmlType type) in result.Tensors)
         {
-            bool f32 = name.EndsWith("_norm.weight", StringComparison.Ordinal) || name.Contains("ffn_gate_inp", StringComparison.Ordinal)
-                || name.EndsWith(".scale", StringComparison.Ordinal) || name.Contains("layer_output_scale", StringComparison.Ordinal)
-                || name == "rope_freqs.weight";
+            // convert_hf_to_gguf: 1-D tensors (norms, scales, rope_freqs) and the MoE router stay F32.
+            bool f32 = file.GetTensor(name).Shape.Length == 1 || name.Contains("ffn_gate_inp.weight", StringComparison.Ordinal);
             Assert.True(type == (f32 ? GgmlType.F32 : GgmlType.BF16), $"{name}: {type}");
+            Assert.Equal(type, file.GetTensor(name).Type);
         }
-        using GgufFile file = GgufFile.Open(gguf);
         Assert.Equal((uint)ModelFileType.BF16, file.GetUInt32("general.file_type"));
         // Loads and runs in Edgewise (BF16 matrices).
         float[][] logits = TestShapes.EdgewiseLogits(gguf, [2, 10, 20]);

@@ -14,7 +14,8 @@ public sealed class TensorTypeRulesTests
         // n/8 = 4, 7n/8 = 30: layers 0-3, 30-34, and 4 + 3k + 2 = 6, 9, ..., 27.
         for (int i = 0; i < 35; i++) expected35[i] = i < 4 || i >= 30 || (i - 4) % 3 == 2;
         for (int i = 0; i < 35; i++) Assert.Equal(expected35[i], TensorTypeRules.UseMoreBits(i, 35));
-        Assert.Equal([true, false, true, true], Enumerable.Range(0, 4).Select(i => TensorTypeRules.UseMoreBits(i, 4)));
+        // Four layers: 4/8 = 0 and 7·4/8 = 3, so layer 3 and (i − 0) % 3 == 2 → layer 2.
+        Assert.Equal([false, false, true, true], Enumerable.Range(0, 4).Select(i => TensorTypeRules.UseMoreBits(i, 4)));
     }
 
     [Fact]

@@ -21,7 +21,7 @@ internal static class ConvertCommand
         var name = new Option<string?>("--name") { Description = "general.name (default: the checkpoint folder's name)." };
         var threads = new Option<int>("--threads") { Description = "Encoding threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
 
-        var command = new Command("convert", "Convert a Gemma 4 Hugging Face checkpoint to GGUF (llama.cpp-compatible names, keys and type mix).");
+        var command = new Command("convert", "Convert a Gemma 4 or Gemma 3n Hugging Face checkpoint to GGUF (llama.cpp-compatible names, keys and type mix).");
         command.Arguments.Add(checkpoint);
         foreach (Option o in new Option[] { output, type, pleType, name, threads }) command.Options.Add(o);
         command.SetAction(parse =>

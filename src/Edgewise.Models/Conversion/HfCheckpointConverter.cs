@@ -53,7 +53,7 @@ public sealed record ConversionResult(string Architecture, long Bytes, IReadOnly
 public static class HfCheckpointConverter
 {
     /// <summary>The <c>model_type</c> values this converter reads.</summary>
-    public static IReadOnlyList<string> ModelTypes { get; } = ["gemma4", "gemma4_text"];
+    public static IReadOnlyList<string> ModelTypes { get; } = ["gemma4", "gemma4_text", "gemma3n", "gemma3n_text"];
 
     public static ConversionResult Convert(string checkpointDirectory, string outputPath, ConvertOptions options)
     {
@@ -69,6 +69,7 @@ public static class HfCheckpointConverter
         ConversionPlan plan = modelType switch
         {
             "gemma4" or "gemma4_text" => Gemma4Conversion.Plan(config, hf, configPath),
+            "gemma3n" or "gemma3n_text" => Gemma3nConversion.Plan(config, hf, configPath),
             _ => throw ModelErrors.Field(configPath, "model_type", "one of: " + string.Join(", ", ModelTypes), modelType.Length == 0 ? "nothing" : modelType),
         };
 

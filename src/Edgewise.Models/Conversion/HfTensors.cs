@@ -52,6 +52,9 @@ internal sealed class HfTensors
         return view;
     }
 
+    /// <summary>A tensor's view without a shape check or marking it used (config look-ups).</summary>
+    public TensorView Peek(string hfName) => _checkpoint.GetTensor(Prefix + hfName);
+
     /// <summary>Marks a tensor as deliberately not converted (e.g. unused K/V of KV-shared layers).</summary>
     public void Skip(string hfName) => _used.Add(Prefix + hfName);
 

@@ -27,9 +27,15 @@ internal static class HfCheckpointFixture
     {
         string hf = dir.File("hf-" + spec.Name);
         Gemma4SafetensorsSynthesizer.Write(spec, hf);
-        WriteTokenizerJson(SynthVocabulary.BuiltIn(spec.Vocab), Path.Combine(hf, "tokenizer.json"));
-        File.WriteAllText(Path.Combine(hf, "chat_template.jinja"), ChatTemplate);
+        WriteTokenizerFiles(hf, spec.Vocab);
         return hf;
+    }
+
+    /// <summary>tokenizer.json with the built-in vocabulary of <paramref name="vocab"/> pieces, and chat_template.jinja.</summary>
+    public static void WriteTokenizerFiles(string hf, int vocab)
+    {
+        WriteTokenizerJson(SynthVocabulary.BuiltIn(vocab), Path.Combine(hf, "tokenizer.json"));
+        File.WriteAllText(Path.Combine(hf, "chat_template.jinja"), ChatTemplate);
     }
 
     /// <summary>The tokenizer.* writer the CLI builds (ConvertCommand.TokenizerWriter), from the same Edgewise.Text calls.</summary>

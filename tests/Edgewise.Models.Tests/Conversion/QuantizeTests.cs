@@ -2,6 +2,8 @@ using Edgewise.Core.Formats.Gguf;
 using Edgewise.Core.Quantization;
 using Edgewise.Core.Tensors;
 using Edgewise.Models.Conversion;
+using Edgewise.Models.Synthesis;
+using Edgewise.Models.Tests.Gemma3n;
 using Edgewise.Models.Tests.Support;
 using LLama;
 using LLama.Native;
@@ -99,6 +101,29 @@ public sealed class QuantizeTests(ITestOutputHelper output)
         ModelFileType.Q4_K_M => LLamaFtype.MOSTLY_Q4_K_M,
         _ => throw new ArgumentOutOfRangeException(nameof(type)),
     };
+
+    [Fact]
+    public void Gemma3n_q4_k_m_equals_llama_cpps_and_runs_in_both_engines()
+    {
+        using var dir = new TempDirectory();
+        Gemma3nSynthSpec spec = Gemma3nTestShapes.Small;
+        string f32 = Gemma3nTestShapes.Write(dir, spec, GgmlType.F32);
+        int[] tokens = TestShapes.Tokens(SequenceLength, spec.Vocab, seed: 10);
+        LlamaReference.Logits(f32, tokens[..4]);   // loads llama.cpp (and quiets its log) before the native quantizer runs
+
+        string ours = dir.File("edgewise-3n-q4_k_m.gguf"), theirs = dir.File("llama-3n-q4_k_m.gguf");
+        GgufQuantizer.Quantize(f32, ours, new QuantizeOptions { Type = ModelFileType.Q4_K_M, Threads = 2 });
+        Assert.True(LLamaQuantizer.Quantize(f32, theirs, LLamaFtype.MOSTLY_Q4_K_M, nthread: 2, allowRequantize: false, quantizeOutputTensor: false));
+        using (GgufFile a = GgufFile.Open(ours), b = GgufFile.Open(theirs))
+        {
+            // AltUp, LAuReL and per_layer_model_proj stay F32; hidden 64 rows fall back from Q4_K to Q5_0.
+            Assert.Equal(GgmlType.F32, a.GetTensor("blk.0.laurel_l.weight").Type);
+            CompareTensors(a, b);
+        }
+        LogitComparison c = LogitComparison.Compare(LlamaReference.Logits(theirs, tokens), Gemma3nTestShapes.BatchLogits(theirs, tokens), tieMargin: 0.7);
+        output.WriteLine($"gemma3n q4_k_m (llama.cpp's file), llama.cpp vs Edgewise: {c}");
+        Assert.True(c.MaxAbs <= 0.35 && c.MeanAbs <= 0.04, c.ToString());
+    }
 
     [Fact]
     public void Quantize_streams_metadata_through_and_requantizes_an_already_quantized_file()

@@ -1,4 +1,6 @@
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Edgewise.Core.Quantization;
 using Edgewise.Core.Tensors;
 
@@ -73,10 +75,10 @@ internal static unsafe class ActivationQuantizer
 
     public static void Quantize(ActivationKind kind, in ActivationRow row, int columns)
     {
-        if (kind == ActivationKind.Q8Block32) QuantizeQ8_0(row.Floats, row.Qs, row.Scales, row.Sums, columns);
+        if (kind == ActivationKind.Q8Block32) QuantizeQ8_0Fast(row.Floats, row.Qs, row.Scales, row.Sums, columns);
         else if (kind == ActivationKind.Q8Block32Paired)
         {
-            QuantizeQ8_0(row.Floats, row.Qs, row.Scales, row.Sums, columns);
+            QuantizeQ8_0Fast(row.Floats, row.Qs, row.Scales, row.Sums, columns);
             PairBlocks(row.Qs, columns / 32);
         }
         else if (kind == ActivationKind.Q8K) QuantizeQ8_K(row.Floats, row.Qs, row.Scales, row.Sums, columns);
@@ -127,6 +129,40 @@ internal static unsafe class ActivationQuantizer
     {
         if ((block | 1) >= blocks) return block * 32 + j; // the odd last block is stored plain
         return (block & ~1) * 32 + (j >> 4) * 32 + (block & 1) * 16 + (j & 15);
+    }
+
+    /// <summary>
+    /// <see cref="QuantizeQ8_0"/> eight lanes at a time (the same arithmetic as ggml's AVX2 quantize_row_q8_0,
+    /// bit-identical to the scalar twin). For a decode matvec over 6144 columns the scalar loop costs about a
+    /// tenth of the weight streaming, so it matters.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void QuantizeQ8_0Fast(float* x, sbyte* qs, float* scales, int* sums, int columns)
+    {
+        if (!Avx2.IsSupported)
+        {
+            QuantizeQ8_0(x, qs, scales, sums, columns);
+            return;
+        }
+        Vector256<float> signMask = Vector256.Create(-0f);
+        for (int b = 0; b < columns / 32; b++, x += 32, qs += 32)
+        {
+            Vector256<float> v0 = Avx.LoadVector256(x), v1 = Avx.LoadVector256(x + 8), v2 = Avx.LoadVector256(x + 16), v3 = Avx.LoadVector256(x + 24);
+            Vector256<float> max = Vector256.Max(Vector256.Max(Vector256.AndNot(v0, signMask), Vector256.AndNot(v1, signMask)),
+                Vector256.Max(Vector256.AndNot(v2, signMask), Vector256.AndNot(v3, signMask)));
+            Vector128<float> m4 = Vector128.Max(max.GetLower(), max.GetUpper());
+            float amax = MathF.Max(MathF.Max(m4[0], m4[1]), MathF.Max(m4[2], m4[3]));
+            float id = amax != 0 ? 127f / amax : 0f;
+            scales[b] = Fp16.Round(amax / 127f);
+            Vector256<float> mul = Vector256.Create(id);
+            // cvtps2dq rounds to nearest even, like _mm256_round_ps(_MM_ROUND_NEAREST) in ggml.
+            Vector256<int> i0 = Avx.ConvertToVector256Int32(v0 * mul), i1 = Avx.ConvertToVector256Int32(v1 * mul);
+            Vector256<int> i2 = Avx.ConvertToVector256Int32(v2 * mul), i3 = Avx.ConvertToVector256Int32(v3 * mul);
+            sums[b] = Vector256.Sum(i0 + i1 + i2 + i3);
+            // Packing works per 128-bit lane; the final dword permute restores element order.
+            Vector256<sbyte> packed = Avx2.PackSignedSaturate(Avx2.PackSignedSaturate(i0, i1), Avx2.PackSignedSaturate(i2, i3));
+            Avx.Store(qs, Avx2.PermuteVar8x32(packed.AsInt32(), Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7)).AsSByte());
+        }
     }
 
     /// <summary>ggml <c>quantize_row_q8_K_ref</c>: scale -127/max of the largest-magnitude value, sums per 16 values.</summary>

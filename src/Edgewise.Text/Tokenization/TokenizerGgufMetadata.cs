@@ -31,8 +31,19 @@ public sealed record TokenizerGgufMetadata(
     public const string ChatTemplateKey = "tokenizer.chat_template";
 
     /// <summary>The metadata that reproduces <paramref name="tokenizer"/> when read back with <see cref="Read"/>.</summary>
-    public static TokenizerGgufMetadata From(GemmaTokenizer tokenizer, string? chatTemplate = null)
+    /// <param name="tokenizer">The vocabulary to write.</param>
+    /// <param name="chatTemplate">Overrides the tokenizer's own chat template.</param>
+    /// <param name="model">
+    /// Null: <c>gemma4</c> for ranked merges, <c>llama</c> for score mode. <c>"llama"</c> forces SentencePiece score
+    /// mode (what llama.cpp writes for Gemma 3 / 3n): scores only, no merge list. For a tokenizer.json vocabulary the
+    /// merge-derived scores reproduce the ranked-merge ids on the whole golden corpus (tested).
+    /// </param>
+    public static TokenizerGgufMetadata From(GemmaTokenizer tokenizer, string? chatTemplate = null, string? model = null)
     {
+        if (model is not (null or "llama" or "gemma4"))
+            throw new ArgumentOutOfRangeException(nameof(model), model, "expected \"llama\" or \"gemma4\"");
+        if (model == "gemma4" && tokenizer.MergeMode != TokenizerMergeMode.RankedMerges)
+            throw new ArgumentException("a score-mode tokenizer has no merge list to write as model gemma4", nameof(model));
         int n = tokenizer.VocabularySize;
         var tokens = new string[n];
         var scores = new float[n];
@@ -44,7 +55,7 @@ public sealed record TokenizerGgufMetadata(
             types[id] = (int)tokenizer.GetTokenType(id);
         }
         string[]? merges = null;
-        if (tokenizer.MergeMode == TokenizerMergeMode.RankedMerges)
+        if (tokenizer.MergeMode == TokenizerMergeMode.RankedMerges && model != "llama")
         {
             merges = new string[tokenizer.MergeCount];
             for (int rank = 0; rank < merges.Length; rank++)

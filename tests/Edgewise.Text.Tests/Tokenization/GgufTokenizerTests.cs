@@ -7,8 +7,10 @@ namespace Edgewise.Text.Tests.Tokenization;
 /// <summary>The tokenizer written into GGUF metadata and read back tokenizes identically.</summary>
 public sealed class GgufTokenizerTests
 {
-    [Fact]
-    public void Gemma3Vocabulary_ThroughGguf_GivesReferenceIdsOnEveryGoldenString()
+    [Theory]
+    [InlineData("gemma4")] // explicit merge list: lossless by construction
+    [InlineData("llama")]  // SentencePiece scores only, merged by llama.cpp's llm_tokenizer_spm rule
+    public void Gemma3Vocabulary_ThroughGguf_GivesReferenceIdsOnEveryGoldenString(string model)
     {
         GemmaTokenizer original = ReferenceTokenizer.Gemma3;
         string path = Path.Combine(Path.GetTempPath(), $"edgewise-tokenizer-{Guid.NewGuid():N}.gguf");
@@ -17,15 +19,15 @@ public sealed class GgufTokenizerTests
             using (var writer = new GgufWriter(path))
             {
                 writer.AddString("general.architecture", "gemma3");
-                TokenizerGgufMetadata.From(original, chatTemplate: "{{ bos_token }}").WriteTo(writer);
+                TokenizerGgufMetadata.From(original, chatTemplate: "{{ bos_token }}", model).WriteTo(writer);
                 writer.Write();
             }
             using GgufFile gguf = GgufFile.Open(path);
-            Assert.Equal("gemma4", gguf.GetString(TokenizerGgufMetadata.ModelKey));
+            Assert.Equal(model, gguf.GetString(TokenizerGgufMetadata.ModelKey));
             GemmaTokenizer loaded = GemmaTokenizer.FromGguf(gguf);
 
             Assert.Equal(original.VocabularySize, loaded.VocabularySize);
-            Assert.Equal(original.MergeCount, loaded.MergeCount);
+            Assert.Equal(model == "llama" ? TokenizerMergeMode.PieceScores : TokenizerMergeMode.RankedMerges, loaded.MergeMode);
             Assert.Equal(original.SpecialIds, loaded.SpecialIds);
             Assert.Equal("{{ bos_token }}", loaded.ChatTemplate);
             foreach (GoldenCase golden in ReferenceTokenizer.Goldens)

@@ -37,6 +37,26 @@ public sealed class ReferenceGoldenTests
     }
 
     [Fact]
+    public void Encode_IsThreadSafe_WithASharedChunkCache()
+    {
+        GemmaTokenizer tokenizer = ReferenceTokenizer.Gemma3;
+        tokenizer.ClearCache();
+        IReadOnlyList<GoldenCase> goldens = ReferenceTokenizer.Goldens;
+        int mismatches = 0;
+        Parallel.For(0, 4, worker =>
+        {
+            // Each worker walks the corpus from a different offset so cache fills and hits interleave.
+            for (int k = 0; k < goldens.Count; k++)
+            {
+                GoldenCase golden = goldens[(k + worker * goldens.Count / 4) % goldens.Count];
+                if (!tokenizer.Encode(golden.Text).AsSpan().SequenceEqual(golden.Ids))
+                    Interlocked.Increment(ref mismatches);
+            }
+        });
+        Assert.Equal(0, mismatches);
+    }
+
+    [Fact]
     public void Decode_RoundTripsEveryGoldenString()
     {
         GemmaTokenizer tokenizer = ReferenceTokenizer.Gemma3;

@@ -146,10 +146,11 @@ public sealed partial class Gemma3nState
             if (g[i] > cutoff)
             {
                 _survivors[count] = i;
-                _survivorAct[count] = RowMath.GeluTanh(g[i] - cutoff);
+                _survivorAct[count] = g[i] - cutoff;
                 count++;
             }
         }
+        RowMath.GeluInPlace(_survivorAct.AsSpan(0, count));   // the dense path's GELU, on the survivors only
         ReadOnlySpan<int> ids = _survivors.AsSpan(0, count);       // [n]
         Span<float> up = _survivorUp.AsSpan(0, count);              // [n]
         lw.Up.MatVecRows(_xn.AsSpan(0, h), ids, up, _pool);

@@ -1,4 +1,4 @@
-using Edgewise.Core.Kernels;
+using System.Diagnostics;
 using Edgewise.Core.Threading;
 using Edgewise.Models.Common;
 
@@ -107,6 +107,12 @@ public sealed partial class Gemma3nState : IModelState
     /// </summary>
     public bool UseSparseDecode { get; set; }
 
+    /// <summary>
+    /// When set (one entry per layer), each chunk adds every layer's wall time to it in Stopwatch ticks: a per-layer
+    /// profile for benchmarks, off (null) by default and allocation-free when on.
+    /// </summary>
+    public long[]? LayerTicks { get; set; }
+
     /// <summary>FFN weight bytes the last chunk read in activation-sparse layers, and what the dense path reads there.</summary>
     public SparseFfnTraffic LastSparseTraffic { get; private set; }
 
@@ -171,8 +177,10 @@ public sealed partial class Gemma3nState : IModelState
 
         int trimLayer = _c.SharedKvLayers > 0 ? _c.FirstSharedLayer : _c.LayerCount - 1;
         int row0 = 0;
+        long[]? ticks = LayerTicks;
         for (int il = 0; il < _c.LayerCount; il++)
         {
+            long start = ticks is null ? 0 : Stopwatch.GetTimestamp();
             Gemma3nLayerWeights lw = _w.Layers[il];
             Predict(lw, row0, t);
             int h = _c.HiddenSize;
@@ -194,6 +202,7 @@ public sealed partial class Gemma3nState : IModelState
             FeedForward(il, lw, row0, t);
             Correct(lw, row0, t);
             PerLayerBranch(il, lw, row0, t);
+            if (ticks is not null) ticks[il] += Stopwatch.GetTimestamp() - start;
         }
 
         _cache.Advance(pos0 + t);

@@ -10,18 +10,18 @@ namespace Edgewise.Models.Synthesis;
 /// </summary>
 public static class Gemma3nGgufSynthesizer
 {
+    /// <param name="writeTokenizer">
+    /// Writes the <c>tokenizer.ggml.*</c> keys of a tokenizer with exactly <c>spec.Vocab</c> pieces; null embeds the
+    /// built-in <see cref="SynthVocabulary"/>.
+    /// </param>
     /// <returns>Bytes written.</returns>
-    public static long Write(Gemma3nSynthSpec spec, string path, SynthVocabulary? vocabulary = null)
+    public static long Write(Gemma3nSynthSpec spec, string path, Action<GgufWriter>? writeTokenizer = null)
     {
         List<SynthTensor> plan = Gemma3nTensorPlan.Build(spec);
-        vocabulary ??= SynthVocabulary.BuiltIn(spec.Vocab);
-        if (vocabulary.Count != spec.Vocab)
-        {
-            throw new ArgumentException($"The vocabulary has {vocabulary.Count} pieces but the model's vocabulary size is {spec.Vocab}.", nameof(vocabulary));
-        }
         using var w = new GgufWriter(path);
         WriteMetadata(spec, w);
-        Gemma4GgufSynthesizer.WriteVocabulary(vocabulary, w);
+        if (writeTokenizer is null) SynthVocabulary.BuiltIn(spec.Vocab).WriteTo(w);
+        else writeTokenizer(w);
         foreach (SynthTensor t in plan)
         {
             SynthTensor tensor = t;

@@ -25,14 +25,18 @@ public sealed class Gemma3nStateTests(ITestOutputHelper output)
         float[][] batch = Gemma3nTestShapes.BatchLogits(path, tokens, Gemma3nOptions.Default);
         using Gemma3nModel model = Gemma3nTestShapes.Load(path, Gemma3nOptions.Default);
         Assert.Equal(new[] { 384, 256 }, model.Config.FfnWidths.Distinct());
-        using Gemma3nState state = model.CreateGemma3nState(64);
-        state.UseSparseDecode = false;   // the dense reference path; the sparse one is compared below
-        float[][] single = Gemma3nTestShapes.TokenByToken(state, tokens, spec.Vocab);
-        LogitComparison c = LogitComparison.Compare(batch, single, tieMargin: 0);
-        output.WriteLine($"{dtype}: {c}");
-        // Q8_0 rounds the activations of each row on its own in both paths, so both are exact up to summation order.
-        Assert.True(c.MaxAbs <= 1e-4, c.ToString());
-        Assert.Equal(0, c.ArgmaxMismatches + c.TrueNearTies);
+        // Dense single steps always; on F32 also the sparse ones (on Q8_0 the sparse path rounds differently, see below).
+        foreach (bool sparse in dtype == GgmlType.F32 ? new[] { false, true } : [false])
+        {
+            using Gemma3nState state = model.CreateGemma3nState(64);
+            state.UseSparseDecode = sparse;
+            float[][] single = Gemma3nTestShapes.TokenByToken(state, tokens, spec.Vocab);
+            LogitComparison c = LogitComparison.Compare(batch, single, tieMargin: 0);
+            output.WriteLine($"{dtype}, sparse decode {sparse}: {c}");
+            // Q8_0 rounds the activations of each row on its own in both paths, so both are exact up to summation order.
+            Assert.True(c.MaxAbs <= 1e-4, c.ToString());
+            Assert.Equal(0, c.ArgmaxMismatches + c.TrueNearTies);
+        }
     }
 
     [Fact]

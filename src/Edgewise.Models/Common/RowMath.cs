@@ -20,14 +20,6 @@ public static class RowMath
 
     public static void GeluInPlace(Span<float> x) => Ops.GeluTanh(x, x);
 
-    /// <summary>One GELU (tanh form, HF <c>gelu_pytorch_tanh</c>): the scalar of Core's GeluTanh, for the few values a sparse FFN keeps.</summary>
-    public static float GeluTanh(float x)
-    {
-        Span<float> one = [x];
-        Ops.GeluTanh(one, one);
-        return one[0];
-    }
-
     public static void Scale(Span<float> x, float s) => Ops.Scale(x, s, x);
 
     /// <summary><c>acc += x</c>.</summary>

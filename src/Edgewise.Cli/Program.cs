@@ -13,4 +13,6 @@ root.Subcommands.Add(LogitsCommand.Create());
 root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(DetokenizeCommand.Create());
 root.Subcommands.Add(ServeCommand.Create());
+root.Subcommands.Add(ConvertCommand.Create());
+root.Subcommands.Add(QuantizeCommand.Create());
 return await root.Parse(args).InvokeAsync();

@@ -11,7 +11,7 @@ namespace Edgewise.Core.Kernels;
 /// (a HF <c>[out, in]</c> linear weight; GGUF <c>ne = [in, out]</c>). Model code calls the same methods whatever
 /// the format. The bytes are not copied: the matrix is a view over the mapped file, which must outlive it.
 /// </summary>
-public sealed unsafe class WeightMatrix
+public sealed unsafe partial class WeightMatrix
 {
     private readonly byte* _data;
     // Set when the bytes were copied out of the file (Create with inHugePages): keeps the copy alive for slices too.
@@ -84,7 +84,7 @@ public sealed unsafe class WeightMatrix
     }
 
     /// <summary>True when the matrix owns a huge-page copy of its bytes rather than viewing the file.</summary>
-    public bool OwnsMemory => _owner is not null;
+    public bool OwnsMemory => _owner is not null || _owned is not null;
 
     /// <summary>Rows [firstRow, firstRow + rowCount) as their own matrix, sharing the bytes (one MoE expert, a gate or up half).</summary>
     public WeightMatrix SliceRows(long firstRow, int rowCount)

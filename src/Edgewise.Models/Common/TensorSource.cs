@@ -29,6 +29,11 @@ public sealed class WeightReader
 
     public bool Has(string name) => _source.TryGetTensor(name, out _);
 
+    /// <summary>Rows (ne1 and beyond) of a present tensor, for hyperparameters only a shape states.</summary>
+    public int Rows(string name) => _source.TryGetTensor(name, out TensorView view)
+        ? checked((int)view.Rows)
+        : throw Missing(name, "a tensor");
+
     /// <summary>A required matrix of <paramref name="rows"/> × <paramref name="columns"/> (ggml ne1 × ne0).</summary>
     public WeightMatrix Matrix(string name, long rows, long columns) =>
         OptionalMatrix(name, rows, columns) ?? throw Missing(name, $"a [{columns}, {rows}] tensor");

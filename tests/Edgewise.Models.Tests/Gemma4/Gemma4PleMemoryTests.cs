@@ -18,10 +18,9 @@ public sealed class Gemma4PleMemoryTests(ITestOutputHelper output)
     // JIT, GC heap, KV cache and run buffers, the 1 MB logits row, and the kernel's 64 KB fault-around per touched row.
     private const long MarginBytes = 40L << 20;
 
-    [Fact]
+    [LinuxFact]
     public void Per_layer_embedding_table_stays_in_the_file()
     {
-        if (!OperatingSystem.IsLinux()) return;   // reads /proc/self/status; CI runs Linux
         using var dir = new TempDirectory();
         // E2B structure with the real vocabulary and PLE width but a tiny trunk: the table dominates the file.
         // The table is a sparse hole of zeros (no disk, no time); its pages still count once mapped in.

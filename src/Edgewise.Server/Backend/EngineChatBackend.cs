@@ -1,5 +1,6 @@
 using Edgewise.Engine.Sessions;
 using Edgewise.Models.Common;
+using Edgewise.Models.Gemma3n;
 using Edgewise.Models.Gemma4;
 
 namespace Edgewise.Server.Backend;
@@ -119,8 +120,14 @@ public sealed partial class EngineChatBackend : IChatBackend, IDisposable
     }
 
     /// <summary>The PLE table is memory-mapped (only touched rows are paged in); a resident copy counts in full.</summary>
-    private static long PleResidentBytes(ILanguageModel model) =>
-        model is Gemma4Model { Weights.PerLayerEmbeddings: { Mode: PerLayerEmbeddingMode.Resident } ple }
-            ? (long)ple.RowCount * ple.RowWidth * sizeof(float)
-            : 0;
+    private static long PleResidentBytes(ILanguageModel model)
+    {
+        IPerLayerEmbeddingStore? ple = model switch
+        {
+            Gemma4Model gemma4 => gemma4.Weights.PerLayerEmbeddings,
+            Gemma3nModel gemma3n => gemma3n.Weights.PerLayerEmbeddings,
+            _ => null,
+        };
+        return ple is { Mode: PerLayerEmbeddingMode.Resident } ? (long)ple.RowCount * ple.RowWidth * sizeof(float) : 0;
+    }
 }

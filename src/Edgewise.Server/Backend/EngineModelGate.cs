@@ -1,4 +1,5 @@
 using Edgewise.Models.Common;
+using Edgewise.Models.Gemma3n;
 using Edgewise.Models.Gemma4;
 
 namespace Edgewise.Server.Backend;
@@ -73,6 +74,7 @@ internal sealed class EngineModelGate : ILanguageModel
         public long KvBytes => _inner switch
         {
             Gemma4State gemma4 => gemma4.Cache.AllocatedBytes,
+            Gemma3nState gemma3n => gemma3n.Cache.AllocatedBytes,
             _ => 0,
         };
 

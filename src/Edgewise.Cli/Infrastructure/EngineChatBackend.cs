@@ -73,7 +73,10 @@ internal sealed class EngineChatBackend : IChatBackend, IDisposable
         int[] prompt;
         try
         {
-            prompt = messages is null ? [] : _idle[0].TokenizePrompt(messages, options);
+            // Only to pick the session with the longest shared prefix; the session tokenizes again for itself.
+            ChatSession any;
+            lock (_gate) any = _idle[0];
+            prompt = messages is null ? [_model.Tokenizer.BosId, .. _model.Tokenizer.Encode(request.Prompt!)] : any.TokenizePrompt(messages, options);
             session = TakeSession(prompt);
         }
         catch

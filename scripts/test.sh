@@ -10,6 +10,16 @@ mkdir -p "$results"
 step() { printf '\n== %s\n' "$*"; }
 fail() { echo "error: $*" >&2; exit 1; }
 
+# The CLI tests drive `edgewise run` through a real terminal multiplexer, as a person would.
+if ! command -v tmux >/dev/null 2>&1; then
+    step "apt-get install tmux"
+    if [ "$(id -u)" -eq 0 ]; then
+        (apt-get update -qq && apt-get install -y -qq tmux >/dev/null) || fail "could not install tmux"
+    else
+        fail "tmux is missing: install it (sudo apt-get install -y tmux) and run again"
+    fi
+fi
+
 # Independent references (tokenizer, Jinja) come from npm with pinned lockfiles.
 for dir in tools/reference/*/; do
     if [ -f "$dir/package-lock.json" ]; then

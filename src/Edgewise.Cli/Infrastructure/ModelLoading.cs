@@ -46,8 +46,21 @@ internal static class ModelResolver
         if (offline) return await new ModelStore(hub: null).ResolveAsync(model, offline: true, cancellationToken: cancellationToken).ConfigureAwait(false);
         using var hub = new HubClient(HubClientOptions.FromEnvironment());
         var store = new ModelStore(hub);
-        return await HubConsole.WithProgressAsync(model, progress => store.ResolveAsync(model, offline: false, progress, cancellationToken)).ConfigureAwait(false);
+        try
+        {
+            return await HubConsole.WithProgressAsync(model, progress => store.ResolveAsync(model, offline: false, progress, cancellationToken)).ConfigureAwait(false);
+        }
+        catch (HubException ex) when (ex.Kind is HubErrorKind.NetworkLost or HubErrorKind.ServerError or HubErrorKind.InvalidResponse)
+        {
+            // The hub is out of reach: say what works without it.
+            throw new HubException(ex.Kind, ex.Message + Environment.NewLine + OfflineAlternatives, ex);
+        }
     }
+
+    public const string OfflineAlternatives =
+        "Without the hub: pass a local GGUF file instead of the name (edgewise run ./gemma-4-E2B-it-Q4_0.gguf), " +
+        "copy a downloaded model into the store (edgewise list shows where), set HF_ENDPOINT to a reachable mirror, " +
+        "or try Edgewise on a synthetic model: edgewise synth --arch gemma4 --shape tiny --out tiny.gguf";
 }
 
 /// <summary>A spinner for work that may take over a second, on a terminal; one plain line otherwise.</summary>

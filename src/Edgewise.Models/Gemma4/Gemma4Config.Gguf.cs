@@ -15,9 +15,9 @@ public sealed partial record Gemma4Config
             throw ModelErrors.Field(file.FilePath, "general.architecture", ArchitectureName, arch.Length == 0 ? "nothing" : arch);
         }
         string k = ArchitectureName + ".";
-        int layers = Required(file, k + "block_count");
-        int hidden = Required(file, k + "embedding_length");
-        int headDimFull = Required(file, k + "attention.key_length");
+        int layers = GgufConfigReader.RequiredInt(file, k + "block_count");
+        int hidden = GgufConfigReader.RequiredInt(file, k + "embedding_length");
+        int headDimFull = GgufConfigReader.RequiredInt(file, k + "attention.key_length");
         int headDimSliding = file.GetInt32OrDefault(k + "attention.key_length_swa", headDimFull);
 
         LayerKind[] kinds = new LayerKind[layers];
@@ -42,11 +42,11 @@ public sealed partial record Gemma4Config
         {
             HiddenSize = hidden,
             LayerCount = layers,
-            HeadCount = PerLayer(file, k + "attention.head_count", layers)[0],
+            HeadCount = GgufConfigReader.PerLayerInt(file, k + "attention.head_count", layers)[0],
             VocabSize = vocab,
-            ContextLength = Required(file, k + "context_length"),
+            ContextLength = GgufConfigReader.RequiredInt(file, k + "context_length"),
             RmsNormEps = file.GetFloat32(k + "attention.layer_norm_rms_epsilon"),
-            SlidingWindow = Required(file, k + "attention.sliding_window"),
+            SlidingWindow = GgufConfigReader.RequiredInt(file, k + "attention.sliding_window"),
             FinalLogitSoftcap = file.GetFloat32OrDefault(k + "final_logit_softcapping", 0f),
             PerLayerInputSize = ple,
             PerLayerVocabSize = ple > 0 ? TensorRows(file, Gemma4TensorNames.PerLayerTokenEmbedding) : 0,
@@ -59,54 +59,13 @@ public sealed partial record Gemma4Config
             FullRopePartialFactor = 1f,
             SharedKvLayers = file.GetInt32OrDefault(k + "attention.shared_kv_layers", 0),
             ExpertCount = experts,
-            ExpertsUsed = experts > 0 ? Required(file, k + "expert_used_count") : 0,
-            ExpertFfnWidth = experts > 0 ? Required(file, k + "expert_feed_forward_length") : 0,
+            ExpertsUsed = experts > 0 ? GgufConfigReader.RequiredInt(file, k + "expert_used_count") : 0,
+            ExpertFfnWidth = experts > 0 ? GgufConfigReader.RequiredInt(file, k + "expert_feed_forward_length") : 0,
             LayerKinds = kinds,
-            KvHeadCounts = PerLayer(file, k + "attention.head_count_kv", layers),
-            FfnWidths = PerLayer(file, k + "feed_forward_length", layers),
+            KvHeadCounts = GgufConfigReader.PerLayerInt(file, k + "attention.head_count_kv", layers),
+            FfnWidths = GgufConfigReader.PerLayerInt(file, k + "feed_forward_length", layers),
         };
         return config.Derive(file.FilePath);
-    }
-
-    private static int Required(GgufFile file, string key)
-    {
-        if (!file.TryGetValue(key, out GgufValue? value))
-        {
-            throw ModelErrors.Field(file.FilePath, key, "an integer", "nothing");
-        }
-        return value.AsInt32();
-    }
-
-    /// <summary>A per-layer integer that converters write either as one scalar or as an array of one value per layer.</summary>
-    private static int[] PerLayer(GgufFile file, string key, int layers)
-    {
-        if (!file.TryGetValue(key, out GgufValue? value))
-        {
-            throw ModelErrors.Field(file.FilePath, key, "an integer or a per-layer array", "nothing");
-        }
-        var result = new int[layers];
-        if (value.Type != GgufValueType.Array)
-        {
-            Array.Fill(result, value.AsInt32());
-            return result;
-        }
-        if (value.ArrayLength != layers)
-        {
-            throw ModelErrors.Field(file.FilePath, key, $"{layers} entries", value.ArrayLength.ToString());
-        }
-        switch (value.ElementType)
-        {
-            case GgufValueType.Int32:
-                value.AsSpan<int>().CopyTo(result);
-                break;
-            case GgufValueType.UInt32:
-                ReadOnlySpan<uint> u = value.AsSpan<uint>();
-                for (int i = 0; i < layers; i++) result[i] = checked((int)u[i]);
-                break;
-            default:
-                throw ModelErrors.Field(file.FilePath, key, "an Int32 or UInt32 array", $"an array of {value.ElementType}");
-        }
-        return result;
     }
 
     private static int TensorRows(GgufFile file, string name)

@@ -1,9 +1,19 @@
 using BenchmarkDotNet.Running;
 using Edgewise.Bench;
 
+if (args.Length > 0 && args[0].StartsWith("quick", StringComparison.Ordinal))
+{
+    Console.WriteLine($"Avx2 {System.Runtime.Intrinsics.X86.Avx2.IsSupported}, AvxVnni {System.Runtime.Intrinsics.X86.AvxVnni.IsSupported}, " +
+        $"Avx512BW {System.Runtime.Intrinsics.X86.Avx512BW.IsSupported}, Vector512 {System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated}, cores {Environment.ProcessorCount}");
+}
 if (args.Length > 0 && args[0] == "quick")
 {
     QuickBench.Run(args[1..]);
+    return;
+}
+if (args.Length > 0 && args[0] == "quick-l2")
+{
+    QuickBench.RunCacheResident(args[1..]);
     return;
 }
 BenchmarkSwitcher.FromAssembly(typeof(MatVecBenchmarks).Assembly).Run(args);

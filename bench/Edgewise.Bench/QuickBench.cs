@@ -52,6 +52,35 @@ internal static class QuickBench
         }
     }
 
+    /// <summary>
+    /// <c>quick-l2</c>: one thread on a 192 KiB-class matrix that stays in L2, best of many runs: the kernel's
+    /// compute ceiling with memory out of the picture, fast path beside the scalar twin. Minimums are stable even
+    /// when the machine is busy, so this is the number to watch while tuning a kernel.
+    /// </summary>
+    public static void RunCacheResident(string[] args)
+    {
+        GgmlType[] formats = args.Length > 0
+            ? Array.ConvertAll(args, a => Enum.Parse<GgmlType>(a, ignoreCase: true))
+            : [GgmlType.Q8_0, GgmlType.Q4_0, GgmlType.Q4_1, GgmlType.Q5_0, GgmlType.Q4_K, GgmlType.Q5_K, GgmlType.Q6_K, GgmlType.F16, GgmlType.BF16, GgmlType.F32];
+        Console.WriteLine($"{"format",-6} {"shape",-10} {"fast GB/s",10} {"scalar GB/s",12}");
+        foreach (GgmlType format in formats)
+        {
+            const int columns = 1536;
+            int rows = (int)Math.Max(16, 192 * 1024 / GgmlTypeInfo.RowBytes(format, columns));
+            using var weights = new BenchWeights(format, rows, columns);
+            var x = new float[columns];
+            var y = new float[rows];
+            for (int i = 0; i < columns; i++) x[i] = MathF.Sin(i);
+            double best = double.MaxValue, bestScalar = double.MaxValue;
+            for (int round = 0; round < 200; round++)
+            {
+                best = Math.Min(best, Time(() => weights.Matrix.MatMulCore(x, 1, y, WorkerPool.Inline, fast: true), 5));
+                if (round % 10 == 0) bestScalar = Math.Min(bestScalar, Time(() => weights.Matrix.MatMulCore(x, 1, y, WorkerPool.Inline, fast: false), 2));
+            }
+            Console.WriteLine($"{format,-6} {rows + "x" + columns,-10} {weights.Bytes / best / 1e9,10:F1} {weights.Bytes / bestScalar / 1e9,12:F1}");
+        }
+    }
+
     private static unsafe (double One, double Two) MeasureBandwidth(WorkerPool pool1, WorkerPool pool2)
     {
         using var buffer = new NativeBuffer(MemoryBandwidthBenchmarks.BufferBytes);

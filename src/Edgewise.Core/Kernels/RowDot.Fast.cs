@@ -26,7 +26,10 @@ internal static unsafe partial class RowDot
             GgmlType.Q8_0 => FastQ8_0(w, 34, a, columns / 32),
             GgmlType.Q8_1 => FastQ8_0(w, 36, a, columns / 32),
             GgmlType.Q4_0 => FastQ4_0(w, a, columns / 32),
+            GgmlType.Q4_1 => FastQ4_1(w, a, columns / 32),
+            GgmlType.Q5_0 => FastQ5_0(w, a, columns / 32),
             GgmlType.Q4_K => FastQ4_K((BlockQ4_K*)w, a, columns / 256),
+            GgmlType.Q5_K => FastQ5_K((BlockQ5_K*)w, a, columns / 256),
             GgmlType.Q6_K => FastQ6_K((BlockQ6_K*)w, a, columns / 256),
             _ => Scalar(type, w, a, columns),
         };
@@ -44,6 +47,7 @@ internal static unsafe partial class RowDot
         return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FastF32(float* w, float* x, int n)
     {
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
@@ -72,6 +76,7 @@ internal static unsafe partial class RowDot
         return (Vector256.ConditionalSelect(isSpecial, infOrNan, finite.AsInt32()) | sign).AsSingle();
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FastF16(ushort* w, float* x, int n)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -82,6 +87,7 @@ internal static unsafe partial class RowDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FastBF16(ushort* w, float* x, int n)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -96,40 +102,124 @@ internal static unsafe partial class RowDot
         return sum;
     }
 
+    /// <summary>
+    /// Eight per-block lane vectors reduced to one vector of eight block sums (lane k = block k): a horizontal-add
+    /// tree, so eight blocks share one int-to-float conversion and one FMA instead of eight.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<int> BlockSums(Vector256<int> d0, Vector256<int> d1, Vector256<int> d2, Vector256<int> d3,
+        Vector256<int> d4, Vector256<int> d5, Vector256<int> d6, Vector256<int> d7)
+    {
+        Vector256<int> h0123 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(d0, d1), Avx2.HorizontalAdd(d2, d3));
+        Vector256<int> h4567 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(d4, d5), Avx2.HorizontalAdd(d6, d7));
+        // Each 128-bit half holds partial sums of blocks 0-3 (resp. 4-7): add the halves across.
+        return Avx2.Permute2x128(h0123, h4567, 0x20) + Avx2.Permute2x128(h0123, h4567, 0x31);
+    }
+
+    /// <summary>The fp16 scales of eight consecutive blocks <paramref name="stride"/> bytes apart, widened.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> GatherHalfScales(byte* first, int stride)
+        => WidenHalf(Vector128.Create(
+            *(ushort*)first, *(ushort*)(first + stride), *(ushort*)(first + 2 * stride), *(ushort*)(first + 3 * stride),
+            *(ushort*)(first + 4 * stride), *(ushort*)(first + 5 * stride), *(ushort*)(first + 6 * stride), *(ushort*)(first + 7 * stride)));
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotQ8Block(byte* quants, sbyte* x)
+    {
+        Vector256<sbyte> wq = Avx.LoadVector256((sbyte*)quants);
+        // |w| * (x * sign(w)) == w * x with an unsigned left operand (|w| <= 128 fits a byte).
+        return DotU8S8(Avx2.Abs(wq), Avx2.Sign(Avx.LoadVector256(x), wq));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FastQ8_0(byte* w, int blockBytes, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
         sbyte* xq = a.Qs;
         float* xd = a.Scales;
-        for (int b = 0; b < blocks; b++, w += blockBytes, xq += 32)
+        int q = blockBytes - 32;
+        int b = 0;
+        for (; b + 8 <= blocks; b += 8, w += 8 * blockBytes, xq += 256)
         {
-            Vector256<sbyte> wq = Avx.LoadVector256((sbyte*)(w + blockBytes - 32));
-            Vector256<sbyte> x = Avx.LoadVector256(xq);
-            // |w| * (x * sign(w)) == w * x with an unsigned left operand (|w| <= 128 fits a byte).
-            Vector256<int> dot = DotU8S8(Avx2.Abs(wq), Avx2.Sign(x, wq));
-            float scale = Half(*(ushort*)w) * xd[b];
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(scale), acc);
+            Vector256<int> sums = BlockSums(
+                DotQ8Block(w + q, xq), DotQ8Block(w + blockBytes + q, xq + 32),
+                DotQ8Block(w + 2 * blockBytes + q, xq + 64), DotQ8Block(w + 3 * blockBytes + q, xq + 96),
+                DotQ8Block(w + 4 * blockBytes + q, xq + 128), DotQ8Block(w + 5 * blockBytes + q, xq + 160),
+                DotQ8Block(w + 6 * blockBytes + q, xq + 192), DotQ8Block(w + 7 * blockBytes + q, xq + 224));
+            Vector256<float> scales = GatherHalfScales(w, blockBytes) * Avx.LoadVector256(xd + b);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), scales, acc);
         }
-        return Vector256.Sum(acc);
+        float sum = Vector256.Sum(acc);
+        for (; b < blocks; b++, w += blockBytes, xq += 32)
+        {
+            sum += Vector256.Sum(DotQ8Block(w + q, xq)) * (Half(*(ushort*)w) * xd[b]);
+        }
+        return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotQ4Block(byte* quants, sbyte* x)
+    {
+        Vector128<byte> lowMask = Vector128.Create((byte)0x0F);
+        Vector128<byte> raw = Sse2.LoadVector128(quants);
+        Vector128<byte> low = raw & lowMask;
+        Vector128<byte> high = Sse2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
+        return DotU8S8(Vector256.Create(low, high), Avx.LoadVector256(x));
+    }
+
+    /// <summary>
+    /// Two Q4_0 blocks against paired activations: one 256-bit load brings both blocks' 16 quant bytes, the low
+    /// nibbles meet the first 32 activation bytes and the high nibbles the next 32. Byte-pair sums of nibbles
+    /// (at most 2 * 15 * 127) add safely in int16, so both halves share one widening madd.
+    /// Lanes 0-3 of the result belong to the first block, lanes 4-7 to the second.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotQ4BlockPair(byte* firstBlock, sbyte* x)
+    {
+        Vector256<byte> lowMask = Vector256.Create((byte)0x0F);
+        Vector256<byte> raw = Vector256.Create(Sse2.LoadVector128(firstBlock + 2), Sse2.LoadVector128(firstBlock + 20));
+        Vector256<byte> low = raw & lowMask;
+        Vector256<byte> high = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
+        if (AvxVnni.IsSupported)
+        {
+            Vector256<int> dot = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, low, Avx.LoadVector256(x));
+            return AvxVnni.MultiplyWideningAndAdd(dot, high, Avx.LoadVector256(x + 32));
+        }
+        Vector256<short> pairs = Avx2.MultiplyAddAdjacent(low, Avx.LoadVector256(x)) + Avx2.MultiplyAddAdjacent(high, Avx.LoadVector256(x + 32));
+        return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float FastQ4_0(byte* w, in ActivationRow a, int blocks)
     {
+        // Nibbles are stored as q + 8: dot the unsigned nibbles, then subtract 8 * sum(x) per block (exact, in int).
         Vector256<float> acc = Vector256<float>.Zero;
-        Vector128<byte> lowMask = Vector128.Create((byte)0x0F);
-        float offsetSum = 0;
         sbyte* xq = a.Qs;
-        for (int b = 0; b < blocks; b++, w += 18, xq += 32)
+        int b = 0;
+        for (; b + 8 <= blocks; b += 8, w += 8 * 18, xq += 256)
         {
-            Vector128<byte> raw = Sse2.LoadVector128(w + 2);
-            Vector128<byte> low = raw & lowMask;
-            Vector128<byte> high = Sse2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
-            // Nibbles are stored as q + 8; dot the unsigned q + 8 and subtract 8 * sum(x) per block afterwards.
-            Vector256<int> dot = DotU8S8(Vector256.Create(low, high), Avx.LoadVector256(xq));
-            float scale = Half(*(ushort*)w) * a.Scales[b];
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(dot), Vector256.Create(scale), acc);
-            offsetSum += scale * a.Sums[b];
+            Vector256<int> p01 = DotQ4BlockPair(w, xq), p23 = DotQ4BlockPair(w + 36, xq + 64);
+            Vector256<int> p45 = DotQ4BlockPair(w + 72, xq + 128), p67 = DotQ4BlockPair(w + 108, xq + 192);
+            // hadd(p01, p23) = [b0 b0 b2 b2 | b1 b1 b3 b3] pair sums; once more gives [b0 b2 b4 b6 | b1 b3 b5 b7].
+            Vector256<int> h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(p01, p23), Avx2.HorizontalAdd(p45, p67));
+            Vector256<int> sums = Avx2.PermuteVar8x32(h, Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7));
+            sums -= Avx2.ShiftLeftLogical(Avx.LoadVector256(a.Sums + b), 3);
+            Vector256<float> scales = GatherHalfScales(w, 18) * Avx.LoadVector256(a.Scales + b);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), scales, acc);
         }
-        return Vector256.Sum(acc) - 8 * offsetSum;
+        float sum = Vector256.Sum(acc);
+        for (; b + 2 <= blocks; b += 2, w += 36, xq += 64)
+        {
+            Vector256<int> pair = DotQ4BlockPair(w, xq);
+            int dot0 = Vector128.Sum(pair.GetLower()) - 8 * a.Sums[b];
+            int dot1 = Vector128.Sum(pair.GetUpper()) - 8 * a.Sums[b + 1];
+            sum += dot0 * (Half(*(ushort*)w) * a.Scales[b]) + dot1 * (Half(*(ushort*)(w + 18)) * a.Scales[b + 1]);
+        }
+        if (b < blocks)
+        {
+            int dot = Vector256.Sum(DotQ4Block(w + 2, xq)) - 8 * a.Sums[b];
+            sum += dot * (Half(*(ushort*)w) * a.Scales[b]);
+        }
+        return sum;
     }
 }

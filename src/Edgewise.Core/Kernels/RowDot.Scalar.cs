@@ -30,6 +30,7 @@ internal static unsafe partial class RowDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static float Half(ushort bits) => Fp16.ToFloat(bits);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float ScalarF32(float* w, float* x, int n)
     {
         float sum = 0;
@@ -37,6 +38,7 @@ internal static unsafe partial class RowDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float ScalarF16(ushort* w, float* x, int n)
     {
         float sum = 0;
@@ -44,6 +46,7 @@ internal static unsafe partial class RowDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float ScalarBF16(ushort* w, float* x, int n)
     {
         float sum = 0;
@@ -52,6 +55,7 @@ internal static unsafe partial class RowDot
     }
 
     // Q8_0 and Q8_1 weights share the quant layout; only the header size differs (d, or d and s).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float ScalarQ8_0(byte* w, int blockBytes, in ActivationRow a, int blocks)
     {
         float sum = 0;
@@ -66,23 +70,25 @@ internal static unsafe partial class RowDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float ScalarQ4_0(BlockQ4_0* w, in ActivationRow a, int blocks)
     {
         float sum = 0;
         for (int b = 0; b < blocks; b++)
         {
-            sbyte* x = a.Qs + b * 32;
+            // Q4_0 activations use the paired layout (see ActivationKind.Q8Block32Paired).
             int acc = 0;
             for (int j = 0; j < 16; j++)
             {
-                acc += ((w[b].Qs[j] & 0x0F) - 8) * x[j];
-                acc += ((w[b].Qs[j] >> 4) - 8) * x[j + 16];
+                acc += ((w[b].Qs[j] & 0x0F) - 8) * a.Qs[ActivationQuantizer.PairedOffset(b, j, blocks)];
+                acc += ((w[b].Qs[j] >> 4) - 8) * a.Qs[ActivationQuantizer.PairedOffset(b, j + 16, blocks)];
             }
             sum += acc * (Half(BitConverter.HalfToUInt16Bits(w[b].D)) * a.Scales[b]);
         }
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float ScalarQ4_1(BlockQ4_1* w, in ActivationRow a, int blocks)
     {
         float sum = 0;
@@ -102,6 +108,7 @@ internal static unsafe partial class RowDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float ScalarQ5_0(BlockQ5_0* w, in ActivationRow a, int blocks)
     {
         float sum = 0;
@@ -122,6 +129,7 @@ internal static unsafe partial class RowDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float ScalarQ4_K(BlockQ4_K* w, in ActivationRow a, int blocks)
     {
         float sum = 0;
@@ -147,6 +155,7 @@ internal static unsafe partial class RowDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float ScalarQ5_K(BlockQ5_K* w, in ActivationRow a, int blocks)
     {
         float sum = 0;
@@ -177,6 +186,7 @@ internal static unsafe partial class RowDot
         return sum;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float ScalarQ6_K(BlockQ6_K* w, in ActivationRow a, int blocks)
     {
         float sum = 0;

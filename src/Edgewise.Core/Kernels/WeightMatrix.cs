@@ -14,9 +14,12 @@ namespace Edgewise.Core.Kernels;
 public sealed unsafe class WeightMatrix
 {
     private readonly byte* _data;
+    // Set when the bytes were copied out of the file (Create with inHugePages): keeps the copy alive for slices too.
+    private readonly HugePageMemory? _owner;
 
-    private WeightMatrix(string name, GgmlType type, byte* data, int rows, int columns)
+    private WeightMatrix(string name, GgmlType type, byte* data, int rows, int columns, HugePageMemory? owner = null)
     {
+        _owner = owner;
         Name = name;
         Type = type;
         _data = data;
@@ -43,7 +46,14 @@ public sealed unsafe class WeightMatrix
         or GgmlType.Q4_K or GgmlType.Q5_K or GgmlType.Q6_K;
 
     /// <summary>Wraps a tensor without copying: <c>Columns = ne0</c>, <c>Rows</c> = product of the other dimensions.</summary>
-    public static WeightMatrix Create(TensorView view)
+    public static WeightMatrix Create(TensorView view) => Create(view, inHugePages: false);
+
+    /// <summary>
+    /// Like <see cref="Create(TensorView)"/>; with <paramref name="inHugePages"/> the bytes are copied once into
+    /// 2 MiB-aligned native memory backed by transparent huge pages (same ggml layout), which the kernels stream
+    /// faster than mapped-file pages. Costs the tensor's size in RAM; the view is not needed afterwards.
+    /// </summary>
+    public static WeightMatrix Create(TensorView view, bool inHugePages)
     {
         if (!IsSupported(view.Type))
         {
@@ -64,8 +74,17 @@ public sealed unsafe class WeightMatrix
         {
             throw new ArgumentException($"Tensor '{view.Name}': {rows} rows of {columns} {view.Type} values need {expected} bytes; the view has {view.ByteLength}.", nameof(view));
         }
-        return new WeightMatrix(view.Name, view.Type, view.Data, (int)rows, (int)columns);
+        if (!inHugePages)
+        {
+            return new WeightMatrix(view.Name, view.Type, view.Data, (int)rows, (int)columns);
+        }
+        var memory = new HugePageMemory(expected);
+        Buffer.MemoryCopy(view.Data, memory.Pointer, expected, expected);
+        return new WeightMatrix(view.Name, view.Type, memory.Pointer, (int)rows, (int)columns, memory);
     }
+
+    /// <summary>True when the matrix owns a huge-page copy of its bytes rather than viewing the file.</summary>
+    public bool OwnsMemory => _owner is not null;
 
     /// <summary>Rows [firstRow, firstRow + rowCount) as their own matrix, sharing the bytes (one MoE expert, a gate or up half).</summary>
     public WeightMatrix SliceRows(long firstRow, int rowCount)
@@ -74,7 +93,7 @@ public sealed unsafe class WeightMatrix
         {
             throw new ArgumentOutOfRangeException(nameof(firstRow), $"Rows [{firstRow}, {firstRow + rowCount}) are outside '{Name}' which has {Rows} rows.");
         }
-        return new WeightMatrix(Name, Type, _data + firstRow * RowBytes, rowCount, Columns);
+        return new WeightMatrix(Name, Type, _data + firstRow * RowBytes, rowCount, Columns, _owner);
     }
 
     /// <summary>y[Rows] = W · x[Columns].</summary>

@@ -10,4 +10,6 @@ root.Subcommands.Add(RmCommand.Create());
 root.Subcommands.Add(InspectCommand.Create());
 root.Subcommands.Add(TokenizeCommand.Create());
 root.Subcommands.Add(DetokenizeCommand.Create());
+root.Subcommands.Add(SynthCommand.Create());
+root.Subcommands.Add(LogitsCommand.Create());
 return await root.Parse(args).InvokeAsync();

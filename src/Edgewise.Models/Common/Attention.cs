@@ -1,0 +1,108 @@
+using Edgewise.Core.Kernels;
+using Edgewise.Core.Threading;
+
+namespace Edgewise.Models.Common;
+
+/// <summary>
+/// Causal (optionally sliding-window) grouped-query attention of a chunk of query rows against a
+/// <see cref="KvLayer"/>, parallel over (row, head). Softmax is computed in one streaming pass (running max and
+/// sum), so no score buffer exists and the work needs no scratch beyond one head on the stack.
+/// </summary>
+public static class Attention
+{
+    /// <param name="q">Queries, [rows, heads·headDim] starting at row 0 of the span.</param>
+    /// <param name="firstPosition">Absolute position of query row 0; row r sits at firstPosition + r.</param>
+    /// <param name="window">Keys per query for sliding layers (the current one included), 0 for full attention.</param>
+    /// <param name="scale">Multiplier of q·k (1.0 for Gemma 3n/4).</param>
+    /// <param name="output">Result, [rows, heads·headDim].</param>
+    public static void Run(WorkerPool pool, float[] q, int qOffset, int rows, int firstPosition, KvLayer kv, int window,
+        int heads, int kvHeads, int headDim, float scale, float[] output, int outputOffset)
+    {
+        var job = new Job
+        {
+            Q = q,
+            QOffset = qOffset,
+            Output = output,
+            OutputOffset = outputOffset,
+            Kv = kv,
+            FirstPosition = firstPosition,
+            Window = window,
+            Heads = heads,
+            Group = heads / kvHeads,
+            HeadDim = headDim,
+            Scale = scale,
+        };
+        pool.Run(ref job, rows * heads);
+    }
+
+    private struct Job : IParallelJob
+    {
+        public float[] Q;
+        public int QOffset;
+        public float[] Output;
+        public int OutputOffset;
+        public KvLayer Kv;
+        public int FirstPosition;
+        public int Window;
+        public int Heads;
+        public int Group;
+        public int HeadDim;
+        public float Scale;
+
+        public readonly void Execute(int item)
+        {
+            int row = item / Heads, head = item % Heads, d = HeadDim;
+            int kvHead = head / Group;
+            int position = FirstPosition + row;
+            int first = Window > 0 ? Math.Max(0, position - Window + 1) : 0;
+            int width = HeadDim * Heads;
+            ReadOnlySpan<float> q = Q.AsSpan(QOffset + row * width + head * d, d);
+            Span<float> acc = stackalloc float[d];
+            acc.Clear();
+            float max = float.NegativeInfinity, sum = 0f;
+            KvLayer kv = Kv;
+            int kvOffset = kvHead * d;
+            for (int j = first; j <= position; j++)
+            {
+                int at = kv.Slot(j) * kv.Width + kvOffset;
+                float s = 0f;
+                if (kv.K32 is { } k32)
+                {
+                    s = Ops.Dot(q, k32.AsSpan(at, d));
+                }
+                else
+                {
+                    ReadOnlySpan<Half> k = kv.K16.AsSpan(at, d);
+                    for (int i = 0; i < d; i++) s += q[i] * (float)k[i];
+                }
+                s *= Scale;
+                float weight;
+                if (s > max)
+                {
+                    // Rescale what was accumulated under the old maximum.
+                    float correction = MathF.Exp(max - s);
+                    sum *= correction;
+                    Ops.Scale(acc, correction, acc);
+                    max = s;
+                    weight = 1f;
+                }
+                else
+                {
+                    weight = MathF.Exp(s - max);
+                }
+                sum += weight;
+                if (kv.V32 is { } v32)
+                {
+                    Ops.AddScaled(v32.AsSpan(at, d), weight, acc);
+                }
+                else
+                {
+                    ReadOnlySpan<Half> v = kv.V16.AsSpan(at, d);
+                    for (int i = 0; i < d; i++) acc[i] += weight * (float)v[i];
+                }
+            }
+            Span<float> o = Output.AsSpan(OutputOffset + row * width + head * d, d);
+            Ops.Scale(acc, 1f / sum, o);
+        }
+    }
+}

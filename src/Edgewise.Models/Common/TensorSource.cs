@@ -1,0 +1,68 @@
+using Edgewise.Core.Kernels;
+using Edgewise.Core.Tensors;
+
+namespace Edgewise.Models.Common;
+
+/// <summary>
+/// Tensors of one model, looked up by their GGUF name whatever the file format, so one model class reads
+/// GGUF files and safetensors checkpoints alike. Views stay valid while the source is alive.
+/// </summary>
+public interface ITensorSource : IDisposable
+{
+    /// <summary>The file or directory the tensors come from (for error messages).</summary>
+    string Path { get; }
+
+    bool TryGetTensor(string ggufName, out TensorView view);
+}
+
+/// <summary>Typed, checked access to an <see cref="ITensorSource"/>: matrices as <see cref="WeightMatrix"/>, small vectors as floats.</summary>
+public sealed class WeightReader
+{
+    private readonly ITensorSource _source;
+
+    public WeightReader(ITensorSource source)
+    {
+        _source = source;
+    }
+
+    public string Path => _source.Path;
+
+    public bool Has(string name) => _source.TryGetTensor(name, out _);
+
+    /// <summary>A required matrix of <paramref name="rows"/> × <paramref name="columns"/> (ggml ne1 × ne0).</summary>
+    public WeightMatrix Matrix(string name, long rows, long columns) =>
+        OptionalMatrix(name, rows, columns) ?? throw Missing(name, $"a [{columns}, {rows}] tensor");
+
+    public WeightMatrix? OptionalMatrix(string name, long rows, long columns)
+    {
+        if (!_source.TryGetTensor(name, out TensorView view)) return null;
+        if (view.Columns != columns || view.Rows != rows)
+        {
+            throw ModelErrors.Field(Path, name, $"ne [{columns}, {rows}]", $"ne [{string.Join(", ", view.Shape)}]");
+        }
+        return WeightMatrix.Create(view);
+    }
+
+    /// <summary>A required vector of exactly <paramref name="length"/> values, dequantized to floats.</summary>
+    public float[] Vector(string name, int length) =>
+        OptionalVector(name, length) ?? throw Missing(name, $"a [{length}] tensor");
+
+    public float[]? OptionalVector(string name, int length)
+    {
+        if (!_source.TryGetTensor(name, out TensorView view)) return null;
+        if (view.ElementCount != length)
+        {
+            throw ModelErrors.Field(Path, name, $"{length} values", $"ne [{string.Join(", ", view.Shape)}]");
+        }
+        var values = new float[length];
+        WeightMatrix m = WeightMatrix.Create(view);
+        int columns = (int)m.Columns;
+        for (int r = 0; r < m.Rows; r++)
+        {
+            m.DequantizeRow(r, values.AsSpan(r * columns, columns));
+        }
+        return values;
+    }
+
+    private Edgewise.Core.Formats.ModelFormatException Missing(string name, string expected) => ModelErrors.Field(Path, name, expected, "no such tensor");
+}

@@ -1,0 +1,80 @@
+using System.Globalization;
+using System.Text.Json;
+using Edgewise.Core.Formats.Gguf;
+using Edgewise.Core.Threading;
+using Edgewise.Models.Common;
+
+namespace Edgewise.Models.Gemma4;
+
+/// <summary>
+/// A loaded Gemma 4 text model (E2B/E4B with PLE and KV sharing, dense 12B/31B with k_eq_v, 26B-A4B MoE), one
+/// class for every weight format: GGUF (F32/F16/BF16/Q8_0/Q4_0/Q4_K…) and HF safetensors. Immutable and
+/// shared by every <see cref="Gemma4State"/> made from it.
+/// </summary>
+public sealed class Gemma4Model : ILanguageModel
+{
+    private readonly ITensorSource _source;
+    private readonly bool _ownsPool;
+    private readonly ModelLoadOptions _options;
+
+    private Gemma4Model(ITensorSource source, Gemma4Config config, ModelLoadOptions options, string name)
+    {
+        if (options.PerLayerEmbeddings != PerLayerEmbeddingMode.Mapped)
+        {
+            throw new NotSupportedException($"PLE mode {options.PerLayerEmbeddings} is planned; only Mapped exists today.");
+        }
+        _source = source;
+        _options = options;
+        Config = config;
+        Weights = Gemma4Weights.Load(config, new WeightReader(source));
+        _ownsPool = options.Pool is null;
+        Pool = options.Pool ?? new WorkerPool(Math.Max(1, options.Threads));
+        Info = new ModelInfo(Gemma4Config.ArchitectureName, name, config.VocabSize, config.ContextLength, config.HiddenSize,
+            config.LayerCount, new Dictionary<string, string>
+            {
+                ["sliding_window"] = config.SlidingWindow.ToString(CultureInfo.InvariantCulture),
+                ["shared_kv_layers"] = config.SharedKvLayers.ToString(CultureInfo.InvariantCulture),
+                ["per_layer_input_size"] = config.PerLayerInputSize.ToString(CultureInfo.InvariantCulture),
+                ["expert_count"] = config.ExpertCount.ToString(CultureInfo.InvariantCulture),
+            });
+    }
+
+    public Gemma4Config Config { get; }
+    public Gemma4Weights Weights { get; }
+    public ModelInfo Info { get; }
+    internal WorkerPool Pool { get; }
+
+    /// <summary>Loads from an open GGUF file, which the model then owns.</summary>
+    public static Gemma4Model Load(GgufFile file, ModelLoadOptions? options = null)
+    {
+        Gemma4Config config = Gemma4Config.FromGguf(file);
+        string name = file.GetStringOrDefault("general.name") ?? Path.GetFileNameWithoutExtension(file.FilePath);
+        return new Gemma4Model(new GgufTensorSource(file), config, options ?? ModelLoadOptions.Default, name);
+    }
+
+    /// <summary>Loads an HF checkpoint (directory or single file) whose <c>config.json</c> is <paramref name="config"/>.</summary>
+    public static Gemma4Model LoadSafetensors(string path, JsonDocument config, ModelLoadOptions? options = null)
+    {
+        Gemma4Config c = Gemma4Config.FromHfConfig(config, Path.Combine(path, "config.json"));
+        var source = SafetensorsTensorSource.Open(path, Gemma4TensorNames.ToHf);
+        return new Gemma4Model(source, c, options ?? ModelLoadOptions.Default, Path.GetFileName(Path.TrimEndingDirectorySeparator(path)));
+    }
+
+    public IModelState CreateState(int contextLength) => CreateGemma4State(contextLength);
+
+    /// <summary>Like <see cref="CreateState"/>, typed (tests and tools reach the KV cache through it).</summary>
+    public Gemma4State CreateGemma4State(int contextLength)
+    {
+        if (contextLength < 1 || contextLength > Config.ContextLength)
+        {
+            throw new ArgumentOutOfRangeException(nameof(contextLength), contextLength, $"Must be 1..{Config.ContextLength} (the model's context length).");
+        }
+        return new Gemma4State(this, contextLength, Math.Max(1, _options.MaxBatch), _options.KvCacheType);
+    }
+
+    public void Dispose()
+    {
+        if (_ownsPool) Pool.Dispose();
+        _source.Dispose();
+    }
+}

@@ -1,0 +1,236 @@
+using Edgewise.Core.Kernels;
+using Edgewise.Core.Threading;
+using Edgewise.Models.Common;
+
+namespace Edgewise.Models.Gemma4;
+
+/// <summary>
+/// One Gemma 4 sequence: KV cache plus every run buffer, allocated once. Prompt chunks and single decode
+/// tokens take the same path (a chunk of T rows; T = 1 is decode), so batch and token-by-token logits agree.
+/// </summary>
+public sealed partial class Gemma4State : IModelState
+{
+    private readonly Gemma4Config _c;
+    private readonly Gemma4Weights _w;
+    private readonly WorkerPool _pool;
+    private readonly KvCache _cache;
+    private readonly int _maxBatch;
+
+    // Run buffers, row-major with a fixed stride per row; B = _maxBatch.
+    private readonly float[] _x;        // [B, H] residual stream
+    private readonly float[] _xn;       // [B, H] normed input of a branch
+    private readonly float[] _branch;   // [B, H] branch output
+    private readonly float[] _q;        // [B, nH·Dmax]
+    private readonly float[] _k;        // [B, nKVmax·Dmax]
+    private readonly float[] _v;        // [B, nKVmax·Dmax]
+    private readonly float[] _attn;     // [B, nH·Dmax]
+    private readonly float[] _gate;     // [B, Imax]
+    private readonly float[] _up;       // [B, Imax]
+    private readonly float[] _pli;      // [B, L·P] per-layer inputs
+    private readonly float[] _pleCtx;   // [B, L·P] context projection
+    private readonly float[] _pleGate;  // [B, P]
+    private readonly float[] _ropeCosFull, _ropeSinFull;       // [B, RopeDimsFull/2]
+    private readonly float[] _ropeCosSliding, _ropeSinSliding; // [B, RopeDimsSliding/2]
+    private readonly int _qStride, _kvStride, _ffnStride, _pleStride;
+
+    internal Gemma4State(Gemma4Model model, int contextLength, int maxBatch, KvCacheType kvType)
+    {
+        _c = model.Config;
+        _w = model.Weights;
+        _pool = model.Pool;
+        _maxBatch = maxBatch;
+        ContextLength = contextLength;
+
+        int n = _c.LayerCount;
+        var specs = new KvLayerSpec[n];
+        int maxKv = 0, maxFfn = 0;
+        for (int i = 0; i < n; i++)
+        {
+            int width = _c.KvHeadCounts[i] * _c.HeadDims[i];
+            maxKv = Math.Max(maxKv, width);
+            maxFfn = Math.Max(maxFfn, _c.FfnWidths[i]);
+            specs[i] = new KvLayerSpec(_c.KvSourceLayers[i], width, _c.LayerKinds[i] == LayerKind.Sliding ? _c.SlidingWindow : 0);
+        }
+        _cache = new KvCache(specs, contextLength, maxBatch, kvType);
+
+        int h = _c.HiddenSize, b = maxBatch;
+        _qStride = _c.HeadCount * _c.MaxHeadDim;
+        _kvStride = maxKv;
+        _ffnStride = Math.Max(maxFfn, _c.IsMoe ? 2 * _c.ExpertFfnWidth : 0);
+        _pleStride = _c.LayerCount * _c.PerLayerInputSize;
+        _x = new float[b * h];
+        _xn = new float[b * h];
+        _branch = new float[b * h];
+        _q = new float[b * _qStride];
+        _k = new float[b * _kvStride];
+        _v = new float[b * _kvStride];
+        _attn = new float[b * _qStride];
+        _gate = new float[b * _ffnStride];
+        _up = new float[b * _ffnStride];
+        _pli = new float[b * _pleStride];
+        _pleCtx = new float[b * _pleStride];
+        _pleGate = new float[b * _c.PerLayerInputSize];
+        _ropeCosFull = new float[b * (_c.RopeDimsFull / 2)];
+        _ropeSinFull = new float[b * (_c.RopeDimsFull / 2)];
+        _ropeCosSliding = new float[b * (_c.RopeDimsSliding / 2)];
+        _ropeSinSliding = new float[b * (_c.RopeDimsSliding / 2)];
+        if (_c.IsMoe) _moe = new MoeBuffers(_c, b);
+    }
+
+    public int Position { get; private set; }
+    public int ContextLength { get; }
+
+    /// <summary>The KV cache (exposed for tests and memory accounting).</summary>
+    public KvCache Cache => _cache;
+
+    /// <summary>True when <see cref="Truncate"/> to <paramref name="position"/> is possible (see <see cref="KvCache.CanTruncate"/>).</summary>
+    public bool CanTruncate(int position) => _cache.CanTruncate(position);
+
+    public void Forward(ReadOnlySpan<int> tokens, Span<float> logits)
+    {
+        int vocab = _c.VocabSize;
+        if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.", nameof(tokens));
+        if (logits.Length < vocab) throw new ArgumentException($"logits holds {logits.Length} values; the vocabulary has {vocab}.", nameof(logits));
+        for (int done = 0; done < tokens.Length;)
+        {
+            int t = Math.Min(_maxBatch, tokens.Length - done);
+            bool last = done + t == tokens.Length;
+            RunChunk(tokens.Slice(done, t), last ? t - 1 : t, last ? logits[..vocab] : Span<float>.Empty);
+            done += t;
+        }
+    }
+
+    public void ForwardAll(ReadOnlySpan<int> tokens, Span<float> logits)
+    {
+        int vocab = _c.VocabSize;
+        if (logits.Length < (long)tokens.Length * vocab)
+        {
+            throw new ArgumentException($"logits holds {logits.Length} values; {tokens.Length} tokens × {vocab} are needed.", nameof(logits));
+        }
+        for (int done = 0; done < tokens.Length;)
+        {
+            int t = Math.Min(_maxBatch, tokens.Length - done);
+            RunChunk(tokens.Slice(done, t), 0, logits.Slice(done * vocab, t * vocab));
+            done += t;
+        }
+    }
+
+    public void Truncate(int position)
+    {
+        _cache.Truncate(position);
+        Position = position;
+    }
+
+    public void Dispose()
+    {
+    }
+
+    /// <summary>
+    /// Runs <paramref name="tokens"/> (at most one batch) through the model and writes logits of rows
+    /// <paramref name="outputFrom"/>.. into <paramref name="logits"/>. Rows before <paramref name="outputFrom"/> only
+    /// feed the KV cache: they are dropped at the first layer that owns no cache (or before the last layer's
+    /// queries), which is exact because nothing after that point is stored.
+    /// </summary>
+    private void RunChunk(ReadOnlySpan<int> tokens, int outputFrom, Span<float> logits)
+    {
+        int t = tokens.Length, h = _c.HiddenSize, pos0 = Position;
+        if (pos0 + t > ContextLength)
+        {
+            throw new InvalidOperationException($"The state holds {ContextLength} positions; {pos0 + t} were asked for.");
+        }
+        Embed(tokens);
+        if (_c.HasPerLayerInputs) PerLayerInputs(tokens);
+        RopeTables(pos0, t);
+
+        int trimLayer = _c.SharedKvLayers > 0 ? _c.FirstSharedLayer : _c.LayerCount - 1;
+        int row0 = 0;
+        for (int il = 0; il < _c.LayerCount; il++)
+        {
+            Gemma4LayerWeights lw = _w.Layers[il];
+            // [rows, H] attention input
+            for (int r = row0; r < t; r++) RowMath.RmsNorm(_x.AsSpan(r * h, h), lw.AttnNorm, _c.RmsNormEps, _xn.AsSpan(r * h, h));
+            if (_c.OwnsKv(il)) StoreKv(il, lw, row0, t, pos0);
+            if (il == trimLayer && outputFrom > row0)
+            {
+                row0 = outputFrom;
+                if (row0 == t) break;   // no logits wanted from this chunk: the cache is complete
+            }
+            AttentionBlock(il, lw, row0, t, pos0);
+            if (lw.Moe is null) FeedForward(lw, row0, t);
+            else MoeFeedForward(lw, row0, t);
+            if (_c.HasPerLayerInputs) PerLayerBranch(il, lw, row0, t);
+            if (lw.OutputScale != 1f) RowMath.Scale(_x.AsSpan(row0 * h, (t - row0) * h), lw.OutputScale);
+        }
+
+        _cache.Advance(pos0 + t);
+        Position = pos0 + t;
+        if (row0 < t && !logits.IsEmpty) Logits(row0, t, logits);
+    }
+
+    private void Embed(ReadOnlySpan<int> tokens)
+    {
+        int h = _c.HiddenSize;
+        float scale = MathF.Sqrt(h);
+        for (int r = 0; r < tokens.Length; r++)
+        {
+            int token = tokens[r];
+            if ((uint)token >= (uint)_c.VocabSize)
+            {
+                throw new ArgumentOutOfRangeException(nameof(tokens), token, $"Token ids must be below the vocabulary size {_c.VocabSize}.");
+            }
+            Span<float> row = _x.AsSpan(r * h, h);   // [H]
+            _w.TokenEmbedding.DequantizeRow(token, row);
+            RowMath.Scale(row, scale);
+        }
+    }
+
+    /// <summary>Same as HF <c>Gemma4TextModel.get_per_layer_inputs</c> + <c>project_per_layer_inputs</c> (spec §4.1).</summary>
+    private void PerLayerInputs(ReadOnlySpan<int> tokens)
+    {
+        int t = tokens.Length, p = _c.PerLayerInputSize, width = _pleStride;
+        float tokenScale = MathF.Sqrt(p), projScale = 1f / MathF.Sqrt(_c.HiddenSize), mix = 1f / MathF.Sqrt(2f);
+        // [T, L·P] = W_plmp · h0 (the scaled embedding)
+        MatMul(_w.PerLayerModelProjection!, _x, 0, t, _pleCtx, 0);
+        for (int r = 0; r < t; r++)
+        {
+            Span<float> row = _pli.AsSpan(r * width, width);      // [L·P] token-identity part
+            _w.PerLayerEmbeddings!.ReadRow(tokens[r], row);
+            for (int l = 0; l < _c.LayerCount; l++)
+            {
+                Span<float> ctx = _pleCtx.AsSpan(r * width + l * p, p);   // [P]
+                RowMath.Scale(ctx, projScale);
+                RowMath.RmsNorm(ctx, _w.PerLayerProjectionNorm!, _c.RmsNormEps, ctx);
+                Span<float> tok = row.Slice(l * p, p);
+                for (int i = 0; i < p; i++) tok[i] = (ctx[i] + tok[i] * tokenScale) * mix;
+            }
+        }
+    }
+
+    private void RopeTables(int pos0, int t)
+    {
+        int hf = _c.RopeDimsFull / 2, hs = _c.RopeDimsSliding / 2;
+        for (int r = 0; r < t; r++)
+        {
+            RowMath.RopeTable(pos0 + r, _c.RopeThetaFull, _c.RopeDimsFull, _w.FullRopeFreqFactors,
+                _ropeCosFull.AsSpan(r * hf, hf), _ropeSinFull.AsSpan(r * hf, hf));
+            RowMath.RopeTable(pos0 + r, _c.RopeThetaSliding, _c.RopeDimsSliding, ReadOnlySpan<float>.Empty,
+                _ropeCosSliding.AsSpan(r * hs, hs), _ropeSinSliding.AsSpan(r * hs, hs));
+        }
+    }
+
+    private void Logits(int row0, int t, Span<float> logits)
+    {
+        int h = _c.HiddenSize, vocab = _c.VocabSize, rows = t - row0;
+        for (int r = row0; r < t; r++) RowMath.RmsNorm(_x.AsSpan(r * h, h), _w.OutputNorm, _c.RmsNormEps, _xn.AsSpan(r * h, h));
+        // [rows, V] = E · h (tied head, no scale)
+        _w.Output.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, logits[..(rows * vocab)], _pool);
+        if (_c.FinalLogitSoftcap > 0) RowMath.Softcap(logits[..(rows * vocab)], _c.FinalLogitSoftcap);
+    }
+
+    /// <summary>y[rows, W.Rows] = x[rows, W.Columns] · Wᵀ, rows taken from the given offsets.</summary>
+    private void MatMul(WeightMatrix w, float[] x, int xRow0, int rows, float[] y, int yRow0)
+    {
+        int cols = (int)w.Columns, outs = (int)w.Rows;
+        w.MatMul(x.AsSpan(xRow0 * cols, rows * cols), rows, y.AsSpan(yRow0 * outs, rows * outs), _pool);
+    }
+}

@@ -1,0 +1,147 @@
+using Edgewise.Core.Formats.Gguf;
+using Edgewise.Core.Quantization;
+using Edgewise.Core.Tensors;
+using Edgewise.Models.Common;
+
+namespace Edgewise.Models.Synthesis;
+
+/// <summary>
+/// Writes a seeded random-weight Gemma 4 GGUF with exactly the keys, tensor names and shapes llama.cpp's
+/// converter produces, streaming: tensors are generated, quantized and written a slab of rows at a time (rows in
+/// parallel), so an E2B-shape file never sits in memory.
+/// </summary>
+public static class Gemma4GgufSynthesizer
+{
+    private const long SlabValues = 1 << 22;
+
+    /// <returns>Bytes written.</returns>
+    public static long Write(Gemma4SynthSpec spec, string path, SynthVocabulary? vocabulary = null)
+    {
+        List<SynthTensor> plan = Gemma4TensorPlan.Build(spec);
+        vocabulary ??= SynthVocabulary.BuiltIn(spec.Vocab);
+        if (vocabulary.Count != spec.Vocab)
+        {
+            throw new ArgumentException($"The vocabulary has {vocabulary.Count} pieces but the model's vocabulary size is {spec.Vocab}.", nameof(vocabulary));
+        }
+        using var w = new GgufWriter(path);
+        WriteMetadata(spec, w);
+        WriteVocabulary(vocabulary, w);
+        foreach (SynthTensor t in plan)
+        {
+            SynthTensor tensor = t;
+            bool hole = spec.ZeroPerLayerTable && t.Name == Gemma4.Gemma4TensorNames.PerLayerTokenEmbedding;
+            w.AddTensor(t.Name, t.Type, t.Shape, hole ? null : stream => WriteTensor(spec, tensor, stream));
+        }
+        return w.Write();
+    }
+
+    private static void WriteMetadata(Gemma4SynthSpec s, GgufWriter w)
+    {
+        const string k = "gemma4.";
+        LayerKind[] kinds = s.LayerKinds();
+        int[] ffn = s.FfnWidths();
+        int[] kv = s.KvHeadCounts();
+        w.AddString("general.architecture", "gemma4");
+        w.AddString("general.name", s.Name);
+        w.AddUInt32("general.file_type", FileType(s.Dtype));
+        w.AddUInt32(k + "context_length", (uint)s.Context);
+        w.AddUInt32(k + "embedding_length", (uint)s.Hidden);
+        w.AddUInt32(k + "block_count", (uint)s.Layers);
+        if (ffn.Distinct().Count() == 1) w.AddUInt32(k + "feed_forward_length", (uint)ffn[0]);
+        else w.AddArray<int>(k + "feed_forward_length", ffn);
+        w.AddUInt32(k + "attention.head_count", (uint)s.Heads);
+        if (kv.Distinct().Count() == 1) w.AddUInt32(k + "attention.head_count_kv", (uint)kv[0]);
+        else w.AddArray<int>(k + "attention.head_count_kv", kv);
+        w.AddUInt32(k + "attention.key_length", (uint)s.HeadDimFull);
+        w.AddUInt32(k + "attention.value_length", (uint)s.HeadDimFull);
+        w.AddUInt32(k + "attention.key_length_swa", (uint)s.HeadDim);
+        w.AddUInt32(k + "attention.value_length_swa", (uint)s.HeadDim);
+        w.AddUInt32(k + "rope.dimension_count", (uint)s.HeadDimFull);
+        w.AddUInt32(k + "rope.dimension_count_swa", (uint)s.HeadDim);
+        w.AddFloat32(k + "rope.freq_base", s.RopeThetaFull);
+        w.AddFloat32(k + "rope.freq_base_swa", s.RopeThetaSliding);
+        w.AddFloat32(k + "attention.layer_norm_rms_epsilon", 1e-6f);
+        w.AddUInt32(k + "attention.sliding_window", (uint)s.SlidingWindow);
+        var sliding = new bool[s.Layers];
+        for (int i = 0; i < s.Layers; i++) sliding[i] = kinds[i] == LayerKind.Sliding;
+        w.AddArray<bool>(k + "attention.sliding_window_pattern", sliding);
+        w.AddUInt32(k + "attention.shared_kv_layers", (uint)s.SharedKvLayers);
+        w.AddFloat32(k + "final_logit_softcapping", s.Softcap);
+        w.AddUInt32(k + "embedding_length_per_layer_input", (uint)s.Ple);
+        if (s.Experts > 0)
+        {
+            w.AddUInt32(k + "expert_count", (uint)s.Experts);
+            w.AddUInt32(k + "expert_used_count", (uint)s.ExpertsUsed);
+            w.AddUInt32(k + "expert_feed_forward_length", (uint)s.ExpertFfn);
+        }
+    }
+
+    private static void WriteVocabulary(SynthVocabulary v, GgufWriter w)
+    {
+        w.AddString("tokenizer.ggml.model", "gemma4");
+        w.AddString("tokenizer.ggml.pre", "gemma4");
+        w.AddStringArray("tokenizer.ggml.tokens", v.Tokens);
+        var scores = new float[v.Count];
+        for (int i = 0; i < scores.Length; i++) scores[i] = -i;
+        w.AddArray<float>("tokenizer.ggml.scores", scores);
+        w.AddArray<int>("tokenizer.ggml.token_type", v.Types);
+        w.AddStringArray("tokenizer.ggml.merges", v.Merges);
+        w.AddUInt32("tokenizer.ggml.bos_token_id", 2);
+        w.AddUInt32("tokenizer.ggml.eos_token_id", 1);
+        w.AddUInt32("tokenizer.ggml.unknown_token_id", 3);
+        w.AddUInt32("tokenizer.ggml.padding_token_id", 0);
+        w.AddBool("tokenizer.ggml.add_bos_token", true);
+        w.AddBool("tokenizer.ggml.add_eos_token", false);
+    }
+
+    /// <summary>llama.cpp's <c>llama_ftype</c> for a file whose matrices are mostly <paramref name="type"/>.</summary>
+    private static uint FileType(GgmlType type) => type switch
+    {
+        GgmlType.F32 => 0,
+        GgmlType.F16 => 1,
+        GgmlType.Q4_0 => 2,
+        GgmlType.Q8_0 => 7,
+        GgmlType.Q4_K => 15,
+        GgmlType.BF16 => 32,
+        _ => 0,
+    };
+
+    private static void WriteTensor(Gemma4SynthSpec spec, SynthTensor t, Stream stream)
+    {
+        long rows = t.Rows, columns = t.Columns;
+        long rowBytes = GgmlTypeInfo.RowBytes(t.Type, columns);
+        if (t.Init == SynthInit.RopeFreqs)
+        {
+            var factors = new float[columns];
+            Gemma4TensorPlan.RopeFreqValues(spec, factors);
+            var bytes = new byte[rowBytes];
+            Quantizer.Quantize(GgmlType.F32, factors, bytes);
+            stream.Write(bytes);
+            return;
+        }
+        int slabRows = (int)Math.Clamp(SlabValues / columns, 1, rows);
+        var slab = new byte[slabRows * rowBytes];
+        for (long row0 = 0; row0 < rows; row0 += slabRows)
+        {
+            int n = (int)Math.Min(slabRows, rows - row0);
+            long first = row0;
+            Parallel.For(0, n, () => new float[columns], (r, _, values) =>
+            {
+                Gemma4TensorPlan.Values(t, spec.Seed, (first + r) * columns, values);
+                if (spec.RoundThrough is GgmlType through && t.Quantizable) RoundThrough(through, values);
+                Quantizer.Quantize(t.Type, values, slab.AsSpan((int)(r * rowBytes), (int)rowBytes));
+                return values;
+            }, _ => { });
+            stream.Write(slab, 0, (int)(n * rowBytes));
+        }
+    }
+
+    /// <summary>Replaces values by what storing them as <paramref name="type"/> would give back.</summary>
+    internal static void RoundThrough(GgmlType type, Span<float> values)
+    {
+        if (values.Length % GgmlTypeInfo.BlockSize(type) != 0) return;
+        var bytes = new byte[GgmlTypeInfo.RowBytes(type, values.Length)];
+        Quantizer.Quantize(type, values, bytes);
+        Dequantizer.DequantizeRow(type, bytes, values);
+    }
+}

@@ -21,7 +21,7 @@ public sealed partial record Gemma4Config
         int headDimSliding = file.GetInt32OrDefault(k + "attention.key_length_swa", headDimFull);
 
         LayerKind[] kinds = new LayerKind[layers];
-        if (file.TryGetValue(k + "attention.sliding_window_pattern", out GgufValue pattern) && pattern.Type == GgufValueType.Array)
+        if (file.TryGetValue(k + "attention.sliding_window_pattern", out GgufValue? pattern) && pattern.Type == GgufValueType.Array)
         {
             bool[] sliding = pattern.AsArray<bool>();
             if (sliding.Length != layers)
@@ -70,7 +70,7 @@ public sealed partial record Gemma4Config
 
     private static int Required(GgufFile file, string key)
     {
-        if (!file.TryGetValue(key, out GgufValue value))
+        if (!file.TryGetValue(key, out GgufValue? value))
         {
             throw ModelErrors.Field(file.FilePath, key, "an integer", "nothing");
         }
@@ -80,7 +80,7 @@ public sealed partial record Gemma4Config
     /// <summary>A per-layer integer that converters write either as one scalar or as an array of one value per layer.</summary>
     private static int[] PerLayer(GgufFile file, string key, int layers)
     {
-        if (!file.TryGetValue(key, out GgufValue value))
+        if (!file.TryGetValue(key, out GgufValue? value))
         {
             throw ModelErrors.Field(file.FilePath, key, "an integer or a per-layer array", "nothing");
         }

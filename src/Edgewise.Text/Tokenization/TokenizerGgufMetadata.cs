@@ -97,7 +97,7 @@ public sealed record TokenizerGgufMetadata(
     public static GemmaTokenizer Read(GgufFile gguf)
     {
         string source = gguf.FilePath;
-        if (!gguf.TryGetValue(ModelKey, out GgufValue modelValue))
+        if (!gguf.TryGetValue(ModelKey, out GgufValue? modelValue))
             throw new TokenizerFormatException(source, ModelKey, "\"llama\" or \"gemma4\"", "no such key");
         string model = modelValue.AsString();
         if (model is not ("llama" or "gemma4"))

@@ -1,8 +1,10 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Edgewise.Core.IO;
 using Edgewise.Core.Quantization;
 using Edgewise.Core.Tensors;
 using Edgewise.Core.Threading;
+using Microsoft.Win32.SafeHandles;
 
 namespace Edgewise.Core.Kernels;
 
@@ -81,6 +83,40 @@ public sealed unsafe class WeightMatrix
         var memory = new HugePageMemory(expected);
         Buffer.MemoryCopy(view.Data, memory.Pointer, expected, expected);
         return new WeightMatrix(view.Name, view.Type, memory.Pointer, (int)rows, (int)columns, memory);
+    }
+
+    /// <summary>
+    /// A matrix read from <paramref name="path"/> at <paramref name="offset"/> with positioned reads into huge-page
+    /// memory (ggml layout): unlike copying from a mapping, the bytes do not stay behind in this process's mapped
+    /// pages, and the range is dropped from the page cache afterwards.
+    /// </summary>
+    public static WeightMatrix ReadFromFile(string name, GgmlType type, int rows, int columns, string path, long offset)
+    {
+        if (!IsSupported(type)) throw new NotSupportedException($"Tensor '{name}' has type {type}, which has no matrix kernel.");
+        long bytes = GgmlTypeInfo.RowBytes(type, columns) * rows;
+        var memory = new HugePageMemory(bytes);
+        using SafeFileHandle file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        for (long done = 0; done < bytes;)
+        {
+            int chunk = (int)Math.Min(bytes - done, 1 << 30);
+            int read = RandomAccess.Read(file, new Span<byte>(memory.Pointer + done, chunk), offset + done);
+            if (read <= 0)
+            {
+                throw new EndOfStreamException($"'{path}': tensor '{name}' needs {bytes} bytes at offset {offset}; the file ends after {done}.");
+            }
+            done += read;
+        }
+        FileAdvice.DontNeed(file, offset, bytes);
+        return new WeightMatrix(name, type, memory.Pointer, rows, columns, memory);
+    }
+
+    /// <summary>This matrix copied into huge-page memory (a resident copy of a mapped or borrowed tensor).</summary>
+    public WeightMatrix CopyToMemory()
+    {
+        long bytes = RowBytes * Rows;
+        var memory = new HugePageMemory(bytes);
+        Buffer.MemoryCopy(_data, memory.Pointer, bytes, bytes);
+        return new WeightMatrix(Name, Type, memory.Pointer, Rows, Columns, memory);
     }
 
     /// <summary>True when the matrix owns a huge-page copy of its bytes rather than viewing the file.</summary>

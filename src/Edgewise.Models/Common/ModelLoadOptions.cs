@@ -18,5 +18,8 @@ public sealed record ModelLoadOptions
 
     public PerLayerEmbeddingMode PerLayerEmbeddings { get; init; } = PerLayerEmbeddingMode.Mapped;
 
+    /// <summary>Row cache of <see cref="PerLayerEmbeddingMode.Stream"/> in bytes (<c>--ple-cache</c>); at least one row is kept.</summary>
+    public long PerLayerEmbeddingCacheBytes { get; init; } = PerLayerEmbeddingStore.DefaultCacheBytes;
+
     public static ModelLoadOptions Default { get; } = new();
 }

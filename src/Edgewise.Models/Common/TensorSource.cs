@@ -13,6 +13,17 @@ public interface ITensorSource : IDisposable
     string Path { get; }
 
     bool TryGetTensor(string ggufName, out TensorView view);
+
+    /// <summary>
+    /// Where a tensor's bytes lie in a file, for positioned reads (<c>--ple stream</c>); false when the source has no
+    /// such file range.
+    /// </summary>
+    bool TryGetFileRange(string ggufName, out string file, out long offset)
+    {
+        file = "";
+        offset = 0;
+        return false;
+    }
 }
 
 /// <summary>Typed, checked access to an <see cref="ITensorSource"/>: matrices as <see cref="WeightMatrix"/>, small vectors as floats.</summary>
@@ -28,6 +39,9 @@ public sealed class WeightReader
     public string Path => _source.Path;
 
     public bool Has(string name) => _source.TryGetTensor(name, out _);
+
+    /// <summary>The file and byte offset of tensor <paramref name="name"/>, when the source stores it in one file.</summary>
+    public bool TryGetFileRange(string name, out string file, out long offset) => _source.TryGetFileRange(name, out file, out offset);
 
     /// <summary>A required matrix of <paramref name="rows"/> × <paramref name="columns"/> (ggml ne1 × ne0).</summary>
     public WeightMatrix Matrix(string name, long rows, long columns) =>

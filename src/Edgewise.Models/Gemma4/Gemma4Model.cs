@@ -19,14 +19,10 @@ public sealed class Gemma4Model : ILanguageModel
 
     private Gemma4Model(ITensorSource source, Gemma4Config config, ModelLoadOptions options, string name)
     {
-        if (options.PerLayerEmbeddings != PerLayerEmbeddingMode.Mapped)
-        {
-            throw new NotSupportedException($"PLE mode {options.PerLayerEmbeddings} is planned; only Mapped exists today.");
-        }
         _source = source;
         _options = options;
         Config = config;
-        Weights = Gemma4Weights.Load(config, new WeightReader(source));
+        Weights = Gemma4Weights.Load(config, new WeightReader(source), options);
         _ownsPool = options.Pool is null;
         Pool = options.Pool ?? new WorkerPool(Math.Max(1, options.Threads));
         Info = new ModelInfo(Gemma4Config.ArchitectureName, name, config.VocabSize, config.ContextLength, config.HiddenSize,
@@ -75,6 +71,7 @@ public sealed class Gemma4Model : ILanguageModel
     public void Dispose()
     {
         if (_ownsPool) Pool.Dispose();
+        Weights.PerLayerEmbeddings?.Dispose();
         _source.Dispose();
     }
 }

@@ -83,7 +83,7 @@ public sealed class Gemma4Weights
     public required float[] FullRopeFreqFactors { get; init; }   // [RopeDimsFull / 2]
     public required Gemma4LayerWeights[] Layers { get; init; }
 
-    public static Gemma4Weights Load(Gemma4Config c, WeightReader r)
+    public static Gemma4Weights Load(Gemma4Config c, WeightReader r, ModelLoadOptions? options = null)
     {
         int h = c.HiddenSize;
         WeightMatrix embd = r.Matrix(N.TokenEmbedding, c.VocabSize, h);
@@ -99,7 +99,7 @@ public sealed class Gemma4Weights
         if (c.HasPerLayerInputs)
         {
             int width = c.LayerCount * c.PerLayerInputSize;
-            ple = new MappedPerLayerEmbeddingStore(r.Matrix(N.PerLayerTokenEmbedding, c.PerLayerVocabSize, width));
+            ple = PerLayerEmbeddingStore.Open(r, N.PerLayerTokenEmbedding, c.PerLayerVocabSize, width, options ?? ModelLoadOptions.Default);
             pleProj = r.Matrix(N.PerLayerModelProjection, width, h);
             pleNorm = r.Vector(N.PerLayerProjectionNorm, c.PerLayerInputSize);
         }

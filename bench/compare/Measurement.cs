@@ -32,20 +32,21 @@ internal static class Measurement
         int[] tokens = Tokens(prompt, a.GetInt("vocab-limit", 200_000));
         int[] shortPrompt = Tokens(ttft, a.GetInt("vocab-limit", 200_000), seed: 2);
         MeasureResult r = engine == "edgewise"
-            ? Edgewise(model, threads, a.Get("ple", "mmap"), a.Get("ple-cache", "64MB"), tokens, shortPrompt, gen)
+            ? Edgewise(model, threads, a.Get("ple", "mmap"), a.Get("ple-cache", "64MB"), a.Get("weights", "hugepages"), tokens, shortPrompt, gen)
             : LlamaCpp(model, threads, a.Has("llama-mmap"), tokens, shortPrompt, gen);
         r = r with { PeakRssBytes = PeakRss() };
         Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(r));
         return 0;
     }
 
-    private static MeasureResult Edgewise(string path, int threads, string ple, string pleCache, int[] prompt, int[] shortPrompt, int gen)
+    private static MeasureResult Edgewise(string path, int threads, string ple, string pleCache, string weights, int[] prompt, int[] shortPrompt, int gen)
     {
         var options = new ModelLoadOptions
         {
             Threads = threads,
             PerLayerEmbeddings = PerLayerEmbeddingStore.ParseMode(ple),
             PerLayerEmbeddingCacheBytes = PerLayerEmbeddingStore.ParseSize(pleCache),
+            Weights = weights == "mmap" ? WeightPlacement.Mapped : WeightPlacement.HugePages,
         };
         int context = prompt.Length + gen + 8;
         var clock = Stopwatch.StartNew();
@@ -74,7 +75,8 @@ internal static class Measurement
         }
         double decode = gen / Stopwatch.GetElapsedTime(t0).TotalSeconds;
         double pleBytesPerToken = store is null ? 0 : (store.BytesRead - pleBytes0) / (double)gen;
-        return new MeasureResult("edgewise", Path.GetFileName(path), ple, loadMs, ttftMs, prefill, decode, 0, pleBytesPerToken);
+        string placement = weights == "mmap" ? ple + ", weights mmap" : ple;
+        return new MeasureResult("edgewise", Path.GetFileName(path), placement, loadMs, ttftMs, prefill, decode, 0, pleBytesPerToken);
     }
 
     private static MeasureResult LlamaCpp(string path, int threads, bool mmap, int[] prompt, int[] shortPrompt, int gen)

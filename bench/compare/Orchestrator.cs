@@ -21,7 +21,7 @@ internal static class Orchestrator
             Console.WriteLine("""
                 edgewise-compare run [--rounds 3] [--threads 2] [--arches gemma4] [--dtypes q4_0,q8_0] [--ple-modes mmap]
                                      [--ple-cache 64MB] [--prompt 512] [--gen 128] [--ttft-prompt 16] [--seed 1]
-                                     [--models DIR] [--out FILE.md] [--llama-mmap] [--no-llama]
+                                     [--weights hugepages|mmap] [--models DIR] [--out FILE.md] [--llama-mmap] [--no-llama]
                 """);
             return 0;
         }
@@ -50,7 +50,7 @@ internal static class Orchestrator
             foreach (string file in files)
             {
                 var runs = new List<string>();
-                foreach (string ple in pleModes) runs.Add($"measure --engine edgewise --model \"{file}\" --ple {ple.Trim()} --ple-cache {a.Get("ple-cache", "64MB")} {common}");
+                foreach (string ple in pleModes) runs.Add($"measure --engine edgewise --model \"{file}\" --ple {ple.Trim()} --ple-cache {a.Get("ple-cache", "64MB")} --weights {a.Get("weights", "hugepages")} {common}");
                 if (!a.Has("no-llama"))
                 {
                     string llama = $"measure --engine llama.cpp --model \"{file}\" {common}{(a.Has("llama-mmap") ? " --llama-mmap" : "")}";

@@ -88,35 +88,41 @@ public sealed unsafe class WeightMatrix
     /// <summary>
     /// A matrix read from <paramref name="path"/> at <paramref name="offset"/> with positioned reads into huge-page
     /// memory (ggml layout): unlike copying from a mapping, the bytes do not stay behind in this process's mapped
-    /// pages, and the range is dropped from the page cache afterwards.
+    /// pages as well. With <paramref name="dropFromPageCache"/> the range also leaves the page cache afterwards (a
+    /// big table read once), at the cost of a disk read on the next load.
     /// </summary>
-    public static WeightMatrix ReadFromFile(string name, GgmlType type, int rows, int columns, string path, long offset)
+    /// <param name="arena">Where to place the bytes; null = a huge-page allocation of this matrix's own.</param>
+    public static WeightMatrix ReadFromFile(string name, GgmlType type, int rows, int columns, string path, long offset,
+        bool dropFromPageCache = false, WeightArena? arena = null)
     {
         if (!IsSupported(type)) throw new NotSupportedException($"Tensor '{name}' has type {type}, which has no matrix kernel.");
         long bytes = GgmlTypeInfo.RowBytes(type, columns) * rows;
-        var memory = new HugePageMemory(bytes);
+        HugePageMemory memory;
+        byte* data = arena is null ? (memory = new HugePageMemory(bytes)).Pointer : arena.Allocate(bytes, out memory);
         using SafeFileHandle file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
         for (long done = 0; done < bytes;)
         {
             int chunk = (int)Math.Min(bytes - done, 1 << 30);
-            int read = RandomAccess.Read(file, new Span<byte>(memory.Pointer + done, chunk), offset + done);
+            int read = RandomAccess.Read(file, new Span<byte>(data + done, chunk), offset + done);
             if (read <= 0)
             {
                 throw new EndOfStreamException($"'{path}': tensor '{name}' needs {bytes} bytes at offset {offset}; the file ends after {done}.");
             }
             done += read;
         }
-        FileAdvice.DontNeed(file, offset, bytes);
-        return new WeightMatrix(name, type, memory.Pointer, rows, columns, memory);
+        if (dropFromPageCache) FileAdvice.DontNeed(file, offset, bytes);
+        return new WeightMatrix(name, type, data, rows, columns, memory);
     }
 
     /// <summary>This matrix copied into huge-page memory (a resident copy of a mapped or borrowed tensor).</summary>
-    public WeightMatrix CopyToMemory()
+    /// <param name="arena">Where to place the bytes; null = a huge-page allocation of this matrix's own.</param>
+    public WeightMatrix CopyToMemory(WeightArena? arena = null)
     {
         long bytes = RowBytes * Rows;
-        var memory = new HugePageMemory(bytes);
-        Buffer.MemoryCopy(_data, memory.Pointer, bytes, bytes);
-        return new WeightMatrix(Name, Type, memory.Pointer, Rows, Columns, memory);
+        HugePageMemory memory;
+        byte* data = arena is null ? (memory = new HugePageMemory(bytes)).Pointer : arena.Allocate(bytes, out memory);
+        Buffer.MemoryCopy(_data, data, bytes, bytes);
+        return new WeightMatrix(Name, Type, data, Rows, Columns, memory);
     }
 
     /// <summary>True when the matrix owns a huge-page copy of its bytes rather than viewing the file.</summary>

@@ -53,7 +53,7 @@ public static class PerLayerEmbeddingStore
     /// <summary>The table <paramref name="name"/> of <paramref name="rows"/> × <paramref name="width"/> values, placed as <paramref name="options"/> say.</summary>
     public static IPerLayerEmbeddingStore Open(WeightReader reader, string name, long rows, long width, ModelLoadOptions options)
     {
-        WeightMatrix table = reader.Matrix(name, rows, width);
+        WeightMatrix table = reader.MappedMatrix(name, rows, width);
         switch (options.PerLayerEmbeddings)
         {
             case PerLayerEmbeddingMode.Mapped:
@@ -61,7 +61,7 @@ public static class PerLayerEmbeddingStore
             case PerLayerEmbeddingMode.Resident:
                 // A file-backed table is read with positioned reads, so the copy does not also linger in the page cache.
                 return reader.TryGetFileRange(name, out string file, out long offset)
-                    ? new MappedPerLayerEmbeddingStore(WeightMatrix.ReadFromFile(name, table.Type, table.Rows, table.Columns, file, offset), PerLayerEmbeddingMode.Resident)
+                    ? new MappedPerLayerEmbeddingStore(WeightMatrix.ReadFromFile(name, table.Type, table.Rows, table.Columns, file, offset, dropFromPageCache: true), PerLayerEmbeddingMode.Resident)
                     : new MappedPerLayerEmbeddingStore(table.CopyToMemory(), PerLayerEmbeddingMode.Resident);
             case PerLayerEmbeddingMode.Stream:
                 if (!reader.TryGetFileRange(name, out string path, out long start))

@@ -22,7 +22,7 @@ public sealed class Gemma4Model : ILanguageModel
         _source = source;
         _options = options;
         Config = config;
-        Weights = Gemma4Weights.Load(config, new WeightReader(source), options);
+        Weights = Gemma4Weights.Load(config, new WeightReader(source, options.Weights), options);
         _ownsPool = options.Pool is null;
         Pool = options.Pool ?? new WorkerPool(Math.Max(1, options.Threads));
         Info = new ModelInfo(Gemma4Config.ArchitectureName, name, config.VocabSize, config.ContextLength, config.HiddenSize,

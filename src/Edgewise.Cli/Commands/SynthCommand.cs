@@ -1,7 +1,9 @@
 using System.CommandLine;
 using System.Diagnostics;
+using Edgewise.Core.Formats.Gguf;
 using Edgewise.Core.Tensors;
 using Edgewise.Models.Synthesis;
+using Edgewise.Text.Tokenization;
 
 namespace Edgewise.Cli.Commands;
 
@@ -59,18 +61,20 @@ internal static class SynthCommand
             }
             if (parse.GetValue(kEqV) is bool k) spec = spec with { KEqV = k };
             if (parse.GetValue(doubleWide) is bool d) spec = spec with { DoubleWideMlp = d };
-            SynthVocabulary? vocabulary = null;
+            Action<GgufWriter>? writeTokenizer = null;
             if (parse.GetValue(tokenizer) is string tok)
             {
-                vocabulary = SynthVocabulary.FromTokenizerJson(tok);
-                spec = spec with { Vocab = vocabulary.Count };
+                GemmaTokenizer loaded = GemmaTokenizer.FromTokenizerJson(tok);
+                spec = spec with { Vocab = loaded.VocabularySize };
+                TokenizerGgufMetadata metadata = TokenizerGgufMetadata.From(loaded);
+                writeTokenizer = metadata.WriteTo;
             }
             spec = spec with { Seed = parse.GetValue(seed), Dtype = ParseDtype(parse.GetValue(dtype)!) };
             string path = parse.GetValue(output)!;
             var clock = Stopwatch.StartNew();
             long bytes = parse.GetValue(safetensors)
                 ? Gemma4SafetensorsSynthesizer.Write(spec, path)
-                : Gemma4GgufSynthesizer.Write(spec, path, vocabulary);
+                : Gemma4GgufSynthesizer.Write(spec, path, writeTokenizer);
             Console.WriteLine($"wrote {path}: {bytes / 1048576.0:F1} MiB in {clock.Elapsed.TotalSeconds:F1} s " +
                 $"({spec.Layers} layers, hidden {spec.Hidden}, vocab {spec.Vocab}, {spec.Dtype})");
             return 0;

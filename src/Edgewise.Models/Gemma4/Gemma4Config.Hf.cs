@@ -112,6 +112,7 @@ public sealed partial record Gemma4Config
             RopeThetaSliding = thetaSliding,
             FullRopePartialFactor = partial,
             SharedKvLayers = shared,
+            AttentionKEqV = OptBool(t, "attention_k_eq_v") ?? false,
             ExpertCount = moe ? Int(t, "num_experts", source) : 0,
             ExpertsUsed = moe ? Int(t, "top_k_experts", source) : 0,
             ExpertFfnWidth = moe ? Int(t, "moe_intermediate_size", source) : 0,

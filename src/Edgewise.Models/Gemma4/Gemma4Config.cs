@@ -45,6 +45,12 @@ public sealed partial record Gemma4Config
     /// </summary>
     public required float FullRopePartialFactor { get; init; }
 
+    /// <summary>
+    /// HF <c>attention_k_eq_v</c>: full layers take V from the raw K projection. GGUF states it by leaving out
+    /// <c>attn_v</c>, so a GGUF config reports false and the missing tensor decides.
+    /// </summary>
+    public bool AttentionKEqV { get; init; }
+
     /// <summary>Trailing layers that own no KV cache and read an earlier layer's (HF <c>num_kv_shared_layers</c>).</summary>
     public required int SharedKvLayers { get; init; }
 

@@ -9,7 +9,8 @@ namespace Edgewise.Models.Gemma4;
 /// <summary>
 /// A loaded Gemma 4 text model (E2B/E4B with PLE and KV sharing, dense 12B/31B with k_eq_v, 26B-A4B MoE), one
 /// class for every weight format: GGUF (F32/F16/BF16/Q8_0/Q4_0/Q4_K…) and HF safetensors. Immutable and
-/// shared by every <see cref="Gemma4State"/> made from it.
+/// shared by every <see cref="Gemma4State"/> made from it. States share the model's worker pool, so run one
+/// <c>Forward</c> at a time per model (the engine's scheduler serialises them).
 /// </summary>
 public sealed class Gemma4Model : ILanguageModel
 {

@@ -163,7 +163,7 @@ public sealed class Gemma4Weights
             Q = r.Matrix(B(N.AttnQ), q, h),
             // KV-shared layers may carry unused k/v/k_norm (Google's checkpoints do); they are never read.
             K = owns ? r.Matrix(B(N.AttnK), kv, h) : null,
-            V = owns ? r.OptionalMatrix(B(N.AttnV), kv, h) : null,
+            V = owns && !(c.AttentionKEqV && c.LayerKinds[i] == LayerKind.Full) ? r.OptionalMatrix(B(N.AttnV), kv, h) : null,
             O = r.Matrix(B(N.AttnOutput), h, q),
             QNorm = r.Vector(B(N.AttnQNorm), d),
             KNorm = owns ? r.Vector(B(N.AttnKNorm), d) : null,

@@ -14,18 +14,18 @@ public static class Gemma4GgufSynthesizer
 {
     private const long SlabValues = 1 << 22;
 
+    /// <param name="writeTokenizer">
+    /// Writes the <c>tokenizer.ggml.*</c> keys of a tokenizer with exactly <c>spec.Vocab</c> pieces; null embeds the
+    /// built-in <see cref="SynthVocabulary"/>.
+    /// </param>
     /// <returns>Bytes written.</returns>
-    public static long Write(Gemma4SynthSpec spec, string path, SynthVocabulary? vocabulary = null)
+    public static long Write(Gemma4SynthSpec spec, string path, Action<GgufWriter>? writeTokenizer = null)
     {
         List<SynthTensor> plan = Gemma4TensorPlan.Build(spec);
-        vocabulary ??= SynthVocabulary.BuiltIn(spec.Vocab);
-        if (vocabulary.Count != spec.Vocab)
-        {
-            throw new ArgumentException($"The vocabulary has {vocabulary.Count} pieces but the model's vocabulary size is {spec.Vocab}.", nameof(vocabulary));
-        }
         using var w = new GgufWriter(path);
         WriteMetadata(spec, w);
-        WriteVocabulary(vocabulary, w);
+        if (writeTokenizer is null) SynthVocabulary.BuiltIn(spec.Vocab).WriteTo(w);
+        else writeTokenizer(w);
         foreach (SynthTensor t in plan)
         {
             SynthTensor tensor = t;
@@ -74,24 +74,6 @@ public static class Gemma4GgufSynthesizer
             w.AddUInt32(k + "expert_used_count", (uint)s.ExpertsUsed);
             w.AddUInt32(k + "expert_feed_forward_length", (uint)s.ExpertFfn);
         }
-    }
-
-    private static void WriteVocabulary(SynthVocabulary v, GgufWriter w)
-    {
-        w.AddString("tokenizer.ggml.model", "gemma4");
-        w.AddString("tokenizer.ggml.pre", "gemma4");
-        w.AddStringArray("tokenizer.ggml.tokens", v.Tokens);
-        var scores = new float[v.Count];
-        for (int i = 0; i < scores.Length; i++) scores[i] = -i;
-        w.AddArray<float>("tokenizer.ggml.scores", scores);
-        w.AddArray<int>("tokenizer.ggml.token_type", v.Types);
-        w.AddStringArray("tokenizer.ggml.merges", v.Merges);
-        w.AddUInt32("tokenizer.ggml.bos_token_id", 2);
-        w.AddUInt32("tokenizer.ggml.eos_token_id", 1);
-        w.AddUInt32("tokenizer.ggml.unknown_token_id", 3);
-        w.AddUInt32("tokenizer.ggml.padding_token_id", 0);
-        w.AddBool("tokenizer.ggml.add_bos_token", true);
-        w.AddBool("tokenizer.ggml.add_eos_token", false);
     }
 
     /// <summary>llama.cpp's <c>llama_ftype</c> for a file whose matrices are mostly <paramref name="type"/>.</summary>

@@ -1,12 +1,13 @@
 using System.Globalization;
-using System.Text.Json;
+using Edgewise.Core.Formats.Gguf;
 
 namespace Edgewise.Models.Synthesis;
 
 /// <summary>
 /// The tokenizer a synthetic GGUF carries as <c>tokenizer.ggml.*</c> (model <c>gemma4</c>: BPE with explicit merges,
-/// <c>▁</c> for spaces, byte fallback). Either a small built-in vocabulary with every Gemma 4 control token at its
-/// real id, or the vocabulary of a Hugging Face <c>tokenizer.json</c>.
+/// <c>▁</c> for spaces, byte fallback): a small built-in vocabulary with every Gemma 4 control token at its real id.
+/// (A real tokenizer is embedded by the caller through <see cref="Gemma4GgufSynthesizer.Write"/>'s tokenizer hook;
+/// the CLI uses Edgewise.Text's loader for that.)
 /// </summary>
 public sealed class SynthVocabulary
 {
@@ -87,41 +88,22 @@ public sealed class SynthVocabulary
         return new SynthVocabulary(tokens, types, [.. merges]);
     }
 
-    /// <summary>The vocabulary, merges and added tokens of a Hugging Face <c>tokenizer.json</c> (BPE model).</summary>
-    public static SynthVocabulary FromTokenizerJson(string path)
+    /// <summary>Writes the <c>tokenizer.ggml.*</c> keys llama.cpp's gemma4 vocabulary loader reads.</summary>
+    public void WriteTo(GgufWriter w)
     {
-        using JsonDocument doc = JsonDocument.Parse(File.ReadAllBytes(path));
-        JsonElement model = doc.RootElement.GetProperty("model");
-        var byId = new SortedDictionary<int, (string Piece, int Type)>();
-        foreach (JsonProperty p in model.GetProperty("vocab").EnumerateObject())
-        {
-            string piece = p.Name;
-            int type = piece.Length == 6 && piece.StartsWith("<0x", StringComparison.Ordinal) && piece.EndsWith('>') ? Byte : Normal;
-            byId[p.Value.GetInt32()] = (piece, type);
-        }
-        if (doc.RootElement.TryGetProperty("added_tokens", out JsonElement added))
-        {
-            foreach (JsonElement a in added.EnumerateArray())
-            {
-                bool special = a.TryGetProperty("special", out JsonElement sp) && sp.GetBoolean();
-                byId[a.GetProperty("id").GetInt32()] = (a.GetProperty("content").GetString()!, special ? Control : UserDefined);
-            }
-        }
-        int size = byId.Count == 0 ? 0 : byId.Keys.Max() + 1;
-        var tokens = new string[size];
-        var types = new int[size];
-        for (int i = 0; i < size; i++)
-        {
-            (tokens[i], types[i]) = byId.TryGetValue(i, out var t) ? t : ($"<unused_gap{i}>", Unused);
-        }
-        var merges = new List<string>();
-        if (model.TryGetProperty("merges", out JsonElement m))
-        {
-            foreach (JsonElement e in m.EnumerateArray())
-            {
-                merges.Add(e.ValueKind == JsonValueKind.Array ? $"{e[0].GetString()} {e[1].GetString()}" : e.GetString()!);
-            }
-        }
-        return new SynthVocabulary(tokens, types, [.. merges]);
+        w.AddString("tokenizer.ggml.model", "gemma4");
+        w.AddString("tokenizer.ggml.pre", "gemma4");
+        w.AddStringArray("tokenizer.ggml.tokens", Tokens);
+        var scores = new float[Count];
+        for (int i = 0; i < scores.Length; i++) scores[i] = -i;
+        w.AddArray<float>("tokenizer.ggml.scores", scores);
+        w.AddArray<int>("tokenizer.ggml.token_type", Types);
+        w.AddStringArray("tokenizer.ggml.merges", Merges);
+        w.AddUInt32("tokenizer.ggml.bos_token_id", 2);
+        w.AddUInt32("tokenizer.ggml.eos_token_id", 1);
+        w.AddUInt32("tokenizer.ggml.unknown_token_id", 3);
+        w.AddUInt32("tokenizer.ggml.padding_token_id", 0);
+        w.AddBool("tokenizer.ggml.add_bos_token", true);
+        w.AddBool("tokenizer.ggml.add_eos_token", false);
     }
 }

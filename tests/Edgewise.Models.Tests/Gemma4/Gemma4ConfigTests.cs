@@ -37,6 +37,7 @@ public sealed class Gemma4ConfigTests
         Assert.Equal(1_000_000f, c.RopeThetaFull);
         Assert.Equal(10_000f, c.RopeThetaSliding);
         Assert.False(c.IsMoe);
+        Assert.False(c.AttentionKEqV);
     }
 
     [Fact]
@@ -72,6 +73,7 @@ public sealed class Gemma4ConfigTests
         Assert.Equal(4, c.KvHeadCounts[5]);
         Assert.Equal(1024, c.SlidingWindow);
         Assert.Equal(21504, c.FfnWidths[59]);
+        Assert.True(c.AttentionKEqV);
     }
 
     [Fact]

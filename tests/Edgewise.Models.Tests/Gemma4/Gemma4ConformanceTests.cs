@@ -54,6 +54,23 @@ public sealed class Gemma4ConformanceTests(ITestOutputHelper output)
         Assert.True(c.MaxAbs <= Q8MaxTolerance && c.MeanAbs <= Q8MeanTolerance, c.ToString());
     }
 
+    /// <summary>
+    /// F16, Q4_0 and Q4_K files (the real head geometry, so every row is whole 256-value super-blocks). llama.cpp
+    /// rounds activations to F16 / Q8_0 / Q8_K inside these matmuls; the bound is a sanity bound, the printed
+    /// numbers are the measurement.
+    /// </summary>
+    [Theory]
+    [InlineData(GgmlType.F16)]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q4_K)]
+    public void Other_formats_track_llama_cpp(GgmlType dtype)
+    {
+        using var dir = new TempDirectory();
+        string path = TestShapes.Write(dir, TestShapes.RealHeads, dtype);
+        LogitComparison c = Compare(path, "real-heads");
+        Assert.True(c.MaxAbs <= 0.5 && c.MeanAbs <= 0.05, c.ToString());
+    }
+
     private LogitComparison Compare(string path, string shape)
     {
         int vocab = TestShapes.ByName(shape).Vocab;

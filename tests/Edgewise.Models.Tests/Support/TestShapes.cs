@@ -37,7 +37,14 @@ internal static class TestShapes
         RopeThetaFull = 500_000f, RopeThetaSliding = 20_000f, Seed = 14,
     };
 
-    public static IEnumerable<object[]> Names => [["e"], ["dense"], ["moe"], ["odd"]];
+    /// <summary>E2B's real head geometry (256 sliding / 512 full, 25% proportional RoPE, θ 1e6) on a narrow trunk.</summary>
+    public static Gemma4SynthSpec RealHeads { get; } = new()
+    {
+        Name = "test-real-heads", Hidden = 256, Layers = 5, Vocab = 1024, Heads = 2, KvHeads = 1, KvHeadsFull = 1, HeadDim = 256, HeadDimFull = 512,
+        Ffn = 256, DoubleWideMlp = true, Ple = 256, SharedKvLayers = 2, FullEvery = 3, SlidingWindow = 32, Context = 256, Seed = 15,
+    };
+
+    public static IEnumerable<object[]> Names => [["e"], ["dense"], ["moe"], ["odd"], ["real-heads"]];
 
     public static Gemma4SynthSpec ByName(string name) => name switch
     {
@@ -45,6 +52,7 @@ internal static class TestShapes
         "dense" => Dense,
         "moe" => Moe,
         "odd" => Odd,
+        "real-heads" => RealHeads,
         _ => throw new ArgumentException(name),
     };
 

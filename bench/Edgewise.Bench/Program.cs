@@ -16,4 +16,9 @@ if (args.Length > 0 && args[0] == "quick-l2")
     QuickBench.RunCacheResident(args[1..]);
     return;
 }
+if (args is ["gemma3n-layers", ..])
+{
+    Gemma3nLayerProfile.Run(args[1..]);
+    return;
+}
 BenchmarkSwitcher.FromAssembly(typeof(MatVecBenchmarks).Assembly).Run(args);

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text.Json;
 using Edgewise.Models;
 using Edgewise.Models.Common;
+using Edgewise.Models.Gemma3n;
 using Edgewise.Models.Gemma4;
 using LLama;
 using LLama.Common;
@@ -64,7 +65,12 @@ internal static class Measurement
         state.Forward(prompt, logits);
         double prefill = prompt.Length / Stopwatch.GetElapsedTime(t0).TotalSeconds;
 
-        IPerLayerEmbeddingStore? store = (model as Gemma4Model)?.Weights.PerLayerEmbeddings;
+        IPerLayerEmbeddingStore? store = model switch
+        {
+            Gemma4Model g4 => g4.Weights.PerLayerEmbeddings,
+            Gemma3nModel g3n => g3n.Weights.PerLayerEmbeddings,
+            _ => null,
+        };
         long pleBytes0 = store?.BytesRead ?? 0;
         Span<int> next = stackalloc int[1];
         t0 = Stopwatch.GetTimestamp();

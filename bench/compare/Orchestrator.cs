@@ -19,7 +19,7 @@ internal static class Orchestrator
         if (a.Has("help"))
         {
             Console.WriteLine("""
-                edgewise-compare run [--rounds 3] [--threads 2] [--arches gemma4] [--dtypes q4_0,q8_0] [--ple-modes mmap]
+                edgewise-compare run [--rounds 3] [--threads 2] [--arches gemma4,gemma3n] [--dtypes q4_0,q8_0] [--ple-modes mmap]
                                      [--ple-cache 64MB] [--prompt 512] [--gen 128] [--ttft-prompt 16] [--seed 1]
                                      [--weights hugepages|mmap] [--models DIR] [--out FILE.md] [--llama-mmap] [--no-llama]
                 """);
@@ -97,8 +97,11 @@ internal static class Orchestrator
             case "gemma4":
                 Gemma4GgufSynthesizer.Write(Gemma4SynthSpec.Preset("e2b") with { Dtype = type, Seed = seed }, temp);
                 break;
+            case "gemma3n":
+                Gemma3nGgufSynthesizer.Write(Gemma3nSynthSpec.Preset("e2b") with { Dtype = type, Seed = seed }, temp);
+                break;
             default:
-                throw new ArgumentException($"--arches: this build synthesizes gemma4; found '{arch}'.");
+                throw new ArgumentException($"--arches: expected gemma4 or gemma3n; found '{arch}'.");
         }
         File.Move(temp, path, overwrite: true);
         Console.WriteLine($"  {new FileInfo(path).Length / 1073741824.0:F2} GiB in {clock.Elapsed.TotalSeconds:F0} s");

@@ -4,6 +4,7 @@
 # each measurement in a fresh process, and prints medians and Edgewise/llama.cpp ratios.
 #
 #   bench/compare/run.sh                       # 3 rounds, 2 threads, gemma4 E2B Q4_0 + Q8_0, --ple mmap
+#   bench/compare/run.sh --arches gemma4,gemma3n
 #   bench/compare/run.sh --rounds 5 --dtypes q4_0 --ple-modes mmap,stream
 #   bench/compare/run.sh --help
 set -euo pipefail

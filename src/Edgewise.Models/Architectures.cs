@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Edgewise.Core.Formats.Gguf;
 using Edgewise.Models.Common;
+using Edgewise.Models.Gemma3n;
 using Edgewise.Models.Gemma4;
 
 namespace Edgewise.Models;
@@ -26,7 +27,8 @@ public static class Architectures
             return arch switch
             {
                 Gemma4Config.ArchitectureName => Gemma4Model.Load(file, options),
-                _ => throw ModelErrors.Field(path, "general.architecture", "one of: gemma4", arch.Length == 0 ? "nothing" : arch),
+                Gemma3nConfig.ArchitectureName => Gemma3nModel.Load(file, options),
+                _ => throw ModelErrors.Field(path, "general.architecture", "one of: gemma4, gemma3n", arch.Length == 0 ? "nothing" : arch),
             };
         }
         catch
@@ -49,7 +51,8 @@ public static class Architectures
         return modelType switch
         {
             "gemma4" or "gemma4_text" => Gemma4Model.LoadSafetensors(path, config, options),
-            _ => throw ModelErrors.Field(configPath, "model_type", "one of: gemma4, gemma4_text", modelType.Length == 0 ? "nothing" : modelType),
+            "gemma3n" or "gemma3n_text" => Gemma3nModel.LoadSafetensors(path, config, options),
+            _ => throw ModelErrors.Field(configPath, "model_type", "one of: gemma4, gemma4_text, gemma3n, gemma3n_text", modelType.Length == 0 ? "nothing" : modelType),
         };
     }
 }

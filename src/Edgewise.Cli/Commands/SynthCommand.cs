@@ -8,13 +8,13 @@ using Edgewise.Text.Tokenization;
 namespace Edgewise.Cli.Commands;
 
 /// <summary><c>edgewise synth</c>: a seeded random-weight model file with the real converter's names, shapes and keys.</summary>
-internal static class SynthCommand
+internal static partial class SynthCommand
 {
     public static Command Create()
     {
         var command = new Command("synth", "Write a seeded random-weight model (GGUF, or an HF safetensors checkpoint) for tests and benchmarks.");
-        var arch = new Option<string>("--arch") { Description = "Architecture (gemma4).", DefaultValueFactory = _ => "gemma4" };
-        var shape = new Option<string>("--shape") { Description = "Preset: e2b, e4b, dense (31B), moe (26B-A4B), tiny.", DefaultValueFactory = _ => "tiny" };
+        var arch = new Option<string>("--arch") { Description = "Architecture: gemma4 or gemma3n.", DefaultValueFactory = _ => "gemma4" };
+        var shape = new Option<string>("--shape") { Description = "Preset: e2b, e4b, tiny; gemma4 also dense (31B), moe (26B-A4B).", DefaultValueFactory = _ => "tiny" };
         var dtype = new Option<string>("--dtype") { Description = "Matrix storage: f32, f16, bf16, q8_0, q4_0, q4_k.", DefaultValueFactory = _ => "f32" };
         var seed = new Option<ulong>("--seed") { Description = "Seed; each tensor's values depend only on it and the tensor's name.", DefaultValueFactory = _ => 1UL };
         var tokenizer = new Option<string?>("--tokenizer") { Description = "Embed this HF tokenizer.json's vocabulary (sets the vocabulary size)." };
@@ -44,14 +44,30 @@ internal static class SynthCommand
         var kEqV = new Option<bool?>("--k-eq-v") { Description = "Full layers take V from the raw K projection (attention_k_eq_v)." };
         var doubleWide = new Option<bool?>("--double-wide-mlp") { Description = "KV-shared layers use a 2× MLP (use_double_wide_mlp)." };
 
-        foreach (Option o in new Option[] { arch, shape, dtype, seed, tokenizer, output, safetensors, kEqV, doubleWide }) command.Options.Add(o);
+        var sparseLayers = new Option<int?>("--sparse-layers") { Description = "gemma3n: the first n layers are activation-sparse (0.95)." };
+        foreach (Option o in new Option[] { arch, shape, dtype, seed, tokenizer, output, safetensors, kEqV, doubleWide, sparseLayers }) command.Options.Add(o);
         foreach (Option<int?> o in intOptions) command.Options.Add(o);
 
         command.SetAction(parse =>
         {
+            if (parse.GetValue(arch) == "gemma3n")
+            {
+                var given = new Dictionary<string, int>();
+                for (int i = 0; i < ints.Length; i++)
+                {
+                    if (parse.GetValue(intOptions[i]) is int v) given[ints[i].Name] = v;
+                }
+                if (parse.GetValue(safetensors) || parse.GetValue(kEqV) is not null || parse.GetValue(doubleWide) is not null)
+                {
+                    Console.Error.WriteLine("gemma3n synthesis writes GGUF only and has no --k-eq-v / --double-wide-mlp.");
+                    return 2;
+                }
+                return WriteGemma3n(parse.GetValue(shape)!, given, parse.GetValue(sparseLayers), parse.GetValue(seed),
+                    ParseDtype(parse.GetValue(dtype)!), parse.GetValue(tokenizer), parse.GetValue(output)!);
+            }
             if (parse.GetValue(arch) != "gemma4")
             {
-                Console.Error.WriteLine($"Unknown --arch '{parse.GetValue(arch)}'; this build synthesizes gemma4.");
+                Console.Error.WriteLine($"Unknown --arch '{parse.GetValue(arch)}'; expected gemma4 or gemma3n.");
                 return 2;
             }
             Gemma4SynthSpec spec = Gemma4SynthSpec.Preset(parse.GetValue(shape)!);

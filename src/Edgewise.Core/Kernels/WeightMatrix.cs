@@ -13,7 +13,7 @@ namespace Edgewise.Core.Kernels;
 /// (a HF <c>[out, in]</c> linear weight; GGUF <c>ne = [in, out]</c>). Model code calls the same methods whatever
 /// the format. The bytes are not copied: the matrix is a view over the mapped file, which must outlive it.
 /// </summary>
-public sealed unsafe class WeightMatrix
+public sealed unsafe partial class WeightMatrix
 {
     private readonly byte* _data;
     // Set when the bytes were copied out of the file (Create with inHugePages): keeps the copy alive for slices too.

@@ -48,6 +48,11 @@ public sealed class WeightReader
     /// <summary>The file and byte offset of tensor <paramref name="name"/>, when the source stores it in one file.</summary>
     public bool TryGetFileRange(string name, out string file, out long offset) => _source.TryGetFileRange(name, out file, out offset);
 
+    /// <summary>Rows (ne1 and beyond) of a present tensor, for hyperparameters only a shape states.</summary>
+    public int Rows(string name) => _source.TryGetTensor(name, out TensorView view)
+        ? checked((int)view.Rows)
+        : throw Missing(name, "a tensor");
+
     /// <summary>
     /// A required matrix of <paramref name="rows"/> × <paramref name="columns"/> (ggml ne1 × ne0) that every token
     /// reads in full (projections, the output head), placed as <see cref="Placement"/> says.

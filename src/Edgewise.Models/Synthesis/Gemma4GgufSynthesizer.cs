@@ -77,7 +77,7 @@ public static class Gemma4GgufSynthesizer
     }
 
     /// <summary>llama.cpp's <c>llama_ftype</c> for a file whose matrices are mostly <paramref name="type"/>.</summary>
-    private static uint FileType(GgmlType type) => type switch
+    internal static uint FileType(GgmlType type) => type switch
     {
         GgmlType.F32 => 0,
         GgmlType.F16 => 1,
@@ -101,6 +101,14 @@ public static class Gemma4GgufSynthesizer
             stream.Write(bytes);
             return;
         }
+        WriteValues(t, spec.Seed, spec.RoundThrough, stream);
+    }
+
+    /// <summary>Streams a seeded tensor's values in its storage type, a slab of rows at a time (rows in parallel).</summary>
+    internal static void WriteValues(SynthTensor t, ulong seed, GgmlType? roundThrough, Stream stream)
+    {
+        long rows = t.Rows, columns = t.Columns;
+        long rowBytes = GgmlTypeInfo.RowBytes(t.Type, columns);
         int slabRows = (int)Math.Clamp(SlabValues / columns, 1, rows);
         var slab = new byte[slabRows * rowBytes];
         for (long row0 = 0; row0 < rows; row0 += slabRows)
@@ -109,8 +117,8 @@ public static class Gemma4GgufSynthesizer
             long first = row0;
             Parallel.For(0, n, () => new float[columns], (r, _, values) =>
             {
-                Gemma4TensorPlan.Values(t, spec.Seed, (first + r) * columns, values);
-                if (spec.RoundThrough is GgmlType through && t.Quantizable) RoundThrough(through, values);
+                Gemma4TensorPlan.Values(t, seed, (first + r) * columns, values);
+                if (roundThrough is GgmlType through && t.Quantizable) RoundThrough(through, values);
                 Quantizer.Quantize(t.Type, values, slab.AsSpan((int)(r * rowBytes), (int)rowBytes));
                 return values;
             }, _ => { });

@@ -1,0 +1,237 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using Edgewise.Core.Quantization;
+using Edgewise.Core.Tensors;
+using Edgewise.Core.Threading;
+
+namespace Edgewise.Core.Kernels;
+
+/// <summary>
+/// Row-selective kernels for activation-sparse layers (Gemma 3n's Gaussian top-k FFN): a mat-vec over a chosen
+/// set of rows, and a weighted sum of chosen rows. Both read only the rows they are given, so a layer whose
+/// activations are 95 % zero reads about 5 % of those matrices.
+/// </summary>
+public sealed unsafe partial class WeightMatrix
+{
+    private readonly byte[]? _owned;
+
+    private WeightMatrix(string name, GgmlType type, byte[] owned, int rows, int columns)
+        : this(name, type, (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(owned)), rows, columns)
+    {
+        _owned = owned;
+    }
+
+    /// <summary>Bytes of the whole matrix in its storage format.</summary>
+    public long ByteLength => RowBytes * Rows;
+
+    /// <summary>True when this matrix owns its bytes (built by <see cref="FromRows"/>) rather than viewing a mapped file.</summary>
+    public bool OwnsMemory => _owned is not null;
+
+    /// <summary>
+    /// A matrix that owns its bytes: <paramref name="values"/> ([rows, columns] row-major) stored as
+    /// <paramref name="type"/> with ggml's reference rounding (e.g. a transposed copy of a file matrix).
+    /// </summary>
+    public static WeightMatrix FromRows(string name, GgmlType type, ReadOnlySpan<float> values, int rows, int columns)
+    {
+        if (!IsSupported(type) || !Quantizer.CanQuantize(type))
+        {
+            throw new NotSupportedException($"'{name}': cannot store a matrix as {type}.");
+        }
+        if (columns <= 0 || rows < 0 || columns % GgmlTypeInfo.BlockSize(type) != 0 || values.Length < (long)rows * columns)
+        {
+            throw new ArgumentException($"'{name}': {rows} × {columns} values of {type} (block {GgmlTypeInfo.BlockSize(type)}) from {values.Length} floats.", nameof(values));
+        }
+        long rowBytes = GgmlTypeInfo.RowBytes(type, columns);
+        byte[] owned = GC.AllocateUninitializedArray<byte>(checked((int)(rowBytes * rows)), pinned: true);
+        for (int r = 0; r < rows; r++)
+        {
+            Quantizer.Quantize(type, values.Slice(r * columns, columns), owned.AsSpan((int)(r * rowBytes), (int)rowBytes));
+        }
+        return new WeightMatrix(name, type, owned, rows, columns);
+    }
+
+    /// <summary><c>y[k] = W[rows[k]] · x</c>: the mat-vec restricted to the listed rows (activations quantized once, as in <see cref="MatVec"/>).</summary>
+    public void MatVecRows(ReadOnlySpan<float> x, ReadOnlySpan<int> rows, Span<float> y, WorkerPool pool) => MatVecRowsCore(x, rows, y, pool, fast: true);
+
+    internal void MatVecRowsCore(ReadOnlySpan<float> x, ReadOnlySpan<int> rows, Span<float> y, WorkerPool pool, bool fast)
+    {
+        if (x.Length < Columns) throw new ArgumentException($"'{Name}' has {Columns} columns; x has {x.Length}.", nameof(x));
+        if (y.Length < rows.Length) throw new ArgumentException($"{rows.Length} rows asked; y holds {y.Length}.", nameof(y));
+        foreach (int r in rows)
+        {
+            if ((uint)r >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(rows), r, $"'{Name}' has {Rows} rows.");
+        }
+        if (rows.IsEmpty) return;
+        int actBytes = ActivationQuantizer.BytesPerRow(Activation, Columns);
+        byte* scratch = Scratch.Get(actBytes);
+        fixed (float* xp = x)
+        fixed (float* yp = y)
+        fixed (int* rp = rows)
+        {
+            ActivationRow act = ActivationQuantizer.Layout(Activation, xp, scratch, Columns);
+            ActivationQuantizer.Quantize(Activation, act, Columns);
+            var job = new RowsJob
+            {
+                Weights = _data, RowBytes = RowBytes, Type = Type, Kind = Activation, Columns = Columns,
+                X = xp, Scratch = scratch, RowIds = rp, Count = rows.Length, Y = yp, Fast = fast,
+                PerItem = Math.Max(8, rows.Length / (pool.ThreadCount * 4)),
+            };
+            pool.Run(ref job, (rows.Length + job.PerItem - 1) / job.PerItem);
+        }
+    }
+
+    /// <summary>
+    /// <c>y = Σ_k coefficients[k] · W[rows[k]]</c> (y has <see cref="Columns"/> values and is overwritten):
+    /// a mat-vec with a sparse input when W is stored transposed. Parallel over column ranges of whole blocks, so
+    /// each thread owns its slice of y and reads only the listed rows.
+    /// </summary>
+    public void SumRows(ReadOnlySpan<int> rows, ReadOnlySpan<float> coefficients, Span<float> y, WorkerPool pool) =>
+        SumRowsCore(rows, coefficients, y, pool, fast: true);
+
+    internal void SumRowsCore(ReadOnlySpan<int> rows, ReadOnlySpan<float> coefficients, Span<float> y, WorkerPool pool, bool fast)
+    {
+        if (coefficients.Length < rows.Length) throw new ArgumentException($"{rows.Length} rows but {coefficients.Length} coefficients.", nameof(coefficients));
+        if (y.Length < Columns) throw new ArgumentException($"'{Name}' rows have {Columns} values; y holds {y.Length}.", nameof(y));
+        foreach (int r in rows)
+        {
+            if ((uint)r >= (uint)Rows) throw new ArgumentOutOfRangeException(nameof(rows), r, $"'{Name}' has {Rows} rows.");
+        }
+        int block = GgmlTypeInfo.BlockSize(Type);
+        // Column ranges of whole blocks, at least 256 values, about 4 per thread.
+        int blocks = Columns / block;
+        int blocksPerItem = Math.Max(Math.Max(1, 256 / block), blocks / (pool.ThreadCount * 4));
+        fixed (int* rp = rows)
+        fixed (float* cp = coefficients)
+        fixed (float* yp = y)
+        {
+            var job = new SumJob
+            {
+                Weights = _data, RowBytes = RowBytes, Type = Type, Block = block, BlockBytes = GgmlTypeInfo.BlockBytes(Type),
+                Blocks = blocks, BlocksPerItem = blocksPerItem, RowIds = rp, Coefficients = cp, Count = rows.Length, Y = yp, Fast = fast,
+            };
+            pool.Run(ref job, (blocks + blocksPerItem - 1) / blocksPerItem);
+        }
+    }
+
+    private struct RowsJob : IParallelJob
+    {
+        public byte* Weights;
+        public long RowBytes;
+        public GgmlType Type;
+        public ActivationKind Kind;
+        public int Columns;
+        public float* X;
+        public byte* Scratch;
+        public int* RowIds;
+        public int Count;
+        public float* Y;
+        public bool Fast;
+        public int PerItem;
+
+        public readonly void Execute(int item)
+        {
+            ActivationRow act = ActivationQuantizer.Layout(Kind, X, Scratch, Columns);
+            int end = Math.Min(Count, (item + 1) * PerItem);
+            for (int k = item * PerItem; k < end; k++)
+            {
+                byte* w = Weights + RowIds[k] * RowBytes;
+                Y[k] = Fast ? RowDot.Fast(Type, w, act, Columns) : RowDot.Scalar(Type, w, act, Columns);
+            }
+        }
+    }
+
+    private struct SumJob : IParallelJob
+    {
+        public byte* Weights;
+        public long RowBytes;
+        public GgmlType Type;
+        public int Block;
+        public int BlockBytes;
+        public int Blocks;
+        public int BlocksPerItem;
+        public int* RowIds;
+        public float* Coefficients;
+        public int Count;
+        public float* Y;
+        public bool Fast;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Execute(int item)
+        {
+            int b0 = item * BlocksPerItem, b1 = Math.Min(Blocks, b0 + BlocksPerItem);
+            int c0 = b0 * Block, n = (b1 - b0) * Block;
+            float* y = Y + c0;
+            new Span<float>(y, n).Clear();
+            // Formats without a dedicated loop are dequantized 256 values (whole blocks) at a time.
+            int chunk = Math.Max(Block, 256 / Block * Block);
+            float* tmp = stackalloc float[chunk];
+            for (int k = 0; k < Count; k++)
+            {
+                byte* row = Weights + RowIds[k] * RowBytes;
+                float c = Coefficients[k];
+                if (Type == GgmlType.F32)
+                {
+                    AddScaled((float*)row + c0, c, y, n, Fast);
+                }
+                else if (Type == GgmlType.Q8_0)
+                {
+                    for (int b = b0; b < b1; b++)
+                    {
+                        var blk = (BlockQ8_0*)(row + (long)b * BlockBytes);
+                        AddScaledQ8(blk->Qs, c * (float)blk->D, y + (b - b0) * Block, Fast);
+                    }
+                }
+                else
+                {
+                    for (int v = 0; v < n; v += chunk)
+                    {
+                        int m = Math.Min(chunk, n - v);
+                        Dequantizer.DequantizeRow(Type, row + (long)(c0 + v) / Block * BlockBytes, tmp, m);
+                        AddScaled(tmp, c, y + v, m, Fast);
+                    }
+                }
+            }
+        }
+    }
+
+    /// <summary><c>y[i] += s · x[i]</c>; the scalar loop is the twin of the vector one.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddScaled(float* x, float s, float* y, int n, bool fast)
+    {
+        int i = 0;
+        if (fast && Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> vs = Vector256.Create(s);
+            for (; i <= n - 8; i += 8)
+            {
+                Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.Load(x + i), vs, Vector256.Load(y + i)), y + i);
+            }
+        }
+        for (; i < n; i++) y[i] = MathF.FusedMultiplyAdd(x[i], s, y[i]);
+    }
+
+    /// <summary><c>y[i] += s · q[i]</c> over one 32-value Q8_0 block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void AddScaledQ8(sbyte* q, float s, float* y, bool fast)
+    {
+        if (fast && Vector256.IsHardwareAccelerated)
+        {
+            Vector256<float> vs = Vector256.Create(s);
+            // Two 16-byte loads cover the block exactly (never past its end), widened 8 values at a time.
+            for (int h = 0; h < 32; h += 16)
+            {
+                Vector128<sbyte> v = Vector128.Load(q + h);
+                Vector128<short> lo = Vector128.WidenLower(v), hi = Vector128.WidenUpper(v);
+                Store8(Vector256.Create(Vector128.WidenLower(lo), Vector128.WidenUpper(lo)), vs, y + h);
+                Store8(Vector256.Create(Vector128.WidenLower(hi), Vector128.WidenUpper(hi)), vs, y + h + 8);
+            }
+            return;
+        }
+        for (int i = 0; i < 32; i++) y[i] = MathF.FusedMultiplyAdd(q[i], s, y[i]);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Store8(Vector256<int> q, Vector256<float> s, float* y) =>
+        Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q), s, Vector256.Load(y)), y);
+}

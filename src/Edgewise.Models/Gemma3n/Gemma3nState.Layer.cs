@@ -1,0 +1,190 @@
+using Edgewise.Models.Common;
+
+namespace Edgewise.Models.Gemma3n;
+
+public sealed partial class Gemma3nState
+{
+    /// <summary>
+    /// K and V of rows [row0, t) for a KV-owning layer, written into its cache (HF <c>Gemma3nTextAttention</c>):
+    /// k_norm then RoPE on K; V gets a weightless RMS norm and no RoPE. Input: <c>_xn</c> at absolute rows.
+    /// </summary>
+    private void StoreKv(int il, Gemma3nLayerWeights lw, int row0, int t, int pos0)
+    {
+        int d = _c.HeadDim, nkv = _c.KvHeadCount, kvw = nkv * d, rows = t - row0, h = _c.HiddenSize, half = d / 2;
+        lw.K!.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _k.AsSpan(0, rows * kvw), _pool);   // [rows, nKV·D]
+        lw.V!.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _v.AsSpan(0, rows * kvw), _pool);   // [rows, nKV·D]
+        bool full = _c.LayerKinds[il] == LayerKind.Full;
+        float[] cos = full ? _ropeCosFull : _ropeCosSliding, sin = full ? _ropeSinFull : _ropeSinSliding;
+        KvLayer cache = _cache.Layer(il);
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> rc = cos.AsSpan((row0 + r) * half, half), rs = sin.AsSpan((row0 + r) * half, half);
+            for (int head = 0; head < nkv; head++)
+            {
+                Span<float> k = _k.AsSpan(r * kvw + head * d, d);   // [D]
+                RowMath.RmsNorm(k, lw.KNorm!, _c.RmsNormEps, k);
+                RowMath.RopeRotateHalf(k, rc, rs);
+                Span<float> v = _v.AsSpan(r * kvw + head * d, d);   // [D]
+                RowMath.RmsNorm(v, _c.RmsNormEps, v);
+            }
+            cache.Write(pos0 + row0 + r, _k.AsSpan(r * kvw, kvw), _v.AsSpan(r * kvw, kvw));
+        }
+    }
+
+    /// <summary>LAuReL (HF <c>Gemma3nTextLaurelBlock</c>): <c>a_n + NormW(W_r · (W_l · a_n))</c>, a_n = <c>_xn</c> at absolute rows; out: <c>_laurel</c> [rows, H].</summary>
+    private void Laurel(Gemma3nLayerWeights lw, int row0, int t)
+    {
+        int h = _c.HiddenSize, rank = _c.LaurelRank, rows = t - row0;
+        lw.LaurelLeft.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _laurelMid.AsSpan(0, rows * rank), _pool);   // [rows, R]
+        lw.LaurelRight.MatMul(_laurelMid.AsSpan(0, rows * rank), rows, _laurel.AsSpan(0, rows * h), _pool);    // [rows, H]
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> l = _laurel.AsSpan(r * h, h);
+            RowMath.RmsNorm(l, lw.LaurelPostNorm, _c.RmsNormEps, l);
+            RowMath.Add(_xn.AsSpan((row0 + r) * h, h), l);
+        }
+    }
+
+    /// <summary>
+    /// Queries, attention over the (own or shared) cache, output projection and post-norm, then
+    /// <c>z = (a + attn + laurel) / √2</c> into <c>_z</c> [rows, H] (a = the un-normed active prediction).
+    /// </summary>
+    private void AttentionBlock(int il, Gemma3nLayerWeights lw, int row0, int t, int pos0)
+    {
+        int d = _c.HeadDim, nh = _c.HeadCount, qw = nh * d, rows = t - row0, h = _c.HiddenSize, half = d / 2;
+        lw.Q.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _q.AsSpan(0, rows * qw), _pool);   // [rows, nH·D]
+        bool full = _c.LayerKinds[il] == LayerKind.Full;
+        float[] cos = full ? _ropeCosFull : _ropeCosSliding, sin = full ? _ropeSinFull : _ropeSinSliding;
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> rc = cos.AsSpan((row0 + r) * half, half), rs = sin.AsSpan((row0 + r) * half, half);
+            for (int head = 0; head < nh; head++)
+            {
+                Span<float> q = _q.AsSpan(r * qw + head * d, d);   // [D]
+                RowMath.RmsNorm(q, lw.QNorm, _c.RmsNormEps, q);
+                RowMath.RopeRotateHalf(q, rc, rs);
+            }
+        }
+        // Scale 1.0: the q/k norms set the logit magnitude (HF `self.scaling = 1.0`).
+        Attention.Run(_pool, _q, 0, rows, pos0 + row0, _cache.Layer(il), full ? 0 : _c.SlidingWindow,
+            nh, _c.KvHeadCount, d, 1f, _attn, 0);
+        lw.O.MatMul(_attn.AsSpan(0, rows * qw), rows, _branch.AsSpan(0, rows * h), _pool);   // [rows, H]
+        float mix = 1f / MathF.Sqrt(2f);
+        int activeOffset = _c.AltUpActiveIndex * _streamStride;
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> o = _branch.AsSpan(r * h, h);
+            RowMath.RmsNorm(o, lw.PostAttentionNorm, _c.RmsNormEps, o);
+            ReadOnlySpan<float> a = _pred.AsSpan(activeOffset + (row0 + r) * h, h), l = _laurel.AsSpan(r * h, h);
+            Span<float> z = _z.AsSpan(r * h, h);
+            for (int e = 0; e < h; e++) z[e] = (a[e] + o[e] + l[e]) * mix;
+        }
+    }
+
+    /// <summary>GeGLU MLP with pre/post norms and residual add onto <c>_z</c> (HF <c>Gemma3nTextMLP</c>).</summary>
+    private void FeedForward(int il, Gemma3nLayerWeights lw, int row0, int t)
+    {
+        int h = _c.HiddenSize, rows = t - row0;
+        for (int r = 0; r < rows; r++) RowMath.RmsNorm(_z.AsSpan(r * h, h), lw.FfnNorm, _c.RmsNormEps, _xn.AsSpan(r * h, h));
+        if (rows == 1 && UseSparseDecode && lw.DownTransposed is not null) SparseMlp(lw, _c.SparsityStdMultipliers[il]);
+        else DenseMlp(il, lw, rows);
+        for (int r = 0; r < rows; r++)
+        {
+            Span<float> f = _branch.AsSpan(r * h, h);
+            RowMath.RmsNorm(f, lw.PostFfwNorm, _c.RmsNormEps, f);
+            RowMath.Add(f, _z.AsSpan(r * h, h));
+        }
+    }
+
+    /// <summary>
+    /// The reference MLP: <c>_branch = W_down · (gelu(g) ⊙ (W_up · u))</c> for <c>_xn</c> rows [0, rows), with
+    /// g = W_gate · u, shifted by the Gaussian top-k cutoff and clipped at 0 on sparse layers.
+    /// </summary>
+    private void DenseMlp(int il, Gemma3nLayerWeights lw, int rows)
+    {
+        int h = _c.HiddenSize, ffn = _c.FfnWidths[il];
+        ReadOnlySpan<float> u = _xn.AsSpan(0, rows * h);
+        lw.Gate.MatMul(u, rows, _gate.AsSpan(0, rows * ffn), _pool);   // [rows, I]
+        lw.Up.MatMul(u, rows, _up.AsSpan(0, rows * ffn), _pool);       // [rows, I]
+        if (_c.IsSparse(il))
+        {
+            float multiplier = _c.SparsityStdMultipliers[il];
+            for (int r = 0; r < rows; r++)
+            {
+                Span<float> g = _gate.AsSpan(r * ffn, ffn);
+                float cutoff = GaussianCutoff(g, multiplier);
+                for (int i = 0; i < ffn; i++) g[i] = MathF.Max(0f, g[i] - cutoff);
+            }
+            if (lw.DownTransposed is not null)
+            {
+                long dense = DenseFfnBytes(lw) * rows;
+                LastSparseTraffic = LastSparseTraffic with
+                {
+                    BytesRead = LastSparseTraffic.BytesRead + dense, DenseBytes = LastSparseTraffic.DenseBytes + dense,
+                    Units = LastSparseTraffic.Units + ffn * rows, SurvivingUnits = LastSparseTraffic.SurvivingUnits + ffn * rows,
+                };
+            }
+        }
+        RowMath.GeGlu(_gate.AsSpan(0, rows * ffn), _up.AsSpan(0, rows * ffn), _gate.AsSpan(0, rows * ffn));
+        lw.Down.MatMul(_gate.AsSpan(0, rows * ffn), rows, _branch.AsSpan(0, rows * h), _pool);   // [rows, H]
+    }
+
+    /// <summary>
+    /// Single-token MLP of an activation-sparse layer. The gate is dense; only units above the Gaussian top-k
+    /// cutoff survive (gelu(0) = 0 removes the rest exactly), so only their rows of W_up and of the transposed
+    /// W_down are read: about 5 % of those two matrices at the released sparsity (0.95).
+    /// </summary>
+    private void SparseMlp(Gemma3nLayerWeights lw, float multiplier)
+    {
+        int ffn = lw.Gate.Rows, h = _c.HiddenSize;
+        Span<float> g = _gate.AsSpan(0, ffn);                          // [I]
+        lw.Gate.MatVec(_xn.AsSpan(0, h), g, _pool);
+        float cutoff = GaussianCutoff(g, multiplier);
+        int count = 0;
+        for (int i = 0; i < ffn; i++)
+        {
+            if (g[i] > cutoff)
+            {
+                _survivors[count] = i;
+                _survivorAct[count] = g[i] - cutoff;
+                count++;
+            }
+        }
+        RowMath.GeluInPlace(_survivorAct.AsSpan(0, count));   // the dense path's GELU, on the survivors only
+        ReadOnlySpan<int> ids = _survivors.AsSpan(0, count);       // [n]
+        Span<float> up = _survivorUp.AsSpan(0, count);              // [n]
+        lw.Up.MatVecRows(_xn.AsSpan(0, h), ids, up, _pool);
+        Span<float> act = _survivorAct.AsSpan(0, count);            // [n] gelu(g − cutoff) ⊙ up
+        for (int k = 0; k < count; k++) act[k] *= up[k];
+        lw.DownTransposed!.SumRows(ids, act, _branch.AsSpan(0, h), _pool);   // [H]
+        long read = lw.Gate.ByteLength + count * (lw.Up.RowBytes + lw.DownTransposed.RowBytes);
+        LastSparseTraffic = LastSparseTraffic with
+        {
+            BytesRead = LastSparseTraffic.BytesRead + read, DenseBytes = LastSparseTraffic.DenseBytes + DenseFfnBytes(lw),
+            Units = LastSparseTraffic.Units + ffn, SurvivingUnits = LastSparseTraffic.SurvivingUnits + count,
+        };
+    }
+
+    private static long DenseFfnBytes(Gemma3nLayerWeights lw) => lw.Gate.ByteLength + lw.Up.ByteLength + lw.Down.ByteLength;
+
+    private float GaussianCutoff(ReadOnlySpan<float> gate, float stdMultiplier) => GaussianCutoff(gate, stdMultiplier, _sampleStd);
+
+    /// <summary>
+    /// HF <c>Gemma3nTextMLP._gaussian_topk</c>: <c>mean + σ · Φ⁻¹(sparsity)</c> over the I gate values of one token,
+    /// σ the population std (HF), or with <paramref name="sampleStd"/> the n − 1 estimate llama.cpp uses (the two
+    /// differ by 1/(2I) relative: 6e-5 at I = 8192, but 2e-3 at the small widths of test models).
+    /// </summary>
+    internal static float GaussianCutoff(ReadOnlySpan<float> gate, float stdMultiplier, bool sampleStd)
+    {
+        double sum = 0;
+        for (int i = 0; i < gate.Length; i++) sum += gate[i];
+        double mean = sum / gate.Length, sq = 0;
+        for (int i = 0; i < gate.Length; i++)
+        {
+            double dv = gate[i] - mean;
+            sq += dv * dv;
+        }
+        int n = sampleStd ? gate.Length - 1 : gate.Length;
+        return (float)(mean + Math.Sqrt(sq / n) * stdMultiplier);
+    }
+}

@@ -1,0 +1,189 @@
+using Edgewise.Core.Kernels;
+using Edgewise.Core.Tensors;
+using Edgewise.Models.Common;
+using N = Edgewise.Models.Gemma3n.Gemma3nTensorNames;
+
+namespace Edgewise.Models.Gemma3n;
+
+/// <summary>Weights of one Gemma 3n decoder layer. Matrices are views into the model file; vectors are small float copies.</summary>
+public sealed class Gemma3nLayerWeights
+{
+    public required float[] AttnNorm { get; init; }          // [H]
+    public required WeightMatrix Q { get; init; }             // [nH·D, H]
+    public WeightMatrix? K { get; init; }                     // [nKV·D, H]; null on KV-shared layers
+    public WeightMatrix? V { get; init; }                     // [nKV·D, H]; null on KV-shared layers
+    public required WeightMatrix O { get; init; }             // [H, nH·D]
+    public required float[] QNorm { get; init; }             // [D]
+    public float[]? KNorm { get; init; }                      // [D]
+    public required float[] PostAttentionNorm { get; init; } // [H]
+    public required float[] FfnNorm { get; init; }           // [H]
+    public required WeightMatrix Gate { get; init; }          // [I, H]
+    public required WeightMatrix Up { get; init; }            // [I, H]
+    public required WeightMatrix Down { get; init; }          // [H, I]
+
+    /// <summary>
+    /// Sparse layers only: <see cref="Down"/> transposed to [I, H], so the columns of the intermediate units that
+    /// survive the Gaussian top-k are contiguous rows (a block-quantized [H, I] matrix cannot be read by column).
+    /// Owned memory; see <see cref="Gemma3nWeights.SparseDownBytes"/>.
+    /// </summary>
+    public WeightMatrix? DownTransposed { get; init; }        // [I, H]
+    public required float[] PostFfwNorm { get; init; }       // [H]
+
+    public required WeightMatrix LaurelLeft { get; init; }    // [R, H]
+    public required WeightMatrix LaurelRight { get; init; }   // [H, R]
+    public required float[] LaurelPostNorm { get; init; }    // [H]
+
+    public required WeightMatrix AltUpRouter { get; init; }   // [S, H]
+    public required float[] AltUpRouterNorm { get; init; }   // [H]
+    /// <summary>HF <c>prediction_coefs</c>: [S², S] row-major; row 4i+j maps modalities to C[i][j].</summary>
+    public required float[] AltUpPredictCoef { get; init; }  // [S·S, S]
+    public required float[] AltUpCorrectCoef { get; init; }  // [S, S]
+    public required float[] AltUpCorrectScale { get; init; } // [H]
+
+    public required WeightMatrix PleGate { get; init; }       // [P, H]
+    public required WeightMatrix PleProjection { get; init; } // [H, P]
+    public required float[] PlePostNorm { get; init; }       // [H]
+}
+
+/// <summary>All weights of a Gemma 3n text model, read through a <see cref="WeightReader"/> whatever the file format.</summary>
+public sealed class Gemma3nWeights
+{
+    public required WeightMatrix TokenEmbedding { get; init; }   // [V, H]
+    public required WeightMatrix Output { get; init; }           // [V, H]; the token embedding when tied
+    public required float[] OutputNorm { get; init; }            // [H]
+    public required IPerLayerEmbeddingStore PerLayerEmbeddings { get; init; }   // [V_ple, L·P]
+    public required WeightMatrix PerLayerModelProjection { get; init; }  // [L·P, H]
+    public required float[] PerLayerProjectionNorm { get; init; }        // [P]
+    public required WeightMatrix[] AltUpProjections { get; init; }       // (S−1) × [H, H]
+    public required WeightMatrix[] AltUpUnembedProjections { get; init; } // (S−1) × [H, H]
+    public required Gemma3nLayerWeights[] Layers { get; init; }
+
+    /// <summary>Bytes of the transposed down projections kept for sparse decode (the only weight memory not in the file).</summary>
+    public long SparseDownBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (Gemma3nLayerWeights l in Layers) total += l.DownTransposed?.ByteLength ?? 0;
+            return total;
+        }
+    }
+
+    /// <param name="sparseDown">Build the transposed down projections of sparse layers (single-token decode reads them).</param>
+    public static Gemma3nWeights Load(Gemma3nConfig c, WeightReader r, bool sparseDown, ModelLoadOptions? options = null)
+    {
+        int h = c.HiddenSize, s = c.AltUpInputs, width = c.LayerCount * c.PerLayerInputSize;
+        // Tied: the embedding is also the output head, read in full every token; untied it is a row lookup.
+        bool tied = !r.Has(N.Output);
+        WeightMatrix embd = tied ? r.Matrix(N.TokenEmbedding, c.VocabSize, h) : r.MappedMatrix(N.TokenEmbedding, c.VocabSize, h);
+        var layers = new Gemma3nLayerWeights[c.LayerCount];
+        float[]? scratch = null;
+        for (int i = 0; i < layers.Length; i++)
+        {
+            layers[i] = LoadLayer(c, r, i, sparseDown, ref scratch);
+        }
+        return new Gemma3nWeights
+        {
+            TokenEmbedding = embd,
+            Output = r.OptionalMatrix(N.Output, c.VocabSize, h) ?? embd,
+            OutputNorm = r.Vector(N.OutputNorm, h),
+            PerLayerEmbeddings = PerLayerEmbeddingStore.Open(r, N.PerLayerTokenEmbedding, c.PerLayerVocabSize, width, options ?? ModelLoadOptions.Default),
+            PerLayerModelProjection = r.Matrix(N.PerLayerModelProjection, width, h),
+            PerLayerProjectionNorm = r.Vector(N.PerLayerProjectionNorm, c.PerLayerInputSize),
+            AltUpProjections = Stacked(r, N.AltUpProjection, s - 1, h),
+            AltUpUnembedProjections = Stacked(r, N.AltUpUnembedProjection, s - 1, h),
+            Layers = layers,
+        };
+    }
+
+    /// <summary>GGUF stacks the (S−1) [H, H] AltUp projections into one [H, H, S−1] tensor; HF keeps them apart.</summary>
+    private static WeightMatrix[] Stacked(WeightReader r, string name, int count, int h)
+    {
+        var parts = new WeightMatrix[count];
+        if (r.OptionalMatrix(name, (long)count * h, h) is { } stacked)
+        {
+            for (int k = 0; k < count; k++) parts[k] = stacked.SliceRows((long)k * h, h);
+            return parts;
+        }
+        for (int k = 0; k < count; k++) parts[k] = r.Matrix(N.AltUpProjectionPart(name, k), h, h);
+        return parts;
+    }
+
+    private static Gemma3nLayerWeights LoadLayer(Gemma3nConfig c, WeightReader r, int i, bool sparseDown, ref float[]? scratch)
+    {
+        int h = c.HiddenSize, d = c.HeadDim, q = c.HeadCount * d, kv = c.KvHeadCount * d, ffn = c.FfnWidths[i];
+        int s = c.AltUpInputs, p = c.PerLayerInputSize, rank = c.LaurelRank;
+        string B(string suffix) => N.Block(i, suffix);
+        bool owns = c.OwnsKv(i);
+        WeightMatrix down = r.Matrix(B(N.FfnDown), h, ffn);
+        float[] predict = r.Vector(B(N.AltUpPredictCoef), s * s * s);
+        float[] correct = r.Vector(B(N.AltUpCorrectCoef), s * s);
+        if (c.AltUpCoefClip > 0)
+        {
+            // HF Gemma3nTextAltUp clamps both coefficient sets to ±altup_coef_clip (converters bake it in; harmless twice).
+            foreach (float[] coef in new[] { predict, correct })
+            {
+                for (int j = 0; j < coef.Length; j++) coef[j] = Math.Clamp(coef[j], -c.AltUpCoefClip, c.AltUpCoefClip);
+            }
+        }
+        return new Gemma3nLayerWeights
+        {
+            AttnNorm = r.Vector(B(N.AttnNorm), h),
+            Q = r.Matrix(B(N.AttnQ), q, h),
+            // KV-shared layers carry unused k/v/k_norm in Google's checkpoints; they are never read.
+            K = owns ? r.Matrix(B(N.AttnK), kv, h) : null,
+            V = owns ? r.Matrix(B(N.AttnV), kv, h) : null,
+            O = r.Matrix(B(N.AttnOutput), h, q),
+            QNorm = r.Vector(B(N.AttnQNorm), d),
+            KNorm = owns ? r.Vector(B(N.AttnKNorm), d) : null,
+            PostAttentionNorm = r.Vector(B(N.PostAttentionNorm), h),
+            FfnNorm = r.Vector(B(N.FfnNorm), h),
+            Gate = r.Matrix(B(N.FfnGate), ffn, h),
+            Up = r.Matrix(B(N.FfnUp), ffn, h),
+            Down = down,
+            DownTransposed = sparseDown && c.IsSparse(i) ? Transpose(down, ref scratch) : null,
+            PostFfwNorm = r.Vector(B(N.PostFfwNorm), h),
+            LaurelLeft = r.Matrix(B(N.LaurelLeft), rank, h),
+            LaurelRight = r.Matrix(B(N.LaurelRight), h, rank),
+            LaurelPostNorm = r.Vector(B(N.LaurelPostNorm), h),
+            AltUpRouter = r.Matrix(B(N.AltUpRouter), s, h),
+            AltUpRouterNorm = r.Vector(B(N.AltUpRouterNorm), h),
+            AltUpPredictCoef = predict,
+            AltUpCorrectCoef = correct,
+            AltUpCorrectScale = r.Vector(B(N.AltUpCorrectScale), h),
+            PleGate = r.Matrix(B(N.InpGate), p, h),
+            PleProjection = r.Matrix(B(N.Proj), h, p),
+            PlePostNorm = r.Vector(B(N.PostNorm), h),
+        };
+    }
+
+    /// <summary>
+    /// The storage of a transposed down projection: float formats stay as they are (exact), block-quantized ones
+    /// become Q8_0 rows along H (a second rounding of already-quantized values, ≤ 1/254 of each 32-block's
+    /// largest value; about the size of a Q8_0 original, twice a Q4_0 one).
+    /// </summary>
+    public static GgmlType TransposedType(GgmlType source) => source is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 ? source : GgmlType.Q8_0;
+
+    private static WeightMatrix Transpose(WeightMatrix down, ref float[]? scratch)
+    {
+        int h = down.Rows, ffn = down.Columns;
+        long n = (long)h * ffn;
+        if (scratch is null || scratch.LongLength < 2 * n) scratch = new float[2 * n];
+        Span<float> rows = scratch.AsSpan(0, (int)n);        // [H, I] as stored
+        Span<float> cols = scratch.AsSpan((int)n, (int)n);   // [I, H]
+        for (int r = 0; r < h; r++) down.DequantizeRow(r, rows.Slice(r * ffn, ffn));
+        const int tile = 64;   // cache-friendly transpose
+        for (int r0 = 0; r0 < h; r0 += tile)
+        {
+            for (int c0 = 0; c0 < ffn; c0 += tile)
+            {
+                int r1 = Math.Min(h, r0 + tile), c1 = Math.Min(ffn, c0 + tile);
+                for (int r = r0; r < r1; r++)
+                {
+                    for (int col = c0; col < c1; col++) cols[col * h + r] = rows[r * ffn + col];
+                }
+            }
+        }
+        return WeightMatrix.FromRows(down.Name + ".T", TransposedType(down.Type), cols, ffn, h);
+    }
+}

@@ -33,7 +33,7 @@ internal static class Measurement
         int[] tokens = Tokens(prompt, a.GetInt("vocab-limit", 200_000));
         int[] shortPrompt = Tokens(ttft, a.GetInt("vocab-limit", 200_000), seed: 2);
         MeasureResult r = engine == "edgewise"
-            ? Edgewise(model, threads, a.Get("ple", "mmap"), a.Get("ple-cache", "64MB"), a.Get("weights", "hugepages"), tokens, shortPrompt, gen)
+            ? Edgewise(model, threads, a.Get("ple", "mmap"), a.Get("ple-cache", "64MB"), a.Get("weights", "mmap"), tokens, shortPrompt, gen)
             : LlamaCpp(model, threads, a.Has("llama-mmap"), tokens, shortPrompt, gen);
         r = r with { PeakRssBytes = PeakRss() };
         Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(r));
@@ -81,7 +81,7 @@ internal static class Measurement
         }
         double decode = gen / Stopwatch.GetElapsedTime(t0).TotalSeconds;
         double pleBytesPerToken = store is null ? 0 : (store.BytesRead - pleBytes0) / (double)gen;
-        string placement = weights == "mmap" ? ple + ", weights mmap" : ple;
+        string placement = weights == "hugepages" ? ple + ", weights hugepages" : ple;
         return new MeasureResult("edgewise", Path.GetFileName(path), placement, loadMs, ttftMs, prefill, decode, 0, pleBytesPerToken);
     }
 

@@ -21,7 +21,7 @@ internal static class Orchestrator
             Console.WriteLine("""
                 edgewise-compare run [--rounds 3] [--threads 2] [--arches gemma4,gemma3n] [--dtypes q4_0,q8_0] [--ple-modes mmap]
                                      [--ple-cache 64MB] [--prompt 512] [--gen 128] [--ttft-prompt 16] [--seed 1]
-                                     [--weights hugepages|mmap] [--models DIR] [--out FILE.md] [--llama-mmap] [--no-llama]
+                                     [--weights mmap|hugepages] [--models DIR] [--out FILE.md] [--llama-mmap] [--no-llama]
                 """);
             return 0;
         }
@@ -44,13 +44,17 @@ internal static class Orchestrator
         double bw1 = double.Parse(bw[0], CultureInfo.InvariantCulture), bwN = double.Parse(bw[1], CultureInfo.InvariantCulture);
         Console.WriteLine($"read bandwidth: {bw1:F1} GB/s on 1 thread, {bwN:F1} GB/s on {threads}");
 
+        string outPath = a.Get("out", Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelsDir))!, "results", $"compare-{DateTime.UtcNow:yyyyMMdd-HHmm}.md"));
+        Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
         var results = new List<MeasureResult>();
         for (int round = 0; round < rounds; round++)
         {
+            // The table so far after every round: a long run cut short still leaves medians behind.
+            if (round > 0) File.WriteAllText(outPath, Report.Build(results, files, threads, round, bw1, bwN, a.GetInt("prompt", 512), a.GetInt("gen", 128)));
             foreach (string file in files)
             {
                 var runs = new List<string>();
-                foreach (string ple in pleModes) runs.Add($"measure --engine edgewise --model \"{file}\" --ple {ple.Trim()} --ple-cache {a.Get("ple-cache", "64MB")} --weights {a.Get("weights", "hugepages")} {common}");
+                foreach (string ple in pleModes) runs.Add($"measure --engine edgewise --model \"{file}\" --ple {ple.Trim()} --ple-cache {a.Get("ple-cache", "64MB")} --weights {a.Get("weights", "mmap")} {common}");
                 if (!a.Has("no-llama"))
                 {
                     string llama = $"measure --engine llama.cpp --model \"{file}\" {common}{(a.Has("llama-mmap") ? " --llama-mmap" : "")}";
@@ -70,8 +74,6 @@ internal static class Orchestrator
         string report = Report.Build(results, files, threads, rounds, bw1, bwN, a.GetInt("prompt", 512), a.GetInt("gen", 128));
         Console.WriteLine();
         Console.WriteLine(report);
-        string outPath = a.Get("out", Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelsDir))!, "results", $"compare-{DateTime.UtcNow:yyyyMMdd-HHmm}.md"));
-        Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
         File.WriteAllText(outPath, report);
         Console.WriteLine($"written to {outPath}");
         return 0;

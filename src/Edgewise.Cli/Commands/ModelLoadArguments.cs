@@ -5,7 +5,7 @@ namespace Edgewise.Cli.Commands;
 
 /// <summary>
 /// The load options every command that opens a model shares (<c>run</c>, <c>serve</c>, <c>bench</c>, <c>logits</c>):
-/// <c>--threads</c>, <c>--ple mmap|resident|stream</c>, <c>--ple-cache 64MB</c>, <c>--weights hugepages|mmap</c>.
+/// <c>--threads</c>, <c>--ple mmap|resident|stream</c>, <c>--ple-cache 64MB</c>, <c>--weights mmap|hugepages</c>.
 /// Add them with <see cref="AddTo"/>, read them back with <see cref="Read"/>.
 /// </summary>
 internal sealed class ModelLoadArguments
@@ -19,8 +19,8 @@ internal sealed class ModelLoadArguments
     private readonly Option<string> _pleCache = new("--ple-cache") { Description = "Row cache of --ple stream, e.g. 64MB.", DefaultValueFactory = _ => "64MB" };
     private readonly Option<string> _weights = new("--weights")
     {
-        Description = "Dense matrices: hugepages (read into huge-page memory at load; faster decode) or mmap (views of the file; instant load).",
-        DefaultValueFactory = _ => "hugepages",
+        Description = "Dense matrices: mmap (views of the file; instant load) or hugepages (read into huge-page memory at load; faster streaming, slower start).",
+        DefaultValueFactory = _ => "mmap",
     };
 
     public ModelLoadArguments()

@@ -25,9 +25,6 @@ public sealed unsafe partial class WeightMatrix
     /// <summary>Bytes of the whole matrix in its storage format.</summary>
     public long ByteLength => RowBytes * Rows;
 
-    /// <summary>True when this matrix owns its bytes (built by <see cref="FromRows"/>) rather than viewing a mapped file.</summary>
-    public bool OwnsMemory => _owned is not null;
-
     /// <summary>
     /// A matrix that owns its bytes: <paramref name="values"/> ([rows, columns] row-major) stored as
     /// <paramref name="type"/> with ggml's reference rounding (e.g. a transposed copy of a file matrix).

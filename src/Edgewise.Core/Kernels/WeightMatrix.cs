@@ -125,8 +125,8 @@ public sealed unsafe partial class WeightMatrix
         return new WeightMatrix(Name, Type, data, Rows, Columns, memory);
     }
 
-    /// <summary>True when the matrix owns a huge-page copy of its bytes rather than viewing the file.</summary>
-    public bool OwnsMemory => _owner is not null;
+    /// <summary>True when the matrix owns its bytes (a huge-page copy, or built by <see cref="FromRows"/>) rather than viewing the file.</summary>
+    public bool OwnsMemory => _owner is not null || _owned is not null;
 
     /// <summary>Rows [firstRow, firstRow + rowCount) as their own matrix, sharing the bytes (one MoE expert, a gate or up half).</summary>
     public WeightMatrix SliceRows(long firstRow, int rowCount)

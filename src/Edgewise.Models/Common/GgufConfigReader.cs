@@ -8,7 +8,7 @@ internal static class GgufConfigReader
 {
     public static int RequiredInt(GgufFile file, string key)
     {
-        if (!file.TryGetValue(key, out GgufValue value))
+        if (!file.TryGetValue(key, out GgufValue? value))
         {
             throw ModelErrors.Field(file.FilePath, key, "an integer", "nothing");
         }
@@ -18,7 +18,7 @@ internal static class GgufConfigReader
     /// <summary>A per-layer integer that converters write either as one scalar or as an array of one value per layer.</summary>
     public static int[] PerLayerInt(GgufFile file, string key, int layers)
     {
-        if (!file.TryGetValue(key, out GgufValue value))
+        if (!file.TryGetValue(key, out GgufValue? value))
         {
             throw ModelErrors.Field(file.FilePath, key, "an integer or a per-layer array", "nothing");
         }
@@ -50,7 +50,7 @@ internal static class GgufConfigReader
     /// <summary>A float array of exactly one value per layer.</summary>
     public static float[] PerLayerFloat(GgufFile file, string key, int layers)
     {
-        if (!file.TryGetValue(key, out GgufValue value) || value.Type != GgufValueType.Array || value.ElementType != GgufValueType.Float32)
+        if (!file.TryGetValue(key, out GgufValue? value) || value.Type != GgufValueType.Array || value.ElementType != GgufValueType.Float32)
         {
             throw ModelErrors.Field(file.FilePath, key, $"a Float32 array of {layers} entries", value is null ? "nothing" : value.Describe());
         }
@@ -64,7 +64,7 @@ internal static class GgufConfigReader
     /// <summary>Layer kinds from <c>{arch}.attention.sliding_window_pattern</c> (one bool per layer, true = sliding).</summary>
     public static LayerKind[] SlidingPattern(GgufFile file, string key, int layers)
     {
-        if (!file.TryGetValue(key, out GgufValue pattern) || pattern.Type != GgufValueType.Array || pattern.ElementType != GgufValueType.Bool)
+        if (!file.TryGetValue(key, out GgufValue? pattern) || pattern.Type != GgufValueType.Array || pattern.ElementType != GgufValueType.Bool)
         {
             throw ModelErrors.Field(file.FilePath, key, "a bool array (true = sliding)", "nothing");
         }

@@ -19,11 +19,13 @@ public sealed record ModelLoadOptions
     public PerLayerEmbeddingMode PerLayerEmbeddings { get; init; } = PerLayerEmbeddingMode.Mapped;
 
     /// <summary>
-    /// Where matrices that every token reads in full go. <see cref="WeightPlacement.HugePages"/> (the default) reads
-    /// them into huge-page memory at load, which the kernels stream faster than 4 KiB mapped-file pages; tables
-    /// read a row at a time (token and PLE embeddings, routed experts) stay mapped either way.
+    /// Where matrices that every token reads in full go. <see cref="WeightPlacement.HugePages"/> reads them into
+    /// huge-page memory at load, which the kernels stream 10-15% faster than 4 KiB mapped-file pages on a quiet
+    /// machine, but the copy cost ~4 s of kernel CPU for an E2B Q4_0 file here (page zeroing and copying), which a
+    /// cold start cannot afford; so <see cref="WeightPlacement.Mapped"/> is the default. Tables read a row at a
+    /// time (token and PLE embeddings, routed experts) stay mapped either way.
     /// </summary>
-    public WeightPlacement Weights { get; init; } = WeightPlacement.HugePages;
+    public WeightPlacement Weights { get; init; } = WeightPlacement.Mapped;
 
     /// <summary>Row cache of <see cref="PerLayerEmbeddingMode.Stream"/> in bytes (<c>--ple-cache</c>); at least one row is kept.</summary>
     public long PerLayerEmbeddingCacheBytes { get; init; } = PerLayerEmbeddingStore.DefaultCacheBytes;

@@ -18,12 +18,12 @@ internal static class LogitsCommand
         var model = new Argument<string>("model") { Description = "GGUF file or safetensors checkpoint directory." };
         var tokens = new Option<string>("--tokens") { Description = "Comma-separated token ids, e.g. 2,17,300.", Required = true };
         var output = new Option<string>("--out") { Description = "Output file (little-endian float32).", Required = true };
-        var threads = new Option<int>("--threads") { Description = "Threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+        var load = new ModelLoadArguments();
         var incremental = new Option<bool>("--incremental") { Description = "Feed the tokens one at a time instead of one prompt batch." };
         command.Arguments.Add(model);
         command.Options.Add(tokens);
         command.Options.Add(output);
-        command.Options.Add(threads);
+        load.AddTo(command);
         command.Options.Add(incremental);
         command.SetAction(parse =>
         {
@@ -34,7 +34,7 @@ internal static class LogitsCommand
                 Console.Error.WriteLine("--tokens holds no ids.");
                 return 2;
             }
-            using ILanguageModel m = Architectures.Load(parse.GetValue(model)!, new ModelLoadOptions { Threads = parse.GetValue(threads) });
+            using ILanguageModel m = Architectures.Load(parse.GetValue(model)!, load.Read(parse));
             int vocab = m.Info.VocabularySize;
             using IModelState state = m.CreateState(Math.Min(m.Info.ContextLength, Math.Max(ids.Length, 16)));
             var logits = new float[(long)ids.Length * vocab];

@@ -1,8 +1,10 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using Edgewise.Core.IO;
 using Edgewise.Core.Quantization;
 using Edgewise.Core.Tensors;
 using Edgewise.Core.Threading;
+using Microsoft.Win32.SafeHandles;
 
 namespace Edgewise.Core.Kernels;
 
@@ -83,7 +85,47 @@ public sealed unsafe partial class WeightMatrix
         return new WeightMatrix(view.Name, view.Type, memory.Pointer, (int)rows, (int)columns, memory);
     }
 
-    /// <summary>True when the matrix owns a huge-page copy of its bytes rather than viewing the file.</summary>
+    /// <summary>
+    /// A matrix read from <paramref name="path"/> at <paramref name="offset"/> with positioned reads into huge-page
+    /// memory (ggml layout): unlike copying from a mapping, the bytes do not stay behind in this process's mapped
+    /// pages as well. With <paramref name="dropFromPageCache"/> the range also leaves the page cache afterwards (a
+    /// big table read once), at the cost of a disk read on the next load.
+    /// </summary>
+    /// <param name="arena">Where to place the bytes; null = a huge-page allocation of this matrix's own.</param>
+    public static WeightMatrix ReadFromFile(string name, GgmlType type, int rows, int columns, string path, long offset,
+        bool dropFromPageCache = false, WeightArena? arena = null)
+    {
+        if (!IsSupported(type)) throw new NotSupportedException($"Tensor '{name}' has type {type}, which has no matrix kernel.");
+        long bytes = GgmlTypeInfo.RowBytes(type, columns) * rows;
+        HugePageMemory memory;
+        byte* data = arena is null ? (memory = new HugePageMemory(bytes)).Pointer : arena.Allocate(bytes, out memory);
+        using SafeFileHandle file = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.Read, FileOptions.SequentialScan);
+        for (long done = 0; done < bytes;)
+        {
+            int chunk = (int)Math.Min(bytes - done, 1 << 30);
+            int read = RandomAccess.Read(file, new Span<byte>(data + done, chunk), offset + done);
+            if (read <= 0)
+            {
+                throw new EndOfStreamException($"'{path}': tensor '{name}' needs {bytes} bytes at offset {offset}; the file ends after {done}.");
+            }
+            done += read;
+        }
+        if (dropFromPageCache) FileAdvice.DontNeed(file, offset, bytes);
+        return new WeightMatrix(name, type, data, rows, columns, memory);
+    }
+
+    /// <summary>This matrix copied into huge-page memory (a resident copy of a mapped or borrowed tensor).</summary>
+    /// <param name="arena">Where to place the bytes; null = a huge-page allocation of this matrix's own.</param>
+    public WeightMatrix CopyToMemory(WeightArena? arena = null)
+    {
+        long bytes = RowBytes * Rows;
+        HugePageMemory memory;
+        byte* data = arena is null ? (memory = new HugePageMemory(bytes)).Pointer : arena.Allocate(bytes, out memory);
+        Buffer.MemoryCopy(_data, data, bytes, bytes);
+        return new WeightMatrix(Name, Type, data, Rows, Columns, memory);
+    }
+
+    /// <summary>True when the matrix owns its bytes (a huge-page copy, or built by <see cref="FromRows"/>) rather than viewing the file.</summary>
     public bool OwnsMemory => _owner is not null || _owned is not null;
 
     /// <summary>Rows [firstRow, firstRow + rowCount) as their own matrix, sharing the bytes (one MoE expert, a gate or up half).</summary>

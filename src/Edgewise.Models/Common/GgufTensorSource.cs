@@ -16,5 +16,14 @@ public sealed class GgufTensorSource : ITensorSource
 
     public bool TryGetTensor(string ggufName, out TensorView view) => File.TryGetTensor(ggufName, out view);
 
+    public bool TryGetFileRange(string ggufName, out string file, out long offset)
+    {
+        file = File.FilePath;
+        offset = 0;
+        if (!File.TryGetTensor(ggufName, out _)) return false;
+        offset = File.DataOffset + File.GetTensorInfo(ggufName).Offset;
+        return true;
+    }
+
     public void Dispose() => File.Dispose();
 }

@@ -13,39 +13,78 @@ public interface ITensorSource : IDisposable
     string Path { get; }
 
     bool TryGetTensor(string ggufName, out TensorView view);
+
+    /// <summary>
+    /// Where a tensor's bytes lie in a file, for positioned reads (<c>--ple stream</c>); false when the source has no
+    /// such file range.
+    /// </summary>
+    bool TryGetFileRange(string ggufName, out string file, out long offset)
+    {
+        file = "";
+        offset = 0;
+        return false;
+    }
 }
 
 /// <summary>Typed, checked access to an <see cref="ITensorSource"/>: matrices as <see cref="WeightMatrix"/>, small vectors as floats.</summary>
 public sealed class WeightReader
 {
     private readonly ITensorSource _source;
+    private readonly WeightArena _arena = new();
 
-    public WeightReader(ITensorSource source)
+    /// <param name="placement">Where <see cref="Matrix"/> puts matrices; <see cref="MappedMatrix"/> always maps.</param>
+    public WeightReader(ITensorSource source, WeightPlacement placement = WeightPlacement.Mapped)
     {
         _source = source;
+        Placement = placement;
     }
+
+    public WeightPlacement Placement { get; }
 
     public string Path => _source.Path;
 
     public bool Has(string name) => _source.TryGetTensor(name, out _);
+
+    /// <summary>The file and byte offset of tensor <paramref name="name"/>, when the source stores it in one file.</summary>
+    public bool TryGetFileRange(string name, out string file, out long offset) => _source.TryGetFileRange(name, out file, out offset);
 
     /// <summary>Rows (ne1 and beyond) of a present tensor, for hyperparameters only a shape states.</summary>
     public int Rows(string name) => _source.TryGetTensor(name, out TensorView view)
         ? checked((int)view.Rows)
         : throw Missing(name, "a tensor");
 
-    /// <summary>A required matrix of <paramref name="rows"/> × <paramref name="columns"/> (ggml ne1 × ne0).</summary>
+    /// <summary>
+    /// A required matrix of <paramref name="rows"/> × <paramref name="columns"/> (ggml ne1 × ne0) that every token
+    /// reads in full (projections, the output head), placed as <see cref="Placement"/> says.
+    /// </summary>
     public WeightMatrix Matrix(string name, long rows, long columns) =>
         OptionalMatrix(name, rows, columns) ?? throw Missing(name, $"a [{columns}, {rows}] tensor");
 
-    public WeightMatrix? OptionalMatrix(string name, long rows, long columns)
+    public WeightMatrix? OptionalMatrix(string name, long rows, long columns) => Load(name, rows, columns, Placement);
+
+    /// <summary>
+    /// A required matrix that tokens read a few rows of (embedding tables, routed experts): it stays a view of the
+    /// mapped file whatever <see cref="Placement"/> says, so only the rows used are ever paged in.
+    /// </summary>
+    public WeightMatrix MappedMatrix(string name, long rows, long columns) =>
+        Load(name, rows, columns, WeightPlacement.Mapped) ?? throw Missing(name, $"a [{columns}, {rows}] tensor");
+
+    public WeightMatrix? OptionalMappedMatrix(string name, long rows, long columns) => Load(name, rows, columns, WeightPlacement.Mapped);
+
+    private WeightMatrix? Load(string name, long rows, long columns, WeightPlacement placement)
     {
         if (!_source.TryGetTensor(name, out TensorView view)) return null;
         if (view.Columns != columns || view.Rows != rows)
         {
             throw ModelErrors.Field(Path, name, $"ne [{columns}, {rows}]", $"ne [{string.Join(", ", view.Shape)}]");
         }
-        return WeightMatrix.Create(view);
+        WeightMatrix mapped = WeightMatrix.Create(view);   // checks type and block alignment
+        if (placement == WeightPlacement.Mapped) return mapped;
+        // Positioned reads, not a copy out of the mapping: the mapped pages are never touched, so the weights are
+        // counted once in the resident set, not twice.
+        return _source.TryGetFileRange(name, out string file, out long offset)
+            ? WeightMatrix.ReadFromFile(name, view.Type, mapped.Rows, mapped.Columns, file, offset, arena: _arena)
+            : mapped.CopyToMemory(_arena);
     }
 
     /// <summary>A required vector of exactly <paramref name="length"/> values, dequantized to floats.</summary>

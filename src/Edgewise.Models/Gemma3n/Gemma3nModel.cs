@@ -19,15 +19,11 @@ public sealed class Gemma3nModel : ILanguageModel
 
     private Gemma3nModel(ITensorSource source, Gemma3nConfig config, ModelLoadOptions options, string name, Gemma3nOptions gemma3n)
     {
-        if (options.PerLayerEmbeddings != PerLayerEmbeddingMode.Mapped)
-        {
-            throw new NotSupportedException($"PLE mode {options.PerLayerEmbeddings} is planned; only Mapped exists today.");
-        }
         _source = source;
         _options = options;
         Config = config;
         Options = gemma3n;
-        Weights = Gemma3nWeights.Load(config, new WeightReader(source), gemma3n.SparseDecode);
+        Weights = Gemma3nWeights.Load(config, new WeightReader(source, options.Weights), gemma3n.SparseDecode, options);
         _ownsPool = options.Pool is null;
         Pool = options.Pool ?? new WorkerPool(Math.Max(1, options.Threads));
         int sparseLayers = 0;
@@ -94,6 +90,7 @@ public sealed class Gemma3nModel : ILanguageModel
     public void Dispose()
     {
         if (_ownsPool) Pool.Dispose();
+        Weights.PerLayerEmbeddings.Dispose();
         _source.Dispose();
     }
 }

@@ -70,10 +70,12 @@ public sealed class Gemma3nWeights
     }
 
     /// <param name="sparseDown">Build the transposed down projections of sparse layers (single-token decode reads them).</param>
-    public static Gemma3nWeights Load(Gemma3nConfig c, WeightReader r, bool sparseDown)
+    public static Gemma3nWeights Load(Gemma3nConfig c, WeightReader r, bool sparseDown, ModelLoadOptions? options = null)
     {
         int h = c.HiddenSize, s = c.AltUpInputs, width = c.LayerCount * c.PerLayerInputSize;
-        WeightMatrix embd = r.Matrix(N.TokenEmbedding, c.VocabSize, h);
+        // Tied: the embedding is also the output head, read in full every token; untied it is a row lookup.
+        bool tied = !r.Has(N.Output);
+        WeightMatrix embd = tied ? r.Matrix(N.TokenEmbedding, c.VocabSize, h) : r.MappedMatrix(N.TokenEmbedding, c.VocabSize, h);
         var layers = new Gemma3nLayerWeights[c.LayerCount];
         float[]? scratch = null;
         for (int i = 0; i < layers.Length; i++)
@@ -85,7 +87,7 @@ public sealed class Gemma3nWeights
             TokenEmbedding = embd,
             Output = r.OptionalMatrix(N.Output, c.VocabSize, h) ?? embd,
             OutputNorm = r.Vector(N.OutputNorm, h),
-            PerLayerEmbeddings = new MappedPerLayerEmbeddingStore(r.Matrix(N.PerLayerTokenEmbedding, c.PerLayerVocabSize, width)),
+            PerLayerEmbeddings = PerLayerEmbeddingStore.Open(r, N.PerLayerTokenEmbedding, c.PerLayerVocabSize, width, options ?? ModelLoadOptions.Default),
             PerLayerModelProjection = r.Matrix(N.PerLayerModelProjection, width, h),
             PerLayerProjectionNorm = r.Vector(N.PerLayerProjectionNorm, c.PerLayerInputSize),
             AltUpProjections = Stacked(r, N.AltUpProjection, s - 1, h),

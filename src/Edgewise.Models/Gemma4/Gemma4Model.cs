@@ -20,14 +20,10 @@ public sealed class Gemma4Model : ILanguageModel
 
     private Gemma4Model(ITensorSource source, Gemma4Config config, ModelLoadOptions options, string name)
     {
-        if (options.PerLayerEmbeddings != PerLayerEmbeddingMode.Mapped)
-        {
-            throw new NotSupportedException($"PLE mode {options.PerLayerEmbeddings} is planned; only Mapped exists today.");
-        }
         _source = source;
         _options = options;
         Config = config;
-        Weights = Gemma4Weights.Load(config, new WeightReader(source));
+        Weights = Gemma4Weights.Load(config, new WeightReader(source, options.Weights), options);
         _ownsPool = options.Pool is null;
         Pool = options.Pool ?? new WorkerPool(Math.Max(1, options.Threads));
         Info = new ModelInfo(Gemma4Config.ArchitectureName, name, config.VocabSize, config.ContextLength, config.HiddenSize,
@@ -76,6 +72,7 @@ public sealed class Gemma4Model : ILanguageModel
     public void Dispose()
     {
         if (_ownsPool) Pool.Dispose();
+        Weights.PerLayerEmbeddings?.Dispose();
         _source.Dispose();
     }
 }

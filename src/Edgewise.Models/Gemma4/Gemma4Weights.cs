@@ -83,10 +83,12 @@ public sealed class Gemma4Weights
     public required float[] FullRopeFreqFactors { get; init; }   // [RopeDimsFull / 2]
     public required Gemma4LayerWeights[] Layers { get; init; }
 
-    public static Gemma4Weights Load(Gemma4Config c, WeightReader r)
+    public static Gemma4Weights Load(Gemma4Config c, WeightReader r, ModelLoadOptions? options = null)
     {
         int h = c.HiddenSize;
-        WeightMatrix embd = r.Matrix(N.TokenEmbedding, c.VocabSize, h);
+        // Tied: the embedding is also the output head, read in full every token; untied it is a row lookup.
+        bool tied = !r.Has(N.Output);
+        WeightMatrix embd = tied ? r.Matrix(N.TokenEmbedding, c.VocabSize, h) : r.MappedMatrix(N.TokenEmbedding, c.VocabSize, h);
         var layers = new Gemma4LayerWeights[c.LayerCount];
         for (int i = 0; i < layers.Length; i++)
         {
@@ -99,7 +101,7 @@ public sealed class Gemma4Weights
         if (c.HasPerLayerInputs)
         {
             int width = c.LayerCount * c.PerLayerInputSize;
-            ple = new MappedPerLayerEmbeddingStore(r.Matrix(N.PerLayerTokenEmbedding, c.PerLayerVocabSize, width));
+            ple = PerLayerEmbeddingStore.Open(r, N.PerLayerTokenEmbedding, c.PerLayerVocabSize, width, options ?? ModelLoadOptions.Default);
             pleProj = r.Matrix(N.PerLayerModelProjection, width, h);
             pleNorm = r.Vector(N.PerLayerProjectionNorm, c.PerLayerInputSize);
         }
@@ -138,15 +140,16 @@ public sealed class Gemma4Weights
         if (c.IsMoe)
         {
             int e = c.ExpertCount, f = c.ExpertFfnWidth;
-            WeightMatrix? gateUp = r.OptionalMatrix(B(N.FfnGateUpExps), (long)e * 2 * f, h);
+            // Experts are read a few at a time: they stay mapped.
+            WeightMatrix? gateUp = r.OptionalMappedMatrix(B(N.FfnGateUpExps), (long)e * 2 * f, h);
             moe = new Gemma4MoeWeights
             {
                 Router = r.Matrix(B(N.FfnGateInp), e, h),
                 RouterScale = r.Vector(B(N.FfnGateInpScale), h),
                 GateUp = gateUp,
-                GateSplit = gateUp is null ? r.Matrix(B(N.FfnGateExps), (long)e * f, h) : null,
-                UpSplit = gateUp is null ? r.Matrix(B(N.FfnUpExps), (long)e * f, h) : null,
-                Down = r.Matrix(B(N.FfnDownExps), (long)e * h, f),
+                GateSplit = gateUp is null ? r.MappedMatrix(B(N.FfnGateExps), (long)e * f, h) : null,
+                UpSplit = gateUp is null ? r.MappedMatrix(B(N.FfnUpExps), (long)e * f, h) : null,
+                Down = r.MappedMatrix(B(N.FfnDownExps), (long)e * h, f),
                 PerExpertScale = r.OptionalVector(B(N.FfnDownExpsScale), e),
                 PreNorm2 = r.Vector(B(N.PreFfwNorm2), h),
                 PostNorm1 = r.Vector(B(N.PostFfwNorm1), h),

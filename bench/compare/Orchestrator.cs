@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Edgewise.Core.Tensors;
+using Edgewise.Models.Synthesis;
+
+namespace Edgewise.Compare;
+
+/// <summary>
+/// The parent process: makes sure the E2B-shape files exist, measures read bandwidth, then for each round and
+/// each file runs Edgewise and llama.cpp one after the other (which goes first alternates by round), each in a
+/// fresh child process, and prints medians, ratios and the decode roofline.
+/// </summary>
+internal static class Orchestrator
+{
+    public static int Run(CompareArgs a)
+    {
+        if (a.Has("help"))
+        {
+            Console.WriteLine("""
+                edgewise-compare run [--rounds 3] [--threads 2] [--arches gemma4,gemma3n] [--dtypes q4_0,q8_0] [--ple-modes mmap]
+                                     [--ple-cache 64MB] [--prompt 512] [--gen 128] [--ttft-prompt 16] [--seed 1]
+                                     [--weights mmap|hugepages] [--models DIR] [--out FILE.md] [--llama-mmap] [--no-llama]
+                """);
+            return 0;
+        }
+        string modelsDir = a.Get("models", Path.Combine(AppContext.BaseDirectory, ".models"));
+        int rounds = a.GetInt("rounds", 3), threads = a.GetInt("threads", 2);
+        string[] arches = a.Get("arches", "gemma4").Split(',');
+        string[] dtypes = a.Get("dtypes", "q4_0,q8_0").Split(',');
+        string[] pleModes = a.Get("ple-modes", "mmap").Split(',');
+        ulong seed = ulong.Parse(a.Get("seed", "1"), CultureInfo.InvariantCulture);
+        string common = $"--threads {threads} --prompt {a.GetInt("prompt", 512)} --gen {a.GetInt("gen", 128)} --ttft-prompt {a.GetInt("ttft-prompt", 16)}";
+
+        Directory.CreateDirectory(modelsDir);
+        var files = new List<string>();
+        foreach (string arch in arches)
+        {
+            foreach (string dtype in dtypes) files.Add(EnsureModel(modelsDir, arch.Trim(), dtype.Trim(), seed));
+        }
+
+        string[] bw = RunChild($"bandwidth --threads {threads}", Bandwidth.ResultPrefix).Split(' ');
+        double bw1 = double.Parse(bw[0], CultureInfo.InvariantCulture), bwN = double.Parse(bw[1], CultureInfo.InvariantCulture);
+        Console.WriteLine($"read bandwidth: {bw1:F1} GB/s on 1 thread, {bwN:F1} GB/s on {threads}");
+
+        string outPath = a.Get("out", Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelsDir))!, "results", $"compare-{DateTime.UtcNow:yyyyMMdd-HHmm}.md"));
+        Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
+        var results = new List<MeasureResult>();
+        for (int round = 0; round < rounds; round++)
+        {
+            // The table so far after every round: a long run cut short still leaves medians behind.
+            if (round > 0) File.WriteAllText(outPath, Report.Build(results, files, threads, round, bw1, bwN, a.GetInt("prompt", 512), a.GetInt("gen", 128)));
+            foreach (string file in files)
+            {
+                var runs = new List<string>();
+                foreach (string ple in pleModes) runs.Add($"measure --engine edgewise --model \"{file}\" --ple {ple.Trim()} --ple-cache {a.Get("ple-cache", "64MB")} --weights {a.Get("weights", "mmap")} {common}");
+                if (!a.Has("no-llama"))
+                {
+                    string llama = $"measure --engine llama.cpp --model \"{file}\" {common}{(a.Has("llama-mmap") ? " --llama-mmap" : "")}";
+                    if (round % 2 == 0) runs.Add(llama);
+                    else runs.Insert(0, llama);
+                }
+                foreach (string run in runs)
+                {
+                    MeasureResult r = JsonSerializer.Deserialize<MeasureResult>(RunChild(run, Measurement.ResultPrefix))!;
+                    Console.WriteLine($"round {round + 1}/{rounds} {r.Engine,-9} {r.Ple,-8} {r.Model}: prompt {r.PrefillTokPerS:F1} tok/s, decode {r.DecodeTokPerS:F2} tok/s, " +
+                        $"TTFT {r.TtftMs:F0} ms, load {r.LoadMs:F0} ms, peak RSS {r.PeakRssBytes / 1048576.0:F0} MiB");
+                    results.Add(r);
+                }
+            }
+        }
+
+        string report = Report.Build(results, files, threads, rounds, bw1, bwN, a.GetInt("prompt", 512), a.GetInt("gen", 128));
+        Console.WriteLine();
+        Console.WriteLine(report);
+        File.WriteAllText(outPath, report);
+        Console.WriteLine($"written to {outPath}");
+        return 0;
+    }
+
+    /// <summary>The cached file for (arch, E2B shape, dtype, seed), synthesized on first use.</summary>
+    private static string EnsureModel(string dir, string arch, string dtype, ulong seed)
+    {
+        string path = Path.Combine(dir, $"{arch}-e2b-{dtype}-s{seed}.gguf");
+        if (File.Exists(path)) return path;
+        GgmlType type = dtype switch
+        {
+            "q4_0" => GgmlType.Q4_0,
+            "q8_0" => GgmlType.Q8_0,
+            "f16" => GgmlType.F16,
+            _ => throw new ArgumentException($"--dtypes: expected q4_0, q8_0 or f16; found '{dtype}'."),
+        };
+        Console.WriteLine($"synthesizing {path} (once; cached) ...");
+        var clock = Stopwatch.StartNew();
+        string temp = path + ".tmp";
+        switch (arch)
+        {
+            case "gemma4":
+                Gemma4GgufSynthesizer.Write(Gemma4SynthSpec.Preset("e2b") with { Dtype = type, Seed = seed }, temp);
+                break;
+            case "gemma3n":
+                Gemma3nGgufSynthesizer.Write(Gemma3nSynthSpec.Preset("e2b") with { Dtype = type, Seed = seed }, temp);
+                break;
+            default:
+                throw new ArgumentException($"--arches: expected gemma4 or gemma3n; found '{arch}'.");
+        }
+        File.Move(temp, path, overwrite: true);
+        Console.WriteLine($"  {new FileInfo(path).Length / 1073741824.0:F2} GiB in {clock.Elapsed.TotalSeconds:F0} s");
+        return path;
+    }
+
+    /// <summary>Runs this program again with <paramref name="arguments"/>; returns the text after <paramref name="prefix"/> on its output.</summary>
+    private static string RunChild(string arguments, string prefix)
+    {
+        var start = new ProcessStartInfo(Environment.ProcessPath!, $"\"{typeof(Orchestrator).Assembly.Location}\" {arguments}")
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        using Process child = Process.Start(start)!;
+        var stderr = new StringBuilder();
+        child.ErrorDataReceived += (_, e) => { if (e.Data is not null) stderr.AppendLine(e.Data); };
+        child.BeginErrorReadLine();
+        string? found = null;
+        while (child.StandardOutput.ReadLine() is string line)
+        {
+            if (line.StartsWith(prefix, StringComparison.Ordinal)) found = line[prefix.Length..];
+        }
+        child.WaitForExit();
+        if (child.ExitCode != 0 || found is null)
+        {
+            throw new InvalidOperationException($"child '{arguments}' failed (exit {child.ExitCode}):\n{stderr}");
+        }
+        return found;
+    }
+}

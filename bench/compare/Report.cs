@@ -1,0 +1,69 @@
+using System.Globalization;
+using System.Text;
+
+namespace Edgewise.Compare;
+
+/// <summary>The markdown table: medians per engine, Edgewise/llama.cpp ratios, and the decode roofline.</summary>
+internal static class Report
+{
+    public static string Build(List<MeasureResult> results, List<string> files, int threads, int rounds, double bw1, double bwN, int prompt, int gen)
+    {
+        var s = new StringBuilder();
+        var ci = CultureInfo.InvariantCulture;
+        s.AppendLine(ci, $"Edgewise vs llama.cpp, {threads} threads, {rounds} rounds alternating, medians; prompt {prompt} tokens, decode {gen} tokens, TTFT = load + 16-token prompt from a fresh process.");
+        s.AppendLine(ci, $"Read bandwidth (2 GiB, huge pages): {bw1:F1} GB/s on 1 thread, {bwN:F1} GB/s on {threads}.");
+        s.AppendLine();
+        foreach (string file in files)
+        {
+            string name = Path.GetFileName(file);
+            List<MeasureResult> llama = results.FindAll(r => r.Model == name && r.Engine == "llama.cpp");
+            long bytesPerToken = Roofline.DecodeBytesPerToken(file, prompt + gen / 2);
+            double rooflineTokPerS = bwN * 1e9 / bytesPerToken;
+            s.AppendLine(ci, $"### {name}: decode reads {bytesPerToken / 1048576.0:F0} MiB/token; roofline {rooflineTokPerS:F1} tok/s at {bwN:F1} GB/s");
+            s.AppendLine();
+            s.AppendLine("| engine | PLE | prompt tok/s | decode tok/s | TTFT ms | load ms | peak RSS MiB | decode GB/s | % roofline | PLE bytes/token |");
+            s.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+            var groups = new List<List<MeasureResult>>();
+            foreach (string ple in Distinct(results.FindAll(r => r.Model == name && r.Engine == "edgewise")))
+            {
+                groups.Add(results.FindAll(r => r.Model == name && r.Engine == "edgewise" && r.Ple == ple));
+            }
+            if (llama.Count > 0) groups.Add(llama);
+            foreach (List<MeasureResult> g in groups)
+            {
+                double decode = Median(g, r => r.DecodeTokPerS);
+                s.AppendLine(ci, $"| {g[0].Engine} | {g[0].Ple} | {Median(g, r => r.PrefillTokPerS):F1} | {decode:F2} | {Median(g, r => r.TtftMs):F0} | " +
+                    $"{Median(g, r => r.LoadMs):F0} | {Median(g, r => r.PeakRssBytes) / 1048576.0:F0} | {decode * bytesPerToken / 1e9:F1} | " +
+                    $"{100 * decode / rooflineTokPerS:F0}% | {Median(g, r => r.PleBytesPerToken):F0} |");
+            }
+            if (llama.Count > 0)
+            {
+                foreach (List<MeasureResult> g in groups)
+                {
+                    if (g == llama) continue;
+                    s.AppendLine(ci, $"| **ratio** Edgewise/llama.cpp | {g[0].Ple} | **{Median(g, r => r.PrefillTokPerS) / Median(llama, r => r.PrefillTokPerS):F2}x** | " +
+                        $"**{Median(g, r => r.DecodeTokPerS) / Median(llama, r => r.DecodeTokPerS):F2}x** | {Median(g, r => r.TtftMs) / Median(llama, r => r.TtftMs):F2}x | " +
+                        $"{Median(g, r => r.LoadMs) / Median(llama, r => r.LoadMs):F2}x | {Median(g, r => r.PeakRssBytes) / Median(llama, r => r.PeakRssBytes):F2}x | | | |");
+                }
+            }
+            s.AppendLine();
+        }
+        return s.ToString();
+    }
+
+    private static List<string> Distinct(List<MeasureResult> results)
+    {
+        var modes = new List<string>();
+        foreach (MeasureResult r in results) if (!modes.Contains(r.Ple)) modes.Add(r.Ple);
+        return modes;
+    }
+
+    private static double Median(List<MeasureResult> results, Func<MeasureResult, double> value)
+    {
+        var values = new double[results.Count];
+        for (int i = 0; i < values.Length; i++) values[i] = value(results[i]);
+        Array.Sort(values);
+        int n = values.Length;
+        return n == 0 ? double.NaN : n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;
+    }
+}

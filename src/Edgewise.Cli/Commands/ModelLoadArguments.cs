@@ -1,0 +1,58 @@
+using System.CommandLine;
+using Edgewise.Models.Common;
+
+namespace Edgewise.Cli.Commands;
+
+/// <summary>
+/// The load options every command that opens a model shares (<c>run</c>, <c>serve</c>, <c>bench</c>, <c>logits</c>):
+/// <c>--threads</c>, <c>--ple mmap|resident|stream</c>, <c>--ple-cache 64MB</c>, <c>--weights mmap|hugepages</c>.
+/// Add them with <see cref="AddTo"/>, read them back with <see cref="Read"/>.
+/// </summary>
+internal sealed class ModelLoadArguments
+{
+    private readonly Option<int> _threads = new("--threads") { Description = "Threads (the caller included).", DefaultValueFactory = _ => Environment.ProcessorCount };
+    private readonly Option<string> _ple = new("--ple")
+    {
+        Description = "Per-layer embedding table: mmap (read rows from the mapped file), resident (load the table), stream (positioned reads into a bounded cache).",
+        DefaultValueFactory = _ => "mmap",
+    };
+    private readonly Option<string> _pleCache = new("--ple-cache") { Description = "Row cache of --ple stream, e.g. 64MB.", DefaultValueFactory = _ => "64MB" };
+    private readonly Option<string> _weights = new("--weights")
+    {
+        Description = "Dense matrices: mmap (views of the file; instant load) or hugepages (read into huge-page memory at load; faster streaming, slower start).",
+        DefaultValueFactory = _ => "mmap",
+    };
+
+    public ModelLoadArguments()
+    {
+        _ple.AcceptOnlyFromAmong("mmap", "resident", "stream");
+        _weights.AcceptOnlyFromAmong("hugepages", "mmap");
+        _pleCache.Validators.Add(result =>
+        {
+            try
+            {
+                PerLayerEmbeddingStore.ParseSize(result.GetValueOrDefault<string>());
+            }
+            catch (FormatException ex)
+            {
+                result.AddError(ex.Message);
+            }
+        });
+    }
+
+    public void AddTo(Command command)
+    {
+        command.Options.Add(_threads);
+        command.Options.Add(_ple);
+        command.Options.Add(_pleCache);
+        command.Options.Add(_weights);
+    }
+
+    public ModelLoadOptions Read(ParseResult parse) => new()
+    {
+        Threads = parse.GetValue(_threads),
+        PerLayerEmbeddings = PerLayerEmbeddingStore.ParseMode(parse.GetValue(_ple)!),
+        PerLayerEmbeddingCacheBytes = PerLayerEmbeddingStore.ParseSize(parse.GetValue(_pleCache)!),
+        Weights = parse.GetValue(_weights) == "mmap" ? WeightPlacement.Mapped : WeightPlacement.HugePages,
+    };
+}

@@ -1,0 +1,63 @@
+using System.CommandLine;
+using Edgewise.Cli.Commands;
+using Edgewise.Core.Tensors;
+using Edgewise.Models.Synthesis;
+using Xunit;
+
+namespace Edgewise.Cli.Tests;
+
+/// <summary><c>--ple</c>, <c>--ple-cache</c> and <c>--weights</c> change where weights live, never the logits.</summary>
+public sealed class ModelLoadArgumentsTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("edgewise-load-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static int Invoke(params string[] args)
+    {
+        var root = new RootCommand { LogitsCommand.Create() };
+        return root.Parse(args).Invoke(new InvocationConfiguration { Output = TextWriter.Null, Error = TextWriter.Null });
+    }
+
+    private string TinyModel()
+    {
+        string model = Path.Combine(_dir, "tiny.gguf");
+        Gemma4GgufSynthesizer.Write(Gemma4SynthSpec.Preset("tiny") with { Dtype = GgmlType.Q8_0, Seed = 5 }, model);
+        return model;
+    }
+
+    [Fact]
+    public void Placement_options_give_byte_identical_logits()
+    {
+        string model = TinyModel();
+        string[][] variants =
+        [
+            [],
+            ["--ple", "resident"],
+            ["--ple", "stream", "--ple-cache", "4KB", "--weights", "hugepages"],
+        ];
+        byte[]? first = null;
+        for (int i = 0; i < variants.Length; i++)
+        {
+            string output = Path.Combine(_dir, $"logits{i}.bin");
+            Assert.Equal(0, Invoke(["logits", model, "--tokens", "2,17,300,17,5", "--out", output, "--threads", "2", .. variants[i]]));
+            byte[] bytes = File.ReadAllBytes(output);
+            Assert.Equal(5 * 1024 * sizeof(float), bytes.Length);
+            if (first is null) first = bytes;
+            else Assert.Equal(first, bytes);
+        }
+    }
+
+    [Theory]
+    [InlineData("--ple", "everywhere")]
+    [InlineData("--ple-cache", "lots")]
+    [InlineData("--weights", "floppy")]
+    public void Bad_values_are_rejected(string option, string value)
+    {
+        string model = TinyModel(), output = Path.Combine(_dir, "never.bin");
+        Assert.Equal(0, Invoke("logits", model, "--tokens", "2", "--out", output));   // the same line with a good value works
+        File.Delete(output);
+        Assert.NotEqual(0, Invoke("logits", model, "--tokens", "2", "--out", output, option, value));
+        Assert.False(File.Exists(output));
+    }
+}

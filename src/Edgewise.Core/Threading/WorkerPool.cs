@@ -25,6 +25,9 @@ public sealed unsafe class WorkerPool : IDisposable
     // an idle engine parks within a moment.
     private const int SpinIterations = 20_000;
 
+    // Item field of the state word while Run fills in a new job: no item can be claimed.
+    private const int Closed = int.MaxValue;
+
     private readonly Thread[] _threads;
     private readonly object _gate = new();
     private int _sleepers;
@@ -76,12 +79,17 @@ public sealed unsafe class WorkerPool : IDisposable
             return;
         }
 
+        // Close the old generation before touching the job fields: a worker still inside the previous run may
+        // hold a stale state word, and if it saw the new item count it could claim an item of the new job and
+        // count it twice (Run would then wait forever). Once the word carries the new generation and the Closed
+        // marker, every stale compare-exchange fails and new-generation workers wait for the word to open.
+        long generation = (Volatile.Read(ref _state) >> 32) + 1;
+        Interlocked.Exchange(ref _state, (generation << 32) | Closed);
         _job = Unsafe.AsPointer(ref job);
         _invoke = &Invoke<TJob>;
         _itemCount = workItems;
         _completed = 0;
         _failure = null;
-        long generation = (Volatile.Read(ref _state) >> 32) + 1;
         Interlocked.Exchange(ref _state, generation << 32);
         if (Volatile.Read(ref _sleepers) > 0)
         {
@@ -113,6 +121,11 @@ public sealed unsafe class WorkerPool : IDisposable
             void* job = _job;
             delegate*<void*, int, void> invoke = _invoke;
             int item = (int)state;
+            if (item == Closed)
+            {
+                Thread.SpinWait(1); // Run is filling in the job fields; it opens the word right after.
+                continue;
+            }
             if (item >= _itemCount) return;
             if (Interlocked.CompareExchange(ref _state, state + 1, state) != state) continue;
             try

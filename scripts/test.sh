@@ -34,12 +34,12 @@ dotnet build Edgewise.slnx -c Release -nologo -v quiet || fail "build failed"
 status=0
 step "dotnet test"
 # Category=Manual marks checks on full-size files that a person runs by hand (see each test).
-dotnet test Edgewise.slnx -c Release --no-build -nologo --filter "Category!=Manual" \
+dotnet test Edgewise.slnx -c Release --no-build -nologo --filter "Category!=Manual" --blame-hang-timeout 10m \
     --logger "trx;LogFilePrefix=all" --results-directory "$results" || status=1
 
 # Every SIMD kernel has a scalar twin: run the Core tests (formats, quantization, kernels) once more with hardware intrinsics off.
 step "Core tests with DOTNET_EnableHWIntrinsic=0"
-DOTNET_EnableHWIntrinsic=0 dotnet test tests/Edgewise.Core.Tests -c Release --no-build -nologo \
+DOTNET_EnableHWIntrinsic=0 dotnet test tests/Edgewise.Core.Tests -c Release --no-build -nologo --blame-hang-timeout 5m \
     --logger "trx;LogFilePrefix=nointrinsics" --results-directory "$results" || status=1
 
 passed=0; failed=0

@@ -69,6 +69,25 @@ public sealed class GenerationCommandTests(SyntheticModelFile model) : IClassFix
         Assert.Equal(SyntheticModelFile.Spec.Layers * SyntheticModelFile.Spec.Ple * 4, r.GetProperty("ple_bytes_per_token").GetInt64());
     }
 
+    [Theory]
+    [InlineData("stream")]
+    [InlineData("resident")]
+    public async Task Bench_TakesThePlePlacementOptions(string mode)
+    {
+        (int code, string output) = await InvokeAsync(BenchCommand.Create(), model.Path, "--prompt", "16", "--gen", "4", "--threads", "2",
+            "--ple", mode, "--ple-cache", "1MB", "--json", "--offline");
+        Assert.Equal(0, code);
+        using JsonDocument doc = JsonDocument.Parse(output);
+        Assert.Equal(4, doc.RootElement.GetProperty("generated_tokens").GetInt32());
+    }
+
+    [Fact]
+    public async Task Bench_RejectsAnUnknownPlePlacement()
+    {
+        (int code, _) = await InvokeAsync(BenchCommand.Create(), model.Path, "--ple", "disk", "--offline");
+        Assert.NotEqual(0, code);
+    }
+
     private sealed class RecordingOutput : IChatOutput
     {
         public System.Text.StringBuilder All { get; } = new();

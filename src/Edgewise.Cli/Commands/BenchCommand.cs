@@ -51,7 +51,7 @@ internal static class BenchCommand
                     }
                     long? pleBytes = PleBytesPerToken(loaded.SourcePath);
                     Console.Out.WriteLine(parse.GetValue(json)
-                        ? Json(loaded, parse.GetValue(model.Threads), best, loadTime, pleBytes)
+                        ? Json(loaded, model.Load.Read(parse).Threads, best, loadTime, pleBytes)
                         : Text(loaded, best, loadTime, pleBytes));
                     return 0;
                 }

@@ -12,23 +12,27 @@ internal sealed class ModelOptions
 {
     public Argument<string> Model { get; } = new("model") { Description = "A local .gguf file, a safetensors checkpoint directory, or a hub alias/reference (see `edgewise pull`)." };
     public Option<bool> Offline { get; } = new("--offline") { Description = "Never download: resolve MODEL from local files and the local store only." };
-    public Option<int> Threads { get; } = new("--threads") { Description = "Kernel threads.", DefaultValueFactory = _ => Environment.ProcessorCount };
+    /// <summary><c>--threads</c>, <c>--ple</c>, <c>--ple-cache</c>, <c>--weights</c>, shared with <c>logits</c>.</summary>
+    public ModelLoadArguments Load { get; } = new();
     public Option<int?> Context { get; } = new("--ctx") { Description = "Context length in tokens (default: the model's, at most 8192)." };
     public Option<string?> Template { get; } = new("--template") { Description = "A Jinja chat template file to use instead of the model's." };
 
     public void AddTo(Command command)
     {
         command.Arguments.Add(Model);
-        foreach (Option o in new Option[] { Offline, Threads, Context, Template }) command.Options.Add(o);
+        foreach (Option o in new Option[] { Offline, Context, Template }) command.Options.Add(o);
+        Load.AddTo(command);
     }
 
     /// <summary>Resolves and loads the model, with a spinner on a terminal; returns the model and the load time.</summary>
     public async Task<(EdgewiseModel Model, TimeSpan LoadTime)> LoadAsync(ParseResult parse, TextWriter log, CancellationToken cancellationToken)
     {
         string path = await ModelResolver.ResolveAsync(parse.GetValue(Model)!, parse.GetValue(Offline), cancellationToken).ConfigureAwait(false);
+        Edgewise.Models.Common.ModelLoadOptions placement = Load.Read(parse);
         var options = new EngineLoadOptions
         {
-            Threads = Math.Max(1, parse.GetValue(Threads)),
+            Threads = Math.Max(1, placement.Threads),
+            Model = placement,
             ChatTemplate = parse.GetValue(Template) is string t ? await File.ReadAllTextAsync(t, cancellationToken).ConfigureAwait(false) : null,
         };
         var clock = Stopwatch.StartNew();

@@ -19,7 +19,10 @@ public sealed record EngineLoadOptions
     /// <summary>A Jinja chat template to use instead of the file's own (or the built-in one for its family).</summary>
     public string? ChatTemplate { get; init; }
 
-    public ModelLoadOptions ToModelLoadOptions() => new() { Threads = Math.Max(1, Threads) };
+    /// <summary>Weight and PLE placement (<c>--ple</c>, <c>--ple-cache</c>, <c>--weights</c>); null = the model layer's defaults.</summary>
+    public ModelLoadOptions? Model { get; init; }
+
+    public ModelLoadOptions ToModelLoadOptions() => (Model ?? new ModelLoadOptions()) with { Threads = Math.Max(1, Threads) };
 }
 
 /// <summary>

@@ -9,7 +9,7 @@ namespace Edgewise.Models.Gemma3n;
 /// take the same path (a chunk of T rows; T = 1 is decode); the one difference is that activation-sparse layers
 /// read only the surviving FFN columns when T = 1 (<see cref="UseSparseDecode"/>).
 /// </summary>
-public sealed partial class Gemma3nState : IModelState
+public sealed partial class Gemma3nState : ChunkedModelState
 {
     private readonly Gemma3nConfig _c;
     private readonly Gemma3nWeights _w;
@@ -45,12 +45,12 @@ public sealed partial class Gemma3nState : IModelState
     private readonly bool _sampleStd;
 
     internal Gemma3nState(Gemma3nModel model, int contextLength, int maxBatch, KvCacheType kvType)
+        : base(model.Config.VocabSize, maxBatch, contextLength)
     {
         _c = model.Config;
         _w = model.Weights;
         _pool = model.Pool;
         _maxBatch = maxBatch;
-        ContextLength = contextLength;
 
         int n = _c.LayerCount, kvWidth = _c.KvHeadCount * _c.HeadDim;
         var specs = new KvLayerSpec[n];
@@ -95,11 +95,7 @@ public sealed partial class Gemma3nState : IModelState
         _sampleStd = model.Options.SparsityStdLikeLlamaCpp;
     }
 
-    public int Position { get; private set; }
-    public int ContextLength { get; }
-
-    /// <summary>The KV cache (exposed for tests and memory accounting).</summary>
-    public KvCache Cache => _cache;
+    public override KvCache Cache => _cache;
 
     /// <summary>
     /// Single-token steps read only the surviving FFN columns of activation-sparse layers (on by default when the
@@ -116,53 +112,12 @@ public sealed partial class Gemma3nState : IModelState
     /// <summary>FFN weight bytes the last chunk read in activation-sparse layers, and what the dense path reads there.</summary>
     public SparseFfnTraffic LastSparseTraffic { get; private set; }
 
-    public bool CanTruncate(int position) => _cache.CanTruncate(position);
-
-    public void Forward(ReadOnlySpan<int> tokens, Span<float> logits)
-    {
-        int vocab = _c.VocabSize;
-        if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.", nameof(tokens));
-        if (logits.Length < vocab) throw new ArgumentException($"logits holds {logits.Length} values; the vocabulary has {vocab}.", nameof(logits));
-        for (int done = 0; done < tokens.Length;)
-        {
-            int t = Math.Min(_maxBatch, tokens.Length - done);
-            bool last = done + t == tokens.Length;
-            RunChunk(tokens.Slice(done, t), last ? t - 1 : t, last ? logits[..vocab] : Span<float>.Empty);
-            done += t;
-        }
-    }
-
-    public void ForwardAll(ReadOnlySpan<int> tokens, Span<float> logits)
-    {
-        int vocab = _c.VocabSize;
-        if (logits.Length < (long)tokens.Length * vocab)
-        {
-            throw new ArgumentException($"logits holds {logits.Length} values; {tokens.Length} tokens × {vocab} are needed.", nameof(logits));
-        }
-        for (int done = 0; done < tokens.Length;)
-        {
-            int t = Math.Min(_maxBatch, tokens.Length - done);
-            RunChunk(tokens.Slice(done, t), 0, logits.Slice(done * vocab, t * vocab));
-            done += t;
-        }
-    }
-
-    public void Truncate(int position)
-    {
-        _cache.Truncate(position);
-        Position = position;
-    }
-
-    public void Dispose()
-    {
-    }
-
     /// <summary>
     /// Runs <paramref name="tokens"/> (at most one batch) and writes logits of rows <paramref name="outputFrom"/>..
     /// into <paramref name="logits"/>. Rows before <paramref name="outputFrom"/> only feed the KV cache: they are
     /// dropped at the first layer that owns no cache, which is exact because nothing after that point is stored.
     /// </summary>
-    private void RunChunk(ReadOnlySpan<int> tokens, int outputFrom, Span<float> logits)
+    protected override void RunChunk(ReadOnlySpan<int> tokens, int outputFrom, Span<float> logits)
     {
         int t = tokens.Length, pos0 = Position;
         if (pos0 + t > ContextLength)

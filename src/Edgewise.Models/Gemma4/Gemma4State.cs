@@ -8,7 +8,7 @@ namespace Edgewise.Models.Gemma4;
 /// One Gemma 4 sequence: KV cache plus every run buffer, allocated once. Prompt chunks and single decode
 /// tokens take the same path (a chunk of T rows; T = 1 is decode), so batch and token-by-token logits agree.
 /// </summary>
-public sealed partial class Gemma4State : IModelState
+public sealed partial class Gemma4State : ChunkedModelState
 {
     private readonly Gemma4Config _c;
     private readonly Gemma4Weights _w;
@@ -34,12 +34,12 @@ public sealed partial class Gemma4State : IModelState
     private readonly int _qStride, _kvStride, _ffnStride, _pleStride;
 
     internal Gemma4State(Gemma4Model model, int contextLength, int maxBatch, KvCacheType kvType)
+        : base(model.Config.VocabSize, maxBatch, contextLength)
     {
         _c = model.Config;
         _w = model.Weights;
         _pool = model.Pool;
         _maxBatch = maxBatch;
-        ContextLength = contextLength;
 
         int n = _c.LayerCount;
         var specs = new KvLayerSpec[n];
@@ -77,53 +77,7 @@ public sealed partial class Gemma4State : IModelState
         if (_c.IsMoe) _moe = new MoeBuffers(_c, b);
     }
 
-    public int Position { get; private set; }
-    public int ContextLength { get; }
-
-    /// <summary>The KV cache (exposed for tests and memory accounting).</summary>
-    public KvCache Cache => _cache;
-
-    /// <summary>True when <see cref="Truncate"/> to <paramref name="position"/> is possible (see <see cref="KvCache.CanTruncate"/>).</summary>
-    public bool CanTruncate(int position) => _cache.CanTruncate(position);
-
-    public void Forward(ReadOnlySpan<int> tokens, Span<float> logits)
-    {
-        int vocab = _c.VocabSize;
-        if (tokens.IsEmpty) throw new ArgumentException("At least one token is needed.", nameof(tokens));
-        if (logits.Length < vocab) throw new ArgumentException($"logits holds {logits.Length} values; the vocabulary has {vocab}.", nameof(logits));
-        for (int done = 0; done < tokens.Length;)
-        {
-            int t = Math.Min(_maxBatch, tokens.Length - done);
-            bool last = done + t == tokens.Length;
-            RunChunk(tokens.Slice(done, t), last ? t - 1 : t, last ? logits[..vocab] : Span<float>.Empty);
-            done += t;
-        }
-    }
-
-    public void ForwardAll(ReadOnlySpan<int> tokens, Span<float> logits)
-    {
-        int vocab = _c.VocabSize;
-        if (logits.Length < (long)tokens.Length * vocab)
-        {
-            throw new ArgumentException($"logits holds {logits.Length} values; {tokens.Length} tokens × {vocab} are needed.", nameof(logits));
-        }
-        for (int done = 0; done < tokens.Length;)
-        {
-            int t = Math.Min(_maxBatch, tokens.Length - done);
-            RunChunk(tokens.Slice(done, t), 0, logits.Slice(done * vocab, t * vocab));
-            done += t;
-        }
-    }
-
-    public void Truncate(int position)
-    {
-        _cache.Truncate(position);
-        Position = position;
-    }
-
-    public void Dispose()
-    {
-    }
+    public override KvCache Cache => _cache;
 
     /// <summary>
     /// Runs <paramref name="tokens"/> (at most one batch) through the model and writes logits of rows
@@ -131,7 +85,7 @@ public sealed partial class Gemma4State : IModelState
     /// feed the KV cache: they are dropped at the first layer that owns no cache (or before the last layer's
     /// queries), which is exact because nothing after that point is stored.
     /// </summary>
-    private void RunChunk(ReadOnlySpan<int> tokens, int outputFrom, Span<float> logits)
+    protected override void RunChunk(ReadOnlySpan<int> tokens, int outputFrom, Span<float> logits)
     {
         int t = tokens.Length, h = _c.HiddenSize, pos0 = Position;
         if (pos0 + t > ContextLength)

@@ -10,6 +10,30 @@ public interface ILanguageModel : IDisposable
 
     /// <summary>Makes a fresh state (KV cache + scratch buffers) able to hold <paramref name="contextLength"/> tokens.</summary>
     IModelState CreateState(int contextLength);
+
+    /// <summary>Most sequences one <see cref="ForwardBatch"/> call takes; 1 when the model only loops over them.</summary>
+    int MaxBatchSequences => 1;
+
+    /// <summary>
+    /// Appends one token to each of several independent sequences (token i to state i) and writes the logits of
+    /// sequence i into row i of <paramref name="logits"/> ([states.Length, vocabulary], row-major). A model that
+    /// batches runs them in one pass over its weights, so concurrent decodes share every weight read; each
+    /// sequence still attends only to its own cache at its own position. Every state must come from this model and
+    /// appear once. The default advances them one after another.
+    /// </summary>
+    void ForwardBatch(ReadOnlySpan<IModelState> states, ReadOnlySpan<int> tokens, Span<float> logits)
+    {
+        int vocab = Info.VocabularySize;
+        if (tokens.Length != states.Length)
+        {
+            throw new ArgumentException($"{states.Length} states need {states.Length} tokens; {tokens.Length} were given.", nameof(tokens));
+        }
+        if (logits.Length < (long)states.Length * vocab)
+        {
+            throw new ArgumentException($"logits holds {logits.Length} values; {states.Length} sequences × {vocab} are needed.", nameof(logits));
+        }
+        for (int i = 0; i < states.Length; i++) states[i].Forward(tokens.Slice(i, 1), logits.Slice(i * vocab, vocab));
+    }
 }
 
 /// <summary>What the engine needs to know about a model, read from its file.</summary>

@@ -110,7 +110,7 @@ public sealed partial class Gemma3nState : ChunkedModelState
     /// reads ~5 % of W_up and W_down, the dense path reads them once for all rows, so the byte break-even is near
     /// 20 rows; the per-row gathers cost more than the reads below that (measured in bench batch-decode).
     /// </summary>
-    internal const int SparseDecodeMaxRows = 8;
+    public static int SparseDecodeMaxRows => 8;
 
     /// <summary>
     /// When set (one entry per layer), each chunk adds every layer's wall time to it in Stopwatch ticks: a per-layer

@@ -9,7 +9,7 @@ namespace Edgewise.Models.Common;
 /// Softmax is computed in one streaming pass (running max and sum), so no score buffer exists and the work needs no
 /// scratch beyond one head on the stack.
 /// </summary>
-internal static class Attention
+public static class Attention
 {
     /// <param name="q">Queries, [rows, heads·headDim] starting at row 0 of the array.</param>
     /// <param name="sequences">Query row r belongs to <c>sequences[row0 + r]</c>: its cache and absolute position.</param>
@@ -17,7 +17,7 @@ internal static class Attention
     /// <param name="window">Keys per query for sliding layers (the current one included), 0 for full attention.</param>
     /// <param name="scale">Multiplier of q·k (1.0 for Gemma 3n/4).</param>
     /// <param name="output">Result, [rows, heads·headDim] from row 0.</param>
-    internal static void Run(WorkerPool pool, float[] q, SequenceRow[] sequences, int row0, int rows, int layer, int window,
+    public static void Run(WorkerPool pool, float[] q, SequenceRow[] sequences, int row0, int rows, int layer, int window,
         int heads, int kvHeads, int headDim, float scale, float[] output)
     {
         var job = new Job

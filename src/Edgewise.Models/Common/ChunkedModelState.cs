@@ -32,7 +32,7 @@ public abstract class ChunkedModelState : IModelState
     /// Row r of the running chunk belongs to <c>Rows[r].Cache</c> at position <c>Rows[r].Position</c>; filled before
     /// each <see cref="RunChunk"/>. Owned by the state whose run buffers the chunk uses.
     /// </summary>
-    private protected SequenceRow[] Rows { get; }
+    protected SequenceRow[] Rows { get; }
 
     /// <summary>
     /// True while the running chunk holds only next tokens of sequences (a one-token step, or a

@@ -5,4 +5,4 @@ namespace Edgewise.Models.Common;
 /// chunk maps every row to one cache at consecutive positions; a batched decode step maps each row to another
 /// sequence's cache at that sequence's next position.
 /// </summary>
-internal readonly record struct SequenceRow(KvCache Cache, int Position);
+public readonly record struct SequenceRow(KvCache Cache, int Position);

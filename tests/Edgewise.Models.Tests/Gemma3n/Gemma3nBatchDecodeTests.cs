@@ -86,6 +86,26 @@ public sealed class Gemma3nBatchDecodeTests(ITestOutputHelper output)
     }
 
     [Fact]
+    public void Batched_sparse_decode_steps_do_not_allocate()
+    {
+        using var dir = new TempDirectory();
+        string path = Gemma3nTestShapes.Write(dir, Gemma3nTestShapes.Small, GgmlType.F32);
+        using Gemma3nModel model = Load(path, maxBatch: 4);
+        IModelState[] states = [model.CreateState(64), model.CreateState(64), model.CreateState(64)];
+        int vocab = model.Info.VocabularySize;
+        var logits = new float[states.Length * vocab];
+        for (int i = 0; i < states.Length; i++) states[i].Forward(TestShapes.Tokens(2 + 5 * i, vocab, seed: i), logits);
+        int[] tokens = [5, 6, 7];
+        for (int i = 0; i < 4; i++) model.ForwardBatch(states, tokens, logits);   // warm up (JIT, tiering)
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++) model.ForwardBatch(states, tokens, logits);
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.True(((Gemma3nState)states[0]).LastSparseTraffic.SurvivingUnits > 0);   // the sparse path ran
+        foreach (IModelState s in states) s.Dispose();
+        Assert.True(allocated < 1024, $"{allocated} bytes allocated over 10 batched steps");
+    }
+
+    [Fact]
     public void Rejects_a_state_of_another_architecture_or_model()
     {
         using var dir = new TempDirectory();

@@ -5,8 +5,9 @@ namespace Edgewise.Models.Gemma3n;
 public sealed partial class Gemma3nState
 {
     /// <summary>
-    /// K and V of rows [row0, t) for a KV-owning layer, each written into its own sequence's cache (HF <c>Gemma3nTextAttention</c>):
-    /// k_norm then RoPE on K; V gets a weightless RMS norm and no RoPE. Input: <c>_xn</c> at absolute rows.
+    /// K and V of rows [row0, t) for a KV-owning layer, each written into its own sequence's cache (HF
+    /// <c>Gemma3nTextAttention</c>): k_norm then RoPE on K; V gets a weightless RMS norm and no RoPE. Input:
+    /// <c>_xn</c> at absolute rows.
     /// </summary>
     private void StoreKv(int il, Gemma3nLayerWeights lw, int row0, int t)
     {

@@ -17,15 +17,16 @@ public sealed class Gemma4BatchDecodeTests(ITestOutputHelper output)
     /// does the same arithmetic as a single step; the bound is the same for every weight type.
     /// </summary>
     [Theory]
-    [InlineData("e", GgmlType.F32)]
-    [InlineData("e", GgmlType.Q4_0)]
-    [InlineData("moe", GgmlType.F32)]
-    [InlineData("moe", GgmlType.Q8_0)]
-    public void Batched_steps_equal_each_sequence_alone(string shape, GgmlType dtype)
+    [InlineData("e", GgmlType.F32, KvCacheType.F32)]
+    [InlineData("e", GgmlType.Q4_0, KvCacheType.F32)]
+    [InlineData("e", GgmlType.F32, KvCacheType.F16)]
+    [InlineData("moe", GgmlType.F32, KvCacheType.F32)]
+    [InlineData("moe", GgmlType.Q8_0, KvCacheType.F32)]
+    public void Batched_steps_equal_each_sequence_alone(string shape, GgmlType dtype, KvCacheType kv)
     {
         using var dir = new TempDirectory();
         string path = TestShapes.Write(dir, TestShapes.ByName(shape), dtype);
-        using var model = (Gemma4Model)Architectures.Load(path, Options);
+        using var model = (Gemma4Model)Architectures.Load(path, Options with { KvCacheType = kv });
         Assert.Equal(8, model.MaxBatchSequences);
         using var h = new BatchDecodeHarness(model, BatchDecodeScenario.PromptLengths, contextLength: 64, seed: 21);
         var probe = (Gemma4State)h.Batched(2);
@@ -33,7 +34,7 @@ public sealed class Gemma4BatchDecodeTests(ITestOutputHelper output)
 
         BatchDecodeScenario.Run(h);
 
-        output.WriteLine($"{shape} {dtype}: {h.Rows} rows, max |Δ| {h.MaxAbs:E3}, argmax mismatches {h.ArgmaxMismatches}");
+        output.WriteLine($"{shape} {dtype} KV {kv}: {h.Rows} rows, max |Δ| {h.MaxAbs:E3}, argmax mismatches {h.ArgmaxMismatches}");
         Assert.True(h.MaxAbs <= 1e-4, $"max |Δ| {h.MaxAbs:E3}");
         Assert.Equal(0, h.ArgmaxMismatches);
     }

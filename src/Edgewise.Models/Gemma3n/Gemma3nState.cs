@@ -109,8 +109,9 @@ public sealed partial class Gemma3nState : ChunkedModelState
     /// Largest batched decode step that takes the per-row sparse FFN; larger ones run dense. Per row the sparse path
     /// reads the dense gate plus ~5 % of W_up and W_down, while the dense path reads all three once for every row, so
     /// by bytes the break-even is near 20 rows. Measured (bench <c>batch-decode gemma3n</c>, E2B width, Q4_0, 2
-    /// threads, two runs on a loaded machine): the sparse path was 1.1-1.35× faster per step at B = 2, 4 and 8. The limit stays at 8 because a
-    /// multi-row matmul kernel makes dense rows cheaper while the per-row gathers do not share work.
+    /// threads, two runs on a loaded machine): the sparse path was 1.1-1.35× faster per step at B = 2, 4 and 8. The
+    /// limit stays at 8 because a multi-row matmul kernel makes dense rows cheaper while the per-row gathers do not
+    /// share work.
     /// </summary>
     public static int SparseDecodeMaxRows => 8;
 

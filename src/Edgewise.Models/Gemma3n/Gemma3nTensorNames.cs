@@ -1,3 +1,4 @@
+using Edgewise.Models.Common;
 using G4 = Edgewise.Models.Gemma4.Gemma4TensorNames;
 
 namespace Edgewise.Models.Gemma3n;
@@ -50,33 +51,8 @@ public static class Gemma3nTensorNames
     /// <summary>Part <paramref name="index"/> of a stacked AltUp tensor, as HF stores it (<c>altup_projections.{index}</c>).</summary>
     public static string AltUpProjectionPart(string stacked, int index) => $"{stacked}#{index}";
 
-    private static readonly Dictionary<string, string> GlobalToHf = new(StringComparer.Ordinal)
+    private static readonly HfTensorNameMap HfNames = G4.SharedHfNames.WithBlock(new Dictionary<string, string>
     {
-        [TokenEmbedding] = "embed_tokens.weight",
-        [OutputNorm] = "norm.weight",
-        [PerLayerTokenEmbedding] = "embed_tokens_per_layer.weight",
-        [PerLayerModelProjection] = "per_layer_model_projection.weight",
-        [PerLayerProjectionNorm] = "per_layer_projection_norm.weight",
-    };
-
-    private static readonly Dictionary<string, string> BlockToHf = new(StringComparer.Ordinal)
-    {
-        [AttnNorm] = "input_layernorm.weight",
-        [AttnQ] = "self_attn.q_proj.weight",
-        [AttnK] = "self_attn.k_proj.weight",
-        [AttnV] = "self_attn.v_proj.weight",
-        [AttnOutput] = "self_attn.o_proj.weight",
-        [AttnQNorm] = "self_attn.q_norm.weight",
-        [AttnKNorm] = "self_attn.k_norm.weight",
-        [PostAttentionNorm] = "post_attention_layernorm.weight",
-        [FfnNorm] = "pre_feedforward_layernorm.weight",
-        [FfnGate] = "mlp.gate_proj.weight",
-        [FfnUp] = "mlp.up_proj.weight",
-        [FfnDown] = "mlp.down_proj.weight",
-        [PostFfwNorm] = "post_feedforward_layernorm.weight",
-        [InpGate] = "per_layer_input_gate.weight",
-        [Proj] = "per_layer_projection.weight",
-        [PostNorm] = "post_per_layer_input_norm.weight",
         [AltUpCorrectCoef] = "altup.correction_coefs.weight",
         [AltUpCorrectScale] = "altup.correct_output_scale",
         [AltUpPredictCoef] = "altup.prediction_coefs.weight",
@@ -85,7 +61,7 @@ public static class Gemma3nTensorNames
         [LaurelLeft] = "laurel.linear_left.weight",
         [LaurelRight] = "laurel.linear_right.weight",
         [LaurelPostNorm] = "laurel.post_laurel_norm.weight",
-    };
+    });
 
     /// <summary>
     /// The HF name (without the <c>model.</c> / <c>model.language_model.</c> prefix) of a GGUF tensor name, or null
@@ -93,7 +69,7 @@ public static class Gemma3nTensorNames
     /// </summary>
     public static string? ToHf(string ggufName)
     {
-        if (GlobalToHf.TryGetValue(ggufName, out string? global)) return global;
+        // Global names hold no '#', so asking for the per-index parts first changes no answer.
         int hash = ggufName.IndexOf('#', StringComparison.Ordinal);
         if (hash > 0)
         {
@@ -105,10 +81,6 @@ public static class Gemma3nTensorNames
                 _ => null,
             };
         }
-        if (!ggufName.StartsWith("blk.", StringComparison.Ordinal)) return null;
-        int dot = ggufName.IndexOf('.', 4);
-        if (dot < 0) return null;
-        string layer = ggufName[4..dot];
-        return BlockToHf.TryGetValue(ggufName[(dot + 1)..], out string? suffix) ? $"layers.{layer}.{suffix}" : null;
+        return HfNames.ToHf(ggufName);
     }
 }

@@ -1,3 +1,5 @@
+using Edgewise.Models.Common;
+
 namespace Edgewise.Models.Gemma4;
 
 /// <summary>
@@ -46,33 +48,38 @@ public static class Gemma4TensorNames
     /// <summary><c>blk.{layer}.{suffix}</c>.</summary>
     public static string Block(int layer, string suffix) => $"blk.{layer}.{suffix}";
 
-    private static readonly Dictionary<string, string> GlobalToHf = new(StringComparer.Ordinal)
-    {
-        [TokenEmbedding] = "embed_tokens.weight",
-        [OutputNorm] = "norm.weight",
-        [PerLayerTokenEmbedding] = "embed_tokens_per_layer.weight",
-        [PerLayerModelProjection] = "per_layer_model_projection.weight",
-        [PerLayerProjectionNorm] = "per_layer_projection_norm.weight",
-    };
+    /// <summary>The GGUF ↔ HF names both Gemma generations share; Gemma 3n extends it with its AltUp and LAuReL tensors.</summary>
+    internal static readonly HfTensorNameMap SharedHfNames = new(
+        new Dictionary<string, string>
+        {
+            [TokenEmbedding] = "embed_tokens.weight",
+            [OutputNorm] = "norm.weight",
+            [PerLayerTokenEmbedding] = "embed_tokens_per_layer.weight",
+            [PerLayerModelProjection] = "per_layer_model_projection.weight",
+            [PerLayerProjectionNorm] = "per_layer_projection_norm.weight",
+        },
+        new Dictionary<string, string>
+        {
+            [AttnNorm] = "input_layernorm.weight",
+            [AttnQ] = "self_attn.q_proj.weight",
+            [AttnK] = "self_attn.k_proj.weight",
+            [AttnV] = "self_attn.v_proj.weight",
+            [AttnOutput] = "self_attn.o_proj.weight",
+            [AttnQNorm] = "self_attn.q_norm.weight",
+            [AttnKNorm] = "self_attn.k_norm.weight",
+            [PostAttentionNorm] = "post_attention_layernorm.weight",
+            [FfnNorm] = "pre_feedforward_layernorm.weight",
+            [FfnGate] = "mlp.gate_proj.weight",
+            [FfnUp] = "mlp.up_proj.weight",
+            [FfnDown] = "mlp.down_proj.weight",
+            [PostFfwNorm] = "post_feedforward_layernorm.weight",
+            [InpGate] = "per_layer_input_gate.weight",
+            [Proj] = "per_layer_projection.weight",
+            [PostNorm] = "post_per_layer_input_norm.weight",
+        });
 
-    private static readonly Dictionary<string, string> BlockToHf = new(StringComparer.Ordinal)
+    private static readonly HfTensorNameMap HfNames = SharedHfNames.WithBlock(new Dictionary<string, string>
     {
-        [AttnNorm] = "input_layernorm.weight",
-        [AttnQ] = "self_attn.q_proj.weight",
-        [AttnK] = "self_attn.k_proj.weight",
-        [AttnV] = "self_attn.v_proj.weight",
-        [AttnOutput] = "self_attn.o_proj.weight",
-        [AttnQNorm] = "self_attn.q_norm.weight",
-        [AttnKNorm] = "self_attn.k_norm.weight",
-        [PostAttentionNorm] = "post_attention_layernorm.weight",
-        [FfnNorm] = "pre_feedforward_layernorm.weight",
-        [FfnGate] = "mlp.gate_proj.weight",
-        [FfnUp] = "mlp.up_proj.weight",
-        [FfnDown] = "mlp.down_proj.weight",
-        [PostFfwNorm] = "post_feedforward_layernorm.weight",
-        [InpGate] = "per_layer_input_gate.weight",
-        [Proj] = "per_layer_projection.weight",
-        [PostNorm] = "post_per_layer_input_norm.weight",
         [LayerOutputScale] = "layer_scalar",
         [FfnGateInp] = "router.proj.weight",
         [FfnGateInpScale] = "router.scale",
@@ -82,19 +89,11 @@ public static class Gemma4TensorNames
         [PreFfwNorm2] = "pre_feedforward_layernorm_2.weight",
         [PostFfwNorm1] = "post_feedforward_layernorm_1.weight",
         [PostFfwNorm2] = "post_feedforward_layernorm_2.weight",
-    };
+    });
 
     /// <summary>
     /// The HF name (without the <c>model.</c> / <c>model.language_model.</c> prefix) of a GGUF tensor name, or null
     /// for tensors HF does not store (<c>rope_freqs</c>, the untied <c>output</c>).
     /// </summary>
-    public static string? ToHf(string ggufName)
-    {
-        if (GlobalToHf.TryGetValue(ggufName, out string? global)) return global;
-        if (!ggufName.StartsWith("blk.", StringComparison.Ordinal)) return null;
-        int dot = ggufName.IndexOf('.', 4);
-        if (dot < 0) return null;
-        string layer = ggufName[4..dot];
-        return BlockToHf.TryGetValue(ggufName[(dot + 1)..], out string? suffix) ? $"layers.{layer}.{suffix}" : null;
-    }
+    public static string? ToHf(string ggufName) => HfNames.ToHf(ggufName);
 }

@@ -133,8 +133,9 @@ public sealed partial class Gemma3nState : ChunkedModelState
     {
         int t = tokens.Length;
         LastSparseTraffic = default;
-        Embed(tokens);
-        PerLayerInputs(tokens);
+        DecoderInputs.Embed(tokens, _w.TokenEmbedding, _c.VocabSize, _streams);   // h0 into stream 0
+        DecoderInputs.PerLayer(tokens, _streams, _w.PerLayerModelProjection, _w.PerLayerEmbeddings, _w.PerLayerProjectionNorm,
+            _c.LayerCount, _c.RmsNormEps, _pool, _pleCtx, _pli);
         InitStreams(t);
         RopeTables(t);
 
@@ -169,46 +170,6 @@ public sealed partial class Gemma3nState : ChunkedModelState
         }
 
         if (row0 < t && !logits.IsEmpty) Logits(row0, t, logits);
-    }
-
-    /// <summary>h0 = E[token] · sqrt(H), into stream 0 (spec §3.1).</summary>
-    private void Embed(ReadOnlySpan<int> tokens)
-    {
-        int h = _c.HiddenSize;
-        float scale = MathF.Sqrt(h);
-        for (int r = 0; r < tokens.Length; r++)
-        {
-            int token = tokens[r];
-            if ((uint)token >= (uint)_c.VocabSize)
-            {
-                throw new ArgumentOutOfRangeException(nameof(tokens), token, $"Token ids must be below the vocabulary size {_c.VocabSize}.");
-            }
-            Span<float> row = _streams.AsSpan(r * h, h);   // [H]
-            _w.TokenEmbedding.DequantizeRow(token, row);
-            RowMath.Scale(row, scale);
-        }
-    }
-
-    /// <summary>Same as HF <c>Gemma3nTextModel.get_per_layer_inputs</c> + <c>project_per_layer_inputs</c> (spec §3.1).</summary>
-    private void PerLayerInputs(ReadOnlySpan<int> tokens)
-    {
-        int t = tokens.Length, p = _c.PerLayerInputSize, width = _pleStride, h = _c.HiddenSize;
-        float tokenScale = MathF.Sqrt(p), projScale = 1f / MathF.Sqrt(h), mix = 1f / MathF.Sqrt(2f);
-        // [T, L·P] = W_plmp · h0 (the scaled embedding, stream 0)
-        _w.PerLayerModelProjection.MatMul(_streams.AsSpan(0, t * h), t, _pleCtx.AsSpan(0, t * width), _pool);
-        for (int r = 0; r < t; r++)
-        {
-            Span<float> row = _pli.AsSpan(r * width, width);      // [L·P] token-identity part
-            _w.PerLayerEmbeddings.ReadRow(tokens[r], row);
-            for (int l = 0; l < _c.LayerCount; l++)
-            {
-                Span<float> ctx = _pleCtx.AsSpan(r * width + l * p, p);   // [P]
-                RowMath.Scale(ctx, projScale);
-                RowMath.RmsNorm(ctx, _w.PerLayerProjectionNorm, _c.RmsNormEps, ctx);
-                Span<float> tok = row.Slice(l * p, p);
-                for (int i = 0; i < p; i++) tok[i] = (ctx[i] + tok[i] * tokenScale) * mix;
-            }
-        }
     }
 
     /// <summary>Streams 1..S−1 = altup_projections[k−1] · h0, rescaled to h0's RMS (HF <c>Gemma3nTextModel.forward</c>, spec §3.2).</summary>

@@ -1,4 +1,3 @@
-using Edgewise.Core.Kernels;
 using Edgewise.Core.Threading;
 using Edgewise.Models.Common;
 
@@ -89,8 +88,12 @@ public sealed partial class Gemma4State : ChunkedModelState
     protected override void RunChunk(ReadOnlySpan<int> tokens, int outputFrom, Span<float> logits)
     {
         int t = tokens.Length, h = _c.HiddenSize;
-        Embed(tokens);
-        if (_c.HasPerLayerInputs) PerLayerInputs(tokens);
+        DecoderInputs.Embed(tokens, _w.TokenEmbedding, _c.VocabSize, _x);
+        if (_c.HasPerLayerInputs)
+        {
+            DecoderInputs.PerLayer(tokens, _x, _w.PerLayerModelProjection!, _w.PerLayerEmbeddings!, _w.PerLayerProjectionNorm!,
+                _c.LayerCount, _c.RmsNormEps, _pool, _pleCtx, _pli);
+        }
         RopeTables(t);
 
         int trimLayer = _c.SharedKvLayers > 0 ? _c.FirstSharedLayer : _c.LayerCount - 1;
@@ -116,45 +119,6 @@ public sealed partial class Gemma4State : ChunkedModelState
         if (row0 < t && !logits.IsEmpty) Logits(row0, t, logits);
     }
 
-    private void Embed(ReadOnlySpan<int> tokens)
-    {
-        int h = _c.HiddenSize;
-        float scale = MathF.Sqrt(h);
-        for (int r = 0; r < tokens.Length; r++)
-        {
-            int token = tokens[r];
-            if ((uint)token >= (uint)_c.VocabSize)
-            {
-                throw new ArgumentOutOfRangeException(nameof(tokens), token, $"Token ids must be below the vocabulary size {_c.VocabSize}.");
-            }
-            Span<float> row = _x.AsSpan(r * h, h);   // [H]
-            _w.TokenEmbedding.DequantizeRow(token, row);
-            RowMath.Scale(row, scale);
-        }
-    }
-
-    /// <summary>Same as HF <c>Gemma4TextModel.get_per_layer_inputs</c> + <c>project_per_layer_inputs</c> (spec §4.1).</summary>
-    private void PerLayerInputs(ReadOnlySpan<int> tokens)
-    {
-        int t = tokens.Length, p = _c.PerLayerInputSize, width = _pleStride;
-        float tokenScale = MathF.Sqrt(p), projScale = 1f / MathF.Sqrt(_c.HiddenSize), mix = 1f / MathF.Sqrt(2f);
-        // [T, L·P] = W_plmp · h0 (the scaled embedding)
-        MatMul(_w.PerLayerModelProjection!, _x, 0, t, _pleCtx, 0);
-        for (int r = 0; r < t; r++)
-        {
-            Span<float> row = _pli.AsSpan(r * width, width);      // [L·P] token-identity part
-            _w.PerLayerEmbeddings!.ReadRow(tokens[r], row);
-            for (int l = 0; l < _c.LayerCount; l++)
-            {
-                Span<float> ctx = _pleCtx.AsSpan(r * width + l * p, p);   // [P]
-                RowMath.Scale(ctx, projScale);
-                RowMath.RmsNorm(ctx, _w.PerLayerProjectionNorm!, _c.RmsNormEps, ctx);
-                Span<float> tok = row.Slice(l * p, p);
-                for (int i = 0; i < p; i++) tok[i] = (ctx[i] + tok[i] * tokenScale) * mix;
-            }
-        }
-    }
-
     private void RopeTables(int t)
     {
         int hf = _c.RopeDimsFull / 2, hs = _c.RopeDimsSliding / 2;
@@ -177,10 +141,4 @@ public sealed partial class Gemma4State : ChunkedModelState
         if (_c.FinalLogitSoftcap > 0) RowMath.Softcap(logits[..(rows * vocab)], _c.FinalLogitSoftcap);
     }
 
-    /// <summary>y[rows, W.Rows] = x[rows, W.Columns] · Wᵀ, rows taken from the given offsets.</summary>
-    private void MatMul(WeightMatrix w, float[] x, int xRow0, int rows, float[] y, int yRow0)
-    {
-        int cols = (int)w.Columns, outs = (int)w.Rows;
-        w.MatMul(x.AsSpan(xRow0 * cols, rows * cols), rows, y.AsSpan(yRow0 * outs, rows * outs), _pool);
-    }
 }

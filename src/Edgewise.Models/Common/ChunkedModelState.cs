@@ -164,6 +164,19 @@ public abstract class ChunkedModelState : IModelState
     }
 
     /// <summary>
+    /// Writes K and V of chunk rows [row0, row0 + rows), stored compact (row r of the chunk at (r − row0) ·
+    /// <paramref name="width"/>), into the cache of each row's own sequence at its position.
+    /// </summary>
+    protected void WriteKv(ReadOnlySpan<float> k, ReadOnlySpan<float> v, int layer, int row0, int rows, int width)
+    {
+        for (int r = 0; r < rows; r++)
+        {
+            SequenceRow sequence = Rows[row0 + r];
+            sequence.Cache.Layer(layer).Write(sequence.Position, k.Slice(r * width, width), v.Slice(r * width, width));
+        }
+    }
+
+    /// <summary>
     /// Runs <paramref name="tokens"/> (at most <see cref="MaxBatch"/>; row r at <c>Rows[r]</c>) and writes the logits
     /// of rows <paramref name="outputFrom"/>.. into <paramref name="logits"/>. The caller advances the caches and
     /// positions afterwards. Rows before <paramref name="outputFrom"/> only feed the KV cache, so an architecture

@@ -64,4 +64,36 @@ public static class RowMath
             head[i + half] = b * cos[i] + a * sin[i];
         }
     }
+
+    /// <summary>
+    /// Every head of rows [0, <paramref name="rows"/>) of <paramref name="x"/> ([rows, heads·headDim]): RMS-normed
+    /// with <paramref name="norm"/>, then rotated by its own row's RoPE table (<paramref name="cos"/>,
+    /// <paramref name="sin"/>: [rows, ropeHalf], from the same first row). Same as q_norm/k_norm + RoPE in HF
+    /// <c>Gemma3nTextAttention</c> and <c>Gemma4TextAttention</c>.
+    /// </summary>
+    public static void NormRopeHeads(Span<float> x, ReadOnlySpan<float> norm, ReadOnlySpan<float> cos, ReadOnlySpan<float> sin,
+        int rows, int heads, int headDim, int ropeHalf, float eps)
+    {
+        int width = heads * headDim;
+        for (int r = 0; r < rows; r++)
+        {
+            ReadOnlySpan<float> rc = cos.Slice(r * ropeHalf, ropeHalf), rs = sin.Slice(r * ropeHalf, ropeHalf);
+            for (int head = 0; head < heads; head++)
+            {
+                Span<float> h = x.Slice(r * width + head * headDim, headDim);   // [D]
+                RmsNorm(h, norm, eps, h);
+                RopeRotateHalf(h, rc, rs);
+            }
+        }
+    }
+
+    /// <summary>Weightless RMS norm of every <paramref name="headDim"/>-wide head of <paramref name="x"/> in place (v_norm).</summary>
+    public static void NormHeads(Span<float> x, int headDim, float eps)
+    {
+        for (int o = 0; o + headDim <= x.Length; o += headDim)
+        {
+            Span<float> h = x.Slice(o, headDim);   // [D]
+            RmsNorm(h, eps, h);
+        }
+    }
 }

@@ -19,20 +19,9 @@ public sealed partial class Gemma4State
         bool full = _c.LayerKinds[il] == LayerKind.Full;
         int half = _c.RopeDims[il] / 2;
         float[] cos = full ? _ropeCosFull : _ropeCosSliding, sin = full ? _ropeSinFull : _ropeSinSliding;
-        for (int r = 0; r < rows; r++)
-        {
-            ReadOnlySpan<float> rc = cos.AsSpan((row0 + r) * half, half), rs = sin.AsSpan((row0 + r) * half, half);
-            for (int head = 0; head < nkv; head++)
-            {
-                Span<float> k = _k.AsSpan(r * kvw + head * d, d);   // [D]
-                RowMath.RmsNorm(k, lw.KNorm!, _c.RmsNormEps, k);
-                RowMath.RopeRotateHalf(k, rc, rs);
-                Span<float> v = _v.AsSpan(r * kvw + head * d, d);   // [D]
-                RowMath.RmsNorm(v, _c.RmsNormEps, v);
-            }
-            SequenceRow sequence = Rows[row0 + r];
-            sequence.Cache.Layer(il).Write(sequence.Position, _k.AsSpan(r * kvw, kvw), _v.AsSpan(r * kvw, kvw));
-        }
+        RowMath.NormRopeHeads(_k.AsSpan(0, rows * kvw), lw.KNorm!, cos.AsSpan(row0 * half), sin.AsSpan(row0 * half), rows, nkv, d, half, _c.RmsNormEps);
+        RowMath.NormHeads(_v.AsSpan(0, rows * kvw), d, _c.RmsNormEps);
+        WriteKv(_k, _v, il, row0, rows, kvw);
     }
 
     /// <summary>Queries, attention over the (own or shared) cache, output projection, post-norm and residual add.</summary>
@@ -43,16 +32,7 @@ public sealed partial class Gemma4State
         bool full = _c.LayerKinds[il] == LayerKind.Full;
         int half = _c.RopeDims[il] / 2;
         float[] cos = full ? _ropeCosFull : _ropeCosSliding, sin = full ? _ropeSinFull : _ropeSinSliding;
-        for (int r = 0; r < rows; r++)
-        {
-            ReadOnlySpan<float> rc = cos.AsSpan((row0 + r) * half, half), rs = sin.AsSpan((row0 + r) * half, half);
-            for (int head = 0; head < nh; head++)
-            {
-                Span<float> q = _q.AsSpan(r * qw + head * d, d);   // [D]
-                RowMath.RmsNorm(q, lw.QNorm, _c.RmsNormEps, q);
-                RowMath.RopeRotateHalf(q, rc, rs);
-            }
-        }
+        RowMath.NormRopeHeads(_q.AsSpan(0, rows * qw), lw.QNorm, cos.AsSpan(row0 * half), sin.AsSpan(row0 * half), rows, nh, d, half, _c.RmsNormEps);
         // Scale 1.0: the q/k norms set the logit magnitude (HF `self.scaling = 1.0`).
         Attention.Run(_pool, _q, Rows, row0, rows, il, full ? 0 : _c.SlidingWindow, nh, _c.KvHeadCounts[il], d, 1f, _attn);
         lw.O.MatMul(_attn.AsSpan(0, rows * qw), rows, _branch.AsSpan(0, rows * h), _pool);   // [rows, H]

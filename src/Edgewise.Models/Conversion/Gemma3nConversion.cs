@@ -114,25 +114,17 @@ internal static class Gemma3nConversion
 
     private static void WriteHyperparameters(Gemma3nConfig c, GgufWriter w)
     {
-        const string k = Gemma3nConfig.ArchitectureName + ".";
-        w.AddUInt32(k + "context_length", (uint)c.ContextLength);
-        w.AddUInt32(k + "embedding_length", (uint)c.HiddenSize);
-        w.AddUInt32(k + "block_count", (uint)c.LayerCount);
-        Gemma4Conversion.AddScalarOrArray(w, k + "feed_forward_length", c.FfnWidths);
-        w.AddUInt32(k + "attention.head_count", (uint)c.HeadCount);
-        w.AddUInt32(k + "attention.head_count_kv", (uint)c.KvHeadCount);
-        w.AddUInt32(k + "attention.key_length", (uint)c.HeadDim);
-        w.AddUInt32(k + "attention.value_length", (uint)c.HeadDim);
-        w.AddFloat32(k + "rope.freq_base", c.RopeThetaFull);
-        w.AddFloat32(k + "rope.freq_base_swa", c.RopeThetaSliding);
-        w.AddFloat32(k + "attention.layer_norm_rms_epsilon", c.RmsNormEps);
-        w.AddUInt32(k + "attention.sliding_window", (uint)c.SlidingWindow);
-        var sliding = new bool[c.LayerCount];
-        for (int i = 0; i < sliding.Length; i++) sliding[i] = c.LayerKinds[i] == LayerKind.Sliding;
-        w.AddArray<bool>(k + "attention.sliding_window_pattern", sliding);
-        w.AddUInt32(k + "attention.shared_kv_layers", (uint)c.SharedKvLayers);
-        w.AddFloat32(k + "final_logit_softcapping", c.FinalLogitSoftcap);
-        w.AddUInt32(k + "embedding_length_per_layer_input", (uint)c.PerLayerInputSize);
+        var keys = new GemmaGgufKeys
+        {
+            Architecture = Gemma3nConfig.ArchitectureName, ContextLength = c.ContextLength, HiddenSize = c.HiddenSize,
+            FfnWidths = c.FfnWidths, HeadCount = c.HeadCount, KvHeadCounts = [c.KvHeadCount], HeadDim = c.HeadDim,
+            RopeThetaFull = c.RopeThetaFull, RopeThetaSliding = c.RopeThetaSliding, RmsNormEps = c.RmsNormEps,
+            SlidingWindow = c.SlidingWindow, LayerKinds = c.LayerKinds, SharedKvLayers = c.SharedKvLayers,
+            FinalLogitSoftcap = c.FinalLogitSoftcap, PerLayerInputSize = c.PerLayerInputSize,
+        };
+        string k = keys.Prefix;
+        keys.WriteSizes(w);
+        keys.WriteAttention(w);
         w.AddUInt32(k + "altup.active_idx", (uint)c.AltUpActiveIndex);
         w.AddUInt32(k + "altup.num_inputs", (uint)c.AltUpInputs);
         var scale = new float[c.LayerCount];

@@ -113,43 +113,26 @@ internal static class Gemma4Conversion
 
     private static void WriteHyperparameters(Gemma4Config c, GgufWriter w)
     {
-        const string k = Gemma4Config.ArchitectureName + ".";
-        w.AddUInt32(k + "context_length", (uint)c.ContextLength);
-        w.AddUInt32(k + "embedding_length", (uint)c.HiddenSize);
-        w.AddUInt32(k + "block_count", (uint)c.LayerCount);
-        AddScalarOrArray(w, k + "feed_forward_length", c.FfnWidths);
-        w.AddUInt32(k + "attention.head_count", (uint)c.HeadCount);
-        AddScalarOrArray(w, k + "attention.head_count_kv", c.KvHeadCounts);
-        w.AddUInt32(k + "attention.key_length", (uint)c.HeadDimFull);
-        w.AddUInt32(k + "attention.value_length", (uint)c.HeadDimFull);
+        var keys = new GemmaGgufKeys
+        {
+            Architecture = Gemma4Config.ArchitectureName, ContextLength = c.ContextLength, HiddenSize = c.HiddenSize,
+            FfnWidths = c.FfnWidths, HeadCount = c.HeadCount, KvHeadCounts = c.KvHeadCounts, HeadDim = c.HeadDimFull,
+            RopeThetaFull = c.RopeThetaFull, RopeThetaSliding = c.RopeThetaSliding, RmsNormEps = c.RmsNormEps,
+            SlidingWindow = c.SlidingWindow, LayerKinds = c.LayerKinds, SharedKvLayers = c.SharedKvLayers,
+            FinalLogitSoftcap = c.FinalLogitSoftcap, PerLayerInputSize = c.PerLayerInputSize,
+        };
+        string k = keys.Prefix;
+        keys.WriteSizes(w);
         w.AddUInt32(k + "attention.key_length_swa", (uint)c.HeadDimSliding);
         w.AddUInt32(k + "attention.value_length_swa", (uint)c.HeadDimSliding);
         w.AddUInt32(k + "rope.dimension_count", (uint)c.RopeDimsFull);
         w.AddUInt32(k + "rope.dimension_count_swa", (uint)c.RopeDimsSliding);
-        w.AddFloat32(k + "rope.freq_base", c.RopeThetaFull);
-        w.AddFloat32(k + "rope.freq_base_swa", c.RopeThetaSliding);
-        w.AddFloat32(k + "attention.layer_norm_rms_epsilon", c.RmsNormEps);
-        w.AddUInt32(k + "attention.sliding_window", (uint)c.SlidingWindow);
-        var sliding = new bool[c.LayerCount];
-        for (int i = 0; i < sliding.Length; i++) sliding[i] = c.LayerKinds[i] == LayerKind.Sliding;
-        w.AddArray<bool>(k + "attention.sliding_window_pattern", sliding);
-        w.AddUInt32(k + "attention.shared_kv_layers", (uint)c.SharedKvLayers);
-        w.AddFloat32(k + "final_logit_softcapping", c.FinalLogitSoftcap);
-        w.AddUInt32(k + "embedding_length_per_layer_input", (uint)c.PerLayerInputSize);
+        keys.WriteAttention(w);
         if (c.IsMoe)
         {
             w.AddUInt32(k + "expert_count", (uint)c.ExpertCount);
             w.AddUInt32(k + "expert_used_count", (uint)c.ExpertsUsed);
             w.AddUInt32(k + "expert_feed_forward_length", (uint)c.ExpertFfnWidth);
         }
-    }
-
-    /// <summary>A scalar when every layer agrees, else a per-layer Int32 array (as gguf-py writes Python int lists).</summary>
-    internal static void AddScalarOrArray(GgufWriter w, string key, int[] values)
-    {
-        bool uniform = true;
-        for (int i = 1; i < values.Length; i++) uniform &= values[i] == values[0];
-        if (uniform) w.AddUInt32(key, (uint)values[0]);
-        else w.AddArray<int>(key, values);
     }
 }

@@ -1,5 +1,5 @@
 using Edgewise.Core.Formats.Gguf;
-using Edgewise.Models.Common;
+using Edgewise.Models.Conversion;
 using Edgewise.Models.Gemma3n;
 
 namespace Edgewise.Models.Synthesis;
@@ -32,31 +32,20 @@ public static class Gemma3nGgufSynthesizer
 
     private static void WriteMetadata(Gemma3nSynthSpec s, GgufWriter w)
     {
-        const string k = Gemma3nConfig.ArchitectureName + ".";
-        LayerKind[] kinds = s.LayerKinds();
-        int[] ffn = s.FfnWidths();
-        w.AddString("general.architecture", Gemma3nConfig.ArchitectureName);
+        var keys = new GemmaGgufKeys
+        {
+            Architecture = Gemma3nConfig.ArchitectureName, ContextLength = s.Context, HiddenSize = s.Hidden,
+            FfnWidths = s.FfnWidths(), HeadCount = s.Heads, KvHeadCounts = [s.KvHeads], HeadDim = s.HeadDim,
+            RopeThetaFull = s.RopeThetaFull, RopeThetaSliding = s.RopeThetaSliding, RmsNormEps = 1e-6f,
+            SlidingWindow = s.SlidingWindow, LayerKinds = s.LayerKinds(), SharedKvLayers = s.SharedKvLayers,
+            FinalLogitSoftcap = s.Softcap, PerLayerInputSize = s.Ple,
+        };
+        string k = keys.Prefix;
+        w.AddString("general.architecture", keys.Architecture);
         w.AddString("general.name", s.Name);
         w.AddUInt32("general.file_type", Gemma4GgufSynthesizer.FileType(s.Dtype));
-        w.AddUInt32(k + "context_length", (uint)s.Context);
-        w.AddUInt32(k + "embedding_length", (uint)s.Hidden);
-        w.AddUInt32(k + "block_count", (uint)s.Layers);
-        if (ffn.Distinct().Count() == 1) w.AddUInt32(k + "feed_forward_length", (uint)ffn[0]);
-        else w.AddArray<int>(k + "feed_forward_length", ffn);
-        w.AddUInt32(k + "attention.head_count", (uint)s.Heads);
-        w.AddUInt32(k + "attention.head_count_kv", (uint)s.KvHeads);
-        w.AddUInt32(k + "attention.key_length", (uint)s.HeadDim);
-        w.AddUInt32(k + "attention.value_length", (uint)s.HeadDim);
-        w.AddFloat32(k + "rope.freq_base", s.RopeThetaFull);
-        w.AddFloat32(k + "rope.freq_base_swa", s.RopeThetaSliding);
-        w.AddFloat32(k + "attention.layer_norm_rms_epsilon", 1e-6f);
-        w.AddUInt32(k + "attention.sliding_window", (uint)s.SlidingWindow);
-        var sliding = new bool[s.Layers];
-        for (int i = 0; i < s.Layers; i++) sliding[i] = kinds[i] == LayerKind.Sliding;
-        w.AddArray<bool>(k + "attention.sliding_window_pattern", sliding);
-        w.AddUInt32(k + "attention.shared_kv_layers", (uint)s.SharedKvLayers);
-        w.AddFloat32(k + "final_logit_softcapping", s.Softcap);
-        w.AddUInt32(k + "embedding_length_per_layer_input", (uint)s.Ple);
+        keys.WriteSizes(w);
+        keys.WriteAttention(w);
         w.AddUInt32(k + "altup.active_idx", (uint)s.AltUpActiveIndex);
         w.AddUInt32(k + "altup.num_inputs", (uint)s.AltUpInputs);
         // The converter writes Φ⁻¹(pattern[l]): the std multiplier, −inf for dense layers.

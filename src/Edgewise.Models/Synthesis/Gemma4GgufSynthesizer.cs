@@ -1,7 +1,7 @@
 using Edgewise.Core.Formats.Gguf;
 using Edgewise.Core.Quantization;
 using Edgewise.Core.Tensors;
-using Edgewise.Models.Common;
+using Edgewise.Models.Conversion;
 
 namespace Edgewise.Models.Synthesis;
 
@@ -37,37 +37,24 @@ public static class Gemma4GgufSynthesizer
 
     private static void WriteMetadata(Gemma4SynthSpec s, GgufWriter w)
     {
-        const string k = "gemma4.";
-        LayerKind[] kinds = s.LayerKinds();
-        int[] ffn = s.FfnWidths();
-        int[] kv = s.KvHeadCounts();
-        w.AddString("general.architecture", "gemma4");
+        var keys = new GemmaGgufKeys
+        {
+            Architecture = "gemma4", ContextLength = s.Context, HiddenSize = s.Hidden, FfnWidths = s.FfnWidths(),
+            HeadCount = s.Heads, KvHeadCounts = s.KvHeadCounts(), HeadDim = s.HeadDimFull,
+            RopeThetaFull = s.RopeThetaFull, RopeThetaSliding = s.RopeThetaSliding, RmsNormEps = 1e-6f,
+            SlidingWindow = s.SlidingWindow, LayerKinds = s.LayerKinds(), SharedKvLayers = s.SharedKvLayers,
+            FinalLogitSoftcap = s.Softcap, PerLayerInputSize = s.Ple,
+        };
+        string k = keys.Prefix;
+        w.AddString("general.architecture", keys.Architecture);
         w.AddString("general.name", s.Name);
         w.AddUInt32("general.file_type", FileType(s.Dtype));
-        w.AddUInt32(k + "context_length", (uint)s.Context);
-        w.AddUInt32(k + "embedding_length", (uint)s.Hidden);
-        w.AddUInt32(k + "block_count", (uint)s.Layers);
-        if (ffn.Distinct().Count() == 1) w.AddUInt32(k + "feed_forward_length", (uint)ffn[0]);
-        else w.AddArray<int>(k + "feed_forward_length", ffn);
-        w.AddUInt32(k + "attention.head_count", (uint)s.Heads);
-        if (kv.Distinct().Count() == 1) w.AddUInt32(k + "attention.head_count_kv", (uint)kv[0]);
-        else w.AddArray<int>(k + "attention.head_count_kv", kv);
-        w.AddUInt32(k + "attention.key_length", (uint)s.HeadDimFull);
-        w.AddUInt32(k + "attention.value_length", (uint)s.HeadDimFull);
+        keys.WriteSizes(w);
         w.AddUInt32(k + "attention.key_length_swa", (uint)s.HeadDim);
         w.AddUInt32(k + "attention.value_length_swa", (uint)s.HeadDim);
         w.AddUInt32(k + "rope.dimension_count", (uint)s.HeadDimFull);
         w.AddUInt32(k + "rope.dimension_count_swa", (uint)s.HeadDim);
-        w.AddFloat32(k + "rope.freq_base", s.RopeThetaFull);
-        w.AddFloat32(k + "rope.freq_base_swa", s.RopeThetaSliding);
-        w.AddFloat32(k + "attention.layer_norm_rms_epsilon", 1e-6f);
-        w.AddUInt32(k + "attention.sliding_window", (uint)s.SlidingWindow);
-        var sliding = new bool[s.Layers];
-        for (int i = 0; i < s.Layers; i++) sliding[i] = kinds[i] == LayerKind.Sliding;
-        w.AddArray<bool>(k + "attention.sliding_window_pattern", sliding);
-        w.AddUInt32(k + "attention.shared_kv_layers", (uint)s.SharedKvLayers);
-        w.AddFloat32(k + "final_logit_softcapping", s.Softcap);
-        w.AddUInt32(k + "embedding_length_per_layer_input", (uint)s.Ple);
+        keys.WriteAttention(w);
         if (s.Experts > 0)
         {
             w.AddUInt32(k + "expert_count", (uint)s.Experts);

@@ -1,6 +1,7 @@
 using System.Text.Json;
 using Edgewise.Core.Tensors;
 using Edgewise.Models.Common;
+using static Edgewise.Models.Common.HfConfigJson;
 
 namespace Edgewise.Models.Gemma3n;
 
@@ -109,13 +110,4 @@ public sealed partial record Gemma3nConfig
         }
         return values;
     }
-
-    private static int Int(JsonElement e, string key, string source) =>
-        OptInt(e, key) ?? throw ModelErrors.Field(source, key, "an integer", "nothing");
-
-    private static int? OptInt(JsonElement e, string key) =>
-        e.TryGetProperty(key, out JsonElement v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : null;
-
-    private static float? OptFloat(JsonElement e, string key) =>
-        e.TryGetProperty(key, out JsonElement v) && v.ValueKind == JsonValueKind.Number ? v.GetSingle() : null;
 }

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using Edgewise.Models.Common;
+using static Edgewise.Models.Common.HfConfigJson;
 
 namespace Edgewise.Models.Gemma4;
 
@@ -122,16 +123,4 @@ public sealed partial record Gemma4Config
         };
         return result.Derive(source);
     }
-
-    private static int Int(JsonElement e, string key, string source) =>
-        OptInt(e, key) ?? throw ModelErrors.Field(source, key, "an integer", "nothing");
-
-    private static int? OptInt(JsonElement e, string key) =>
-        e.TryGetProperty(key, out JsonElement v) && v.ValueKind == JsonValueKind.Number ? v.GetInt32() : null;
-
-    private static float? OptFloat(JsonElement e, string key) =>
-        e.TryGetProperty(key, out JsonElement v) && v.ValueKind == JsonValueKind.Number ? v.GetSingle() : null;
-
-    private static bool? OptBool(JsonElement e, string key) =>
-        e.TryGetProperty(key, out JsonElement v) && v.ValueKind is JsonValueKind.True or JsonValueKind.False ? v.GetBoolean() : null;
 }

@@ -6,6 +6,16 @@ namespace Edgewise.Models.Common;
 /// <summary>Typed, checked reads of the architecture keys every config parser needs, with errors naming file and key.</summary>
 internal static class GgufConfigReader
 {
+    /// <summary>Throws unless <c>general.architecture</c> is <paramref name="expected"/>.</summary>
+    public static void RequireArchitecture(GgufFile file, string expected)
+    {
+        string arch = file.GetStringOrDefault("general.architecture") ?? "";
+        if (arch != expected)
+        {
+            throw ModelErrors.Field(file.FilePath, "general.architecture", expected, arch.Length == 0 ? "nothing" : arch);
+        }
+    }
+
     public static int RequiredInt(GgufFile file, string key)
     {
         if (!file.TryGetValue(key, out GgufValue? value))

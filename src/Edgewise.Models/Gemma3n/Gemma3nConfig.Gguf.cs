@@ -10,11 +10,7 @@ public sealed partial record Gemma3nConfig
     /// <summary>Reads the <c>gemma3n.*</c> keys llama.cpp's converter writes (spec §5.3) plus the shapes of the tensors no key describes.</summary>
     public static Gemma3nConfig FromGguf(GgufFile file)
     {
-        string arch = file.GetStringOrDefault("general.architecture") ?? "";
-        if (arch != ArchitectureName)
-        {
-            throw ModelErrors.Field(file.FilePath, "general.architecture", ArchitectureName, arch.Length == 0 ? "nothing" : arch);
-        }
+        RequireArchitecture(file, ArchitectureName);
         const string k = ArchitectureName + ".";
         int layers = RequiredInt(file, k + "block_count");
         int headDim = RequiredInt(file, k + "attention.key_length");

@@ -9,11 +9,7 @@ public sealed partial record Gemma4Config
     /// <summary>Reads the <c>gemma4.*</c> keys llama.cpp's converter writes (spec §5.3) plus the shapes of the embedding tensors.</summary>
     public static Gemma4Config FromGguf(GgufFile file)
     {
-        string arch = file.GetStringOrDefault("general.architecture") ?? "";
-        if (arch != ArchitectureName)
-        {
-            throw ModelErrors.Field(file.FilePath, "general.architecture", ArchitectureName, arch.Length == 0 ? "nothing" : arch);
-        }
+        GgufConfigReader.RequireArchitecture(file, ArchitectureName);
         string k = ArchitectureName + ".";
         int layers = GgufConfigReader.RequiredInt(file, k + "block_count");
         int hidden = GgufConfigReader.RequiredInt(file, k + "embedding_length");

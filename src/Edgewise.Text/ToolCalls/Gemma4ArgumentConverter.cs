@@ -408,7 +408,7 @@ internal sealed partial class Gemma4ToolCallStream
         }
         else if (_mode == ArgumentMode.Bare)
         {
-            FinishBare(offset - _pendingOffset);
+            FinishBare(Index(offset));
         }
 
         var open = _stack.Count;
@@ -419,12 +419,12 @@ internal sealed partial class Gemma4ToolCallStream
 
     private void EndCall()
     {
-        _writer.Single(ToolCallEventKind.ToolCallEnd, _callIndex, "");
+        Writer.Single(ToolCallEventKind.ToolCallEnd, _callIndex, "");
         _mode = ArgumentMode.Structure;
         _state = State.AfterCall;
     }
 
-    private void Emit(string json) => _writer.Append(ToolCallEventKind.ToolCallArguments, _callIndex, json);
+    private void Emit(string json) => Writer.Append(ToolCallEventKind.ToolCallArguments, _callIndex, json);
 
     private void EmitEscaped(char c)
     {
@@ -437,7 +437,7 @@ internal sealed partial class Gemma4ToolCallStream
             case '\t': Emit("\\t"); break;
             default:
                 if (c < 0x20) Emit("\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                else _writer.Append(ToolCallEventKind.ToolCallArguments, _callIndex, c);
+                else Writer.Append(ToolCallEventKind.ToolCallArguments, _callIndex, c);
                 break;
         }
     }

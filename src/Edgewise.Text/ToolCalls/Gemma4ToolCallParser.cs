@@ -27,7 +27,7 @@ public sealed class Gemma4ToolCallParser : IToolCallParser
 /// call left open at end of output, unbalanced braces, a missing <c>&lt;tool_call|&gt;</c>, quoted or single-quoted
 /// keys and strings, Python-style True/False/None, unquoted string values, a missing <c>call:</c> prefix.
 /// </summary>
-internal sealed partial class Gemma4ToolCallStream : IToolCallStream
+internal sealed partial class Gemma4ToolCallStream : BufferedToolCallStream
 {
     internal const string ChannelOpen = "<|channel>";
     internal const string ChannelClose = "<channel|>";
@@ -44,11 +44,7 @@ internal sealed partial class Gemma4ToolCallStream : IToolCallStream
     private static readonly string[] EndMarkers = [CallClose, TurnEnd, ResponseOpen];
     private static readonly string[] AfterCallMarkers = [CallClose, TurnEnd, ResponseOpen, CallOpen];
 
-    private readonly EventWriter _writer = new();
-    private readonly List<ToolCallDiagnostic> _diagnostics = [];
     private readonly System.Text.StringBuilder _header = new();
-    private string _pending = "";
-    private int _pendingOffset;
     private State _state = State.Content;
     private int _callIndex = -1;
     private bool _reportedTrailing;
@@ -70,22 +66,8 @@ internal sealed partial class Gemma4ToolCallStream : IToolCallStream
         Done,
     }
 
-    public IReadOnlyList<ToolCallDiagnostic> Diagnostics => _diagnostics;
-
-    public void Push(string delta, List<ToolCallEvent> events)
+    protected override void Finish(int end)
     {
-        ArgumentNullException.ThrowIfNull(delta);
-        _writer.Attach(events);
-        _pending = _pending.Length == 0 ? delta : _pending + delta;
-        Run(final: false);
-        _writer.Flush();
-    }
-
-    public void Complete(List<ToolCallEvent> events)
-    {
-        _writer.Attach(events);
-        Run(final: true);
-        var end = _pendingOffset + _pending.Length;
         switch (_state)
         {
             case State.ChannelHeader:
@@ -107,12 +89,10 @@ internal sealed partial class Gemma4ToolCallStream : IToolCallStream
         }
 
         _state = State.Done;
-        _writer.Flush();
     }
 
-    private void Run(bool final)
+    protected override int Scan(string s, bool final)
     {
-        var s = _pending;
         var i = 0;
         while (i < s.Length)
         {
@@ -131,8 +111,7 @@ internal sealed partial class Gemma4ToolCallStream : IToolCallStream
             i = next;
         }
 
-        _pending = s[i..];
-        _pendingOffset += i;
+        return i;
     }
 
     private int StepContent(string s, int i, bool final)
@@ -141,7 +120,7 @@ internal sealed partial class Gemma4ToolCallStream : IToolCallStream
         {
             var lt = s.IndexOf('<', i);
             var end = lt < 0 ? s.Length : lt;
-            _writer.Append(ToolCallEventKind.Text, 0, s.AsSpan(i, end - i));
+            Writer.Append(ToolCallEventKind.Text, 0, s.AsSpan(i, end - i));
             return end;
         }
 
@@ -165,7 +144,7 @@ internal sealed partial class Gemma4ToolCallStream : IToolCallStream
                 Report(Offset(i), $"stray {marker} outside a channel or call dropped", repaired: true);
                 break;
             default:
-                _writer.Append(ToolCallEventKind.Text, 0, '<');
+                Writer.Append(ToolCallEventKind.Text, 0, '<');
                 return i + 1;
         }
 
@@ -194,7 +173,7 @@ internal sealed partial class Gemma4ToolCallStream : IToolCallStream
         {
             var lt = s.IndexOf('<', i);
             var end = lt < 0 ? s.Length : lt;
-            _writer.Append(ToolCallEventKind.Reasoning, 0, s.AsSpan(i, end - i));
+            Writer.Append(ToolCallEventKind.Reasoning, 0, s.AsSpan(i, end - i));
             return end;
         }
 
@@ -216,7 +195,7 @@ internal sealed partial class Gemma4ToolCallStream : IToolCallStream
                 _state = State.Done;
                 break;
             default:
-                _writer.Append(ToolCallEventKind.Reasoning, 0, '<');
+                Writer.Append(ToolCallEventKind.Reasoning, 0, '<');
                 return i + 1;
         }
 
@@ -270,7 +249,7 @@ internal sealed partial class Gemma4ToolCallStream : IToolCallStream
         }
 
         _callIndex++;
-        _writer.Single(ToolCallEventKind.ToolCallStart, _callIndex, name);
+        Writer.Single(ToolCallEventKind.ToolCallStart, _callIndex, name);
         BeginArguments();
         _state = State.Arguments;
         return i + 1;
@@ -376,7 +355,5 @@ internal sealed partial class Gemma4ToolCallStream : IToolCallStream
         return (null, partial);
     }
 
-    private int Offset(int i) => _pendingOffset + i;
 
-    private void Report(int offset, string message, bool repaired) => _diagnostics.Add(new ToolCallDiagnostic(offset, message, repaired));
 }

@@ -23,49 +23,29 @@ public sealed class JsonFenceToolCallParser : IToolCallParser
 /// emits each call whole. Repairs: missing closing fence at end of output, unbalanced braces, trailing commas,
 /// arguments given as a JSON string, "parameters" used for "arguments". Unparseable blocks stay visible as text.
 /// </summary>
-internal sealed class JsonFenceToolCallStream : IToolCallStream
+internal sealed class JsonFenceToolCallStream : BufferedToolCallStream
 {
     internal const string FenceOpen = "```tool_call";
     internal const string FenceClose = "```";
     private static readonly string[] EndOfTurn = ["<end_of_turn>", "<turn|>"];
 
-    private readonly EventWriter _writer = new();
-    private readonly List<ToolCallDiagnostic> _diagnostics = [];
     private readonly StringBuilder _block = new();
-    private string _pending = "";
-    private int _pendingOffset;
     private int _blockOffset;
     private bool _inBlock;
     private bool _done;
     private int _callIndex = -1;
 
-    public IReadOnlyList<ToolCallDiagnostic> Diagnostics => _diagnostics;
-
-    public void Push(string delta, List<ToolCallEvent> events)
+    protected override void Finish(int end)
     {
-        ArgumentNullException.ThrowIfNull(delta);
-        _writer.Attach(events);
-        _pending = _pending.Length == 0 ? delta : _pending + delta;
-        Run(final: false);
-        _writer.Flush();
-    }
-
-    public void Complete(List<ToolCallEvent> events)
-    {
-        _writer.Attach(events);
-        Run(final: true);
         if (_inBlock)
         {
-            _diagnostics.Add(new ToolCallDiagnostic(_pendingOffset + _pending.Length, "missing closing ``` after a tool_call block", true));
+            Report(end, "missing closing ``` after a tool_call block", repaired: true);
             EmitBlock();
         }
-
-        _writer.Flush();
     }
 
-    private void Run(bool final)
+    protected override int Scan(string s, bool final)
     {
-        var s = _pending;
         var i = 0;
         while (i < s.Length && !_done)
         {
@@ -73,7 +53,7 @@ internal sealed class JsonFenceToolCallStream : IToolCallStream
             {
                 var special = s.IndexOfAny(['`', '<'], i);
                 var end = special < 0 ? s.Length : special;
-                _writer.Append(ToolCallEventKind.Text, 0, s.AsSpan(i, end - i));
+                Writer.Append(ToolCallEventKind.Text, 0, s.AsSpan(i, end - i));
                 i = end;
                 if (i >= s.Length) break;
                 var match = Match(s, i, FenceOpen, final);
@@ -82,7 +62,7 @@ internal sealed class JsonFenceToolCallStream : IToolCallStream
                 {
                     _inBlock = true;
                     _block.Clear();
-                    _blockOffset = _pendingOffset + i;
+                    _blockOffset = Offset(i);
                     i += FenceOpen.Length;
                     continue;
                 }
@@ -96,7 +76,7 @@ internal sealed class JsonFenceToolCallStream : IToolCallStream
                     break;
                 }
 
-                _writer.Append(ToolCallEventKind.Text, 0, s[i]);
+                Writer.Append(ToolCallEventKind.Text, 0, s[i]);
                 i++;
                 continue;
             }
@@ -109,7 +89,7 @@ internal sealed class JsonFenceToolCallStream : IToolCallStream
                 {
                     if (s[i] == '<')
                     {
-                        _diagnostics.Add(new ToolCallDiagnostic(_pendingOffset + i, "missing closing ``` before end of turn", true));
+                        Report(Offset(i), "missing closing ``` before end of turn", repaired: true);
                         _done = true;
                     }
 
@@ -124,8 +104,7 @@ internal sealed class JsonFenceToolCallStream : IToolCallStream
             i++;
         }
 
-        _pending = s[i..];
-        _pendingOffset += i;
+        return i;
     }
 
     /// <summary>1 when <paramref name="marker"/> starts at i, 0 when it cannot, -1 when more input is needed.</summary>
@@ -158,8 +137,8 @@ internal sealed class JsonFenceToolCallStream : IToolCallStream
         var doc = TryParse(json) ?? Repaired(json);
         if (doc is null)
         {
-            _diagnostics.Add(new ToolCallDiagnostic(_blockOffset, "tool_call block is not valid JSON; left as text", false));
-            _writer.Append(ToolCallEventKind.Text, 0, FenceOpen + _block + FenceClose);
+            Report(_blockOffset, "tool_call block is not valid JSON; left as text", repaired: false);
+            Writer.Append(ToolCallEventKind.Text, 0, FenceOpen + _block + FenceClose);
             return;
         }
 
@@ -181,7 +160,7 @@ internal sealed class JsonFenceToolCallStream : IToolCallStream
     {
         var fixedJson = JsonRepair.CloseBrackets(json, out var closed);
         var doc = TryParse(fixedJson);
-        if (doc is not null) _diagnostics.Add(new ToolCallDiagnostic(_blockOffset, $"{closed} unbalanced bracket(s) closed in tool_call block", true));
+        if (doc is not null) Report(_blockOffset, $"{closed} unbalanced bracket(s) closed in tool_call block", repaired: true);
         return doc;
     }
 
@@ -201,7 +180,7 @@ internal sealed class JsonFenceToolCallStream : IToolCallStream
     {
         if (call.ValueKind != JsonValueKind.Object || !call.TryGetProperty("name", out var name) || name.ValueKind != JsonValueKind.String)
         {
-            _diagnostics.Add(new ToolCallDiagnostic(_blockOffset, $"tool call without a string \"name\": {call.GetRawText()}", false));
+            Report(_blockOffset, $"tool call without a string \"name\": {call.GetRawText()}", repaired: false);
             return;
         }
 
@@ -219,20 +198,20 @@ internal sealed class JsonFenceToolCallStream : IToolCallStream
                     if (inner.RootElement.ValueKind == JsonValueKind.Object)
                     {
                         arguments = JsonSerializer.Serialize(inner.RootElement);
-                        _diagnostics.Add(new ToolCallDiagnostic(_blockOffset, "arguments given as a JSON string; decoded", true));
+                        Report(_blockOffset, "arguments given as a JSON string; decoded", repaired: true);
                     }
                 }
             }
             else if (args.ValueKind != JsonValueKind.Null)
             {
-                _diagnostics.Add(new ToolCallDiagnostic(_blockOffset, $"arguments of '{name.GetString()}' are not an object; {{}} used", false));
+                Report(_blockOffset, $"arguments of '{name.GetString()}' are not an object; {{}} used", repaired: false);
             }
         }
 
         _callIndex++;
-        _writer.Single(ToolCallEventKind.ToolCallStart, _callIndex, name.GetString()!);
-        _writer.Append(ToolCallEventKind.ToolCallArguments, _callIndex, arguments);
-        _writer.Single(ToolCallEventKind.ToolCallEnd, _callIndex, "");
+        Writer.Single(ToolCallEventKind.ToolCallStart, _callIndex, name.GetString()!);
+        Writer.Append(ToolCallEventKind.ToolCallArguments, _callIndex, arguments);
+        Writer.Single(ToolCallEventKind.ToolCallEnd, _callIndex, "");
     }
 }
 

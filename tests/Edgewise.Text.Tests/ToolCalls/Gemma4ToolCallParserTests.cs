@@ -157,6 +157,17 @@ public sealed class Gemma4ToolCallParserTests
         Assert.Equal("Hi", Push(parser.CreateStream("<|turn>model\n"), "Hi").Content);
     }
 
+    [Fact]
+    public void Argument_strings_escape_controls_the_same_way_streamed_and_whole()
+    {
+        // Quoted values are escaped while they stream; the exact spelling (\u0008, not \b) is part of the output.
+        var parser = new Gemma4ToolCallParser();
+        string text = $"<|tool_call>call:f{{t:{Q}a\tb\bc\u0001\"\\{Q}}}<tool_call|>";
+        ParsedOutput whole = parser.Parse(text);
+        Assert.Equal("{\"t\":\"a\\tb\\u0008c\\u0001\\\"\\\\\"}", Assert.Single(whole.ToolCalls).ArgumentsJson);
+        ToolCallAssert.StreamingMatchesOneShot(parser, text);
+    }
+
     private static ParsedOutput Push(IToolCallStream stream, string text)
     {
         var events = new List<ToolCallEvent>();

@@ -428,18 +428,8 @@ internal sealed partial class Gemma4ToolCallStream
 
     private void EmitEscaped(char c)
     {
-        switch (c)
-        {
-            case '"': Emit("\\\""); break;
-            case '\\': Emit("\\\\"); break;
-            case '\n': Emit("\\n"); break;
-            case '\r': Emit("\\r"); break;
-            case '\t': Emit("\\t"); break;
-            default:
-                if (c < 0x20) Emit("\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                else Writer.Append(ToolCallEventKind.ToolCallArguments, _callIndex, c);
-                break;
-        }
+        if (Escape(c) is { } escaped) Emit(escaped);
+        else Writer.Append(ToolCallEventKind.ToolCallArguments, _callIndex, c);
     }
 
     private static string JsonString(string text)
@@ -447,20 +437,26 @@ internal sealed partial class Gemma4ToolCallStream
         var sb = new StringBuilder(text.Length + 2).Append('"');
         foreach (var c in text)
         {
-            switch (c)
-            {
-                case '"': sb.Append("\\\""); break;
-                case '\\': sb.Append("\\\\"); break;
-                case '\n': sb.Append("\\n"); break;
-                case '\r': sb.Append("\\r"); break;
-                case '\t': sb.Append("\\t"); break;
-                default:
-                    if (c < 0x20) sb.Append("\\u").Append(((int)c).ToString("x4", CultureInfo.InvariantCulture));
-                    else sb.Append(c);
-                    break;
-            }
+            if (Escape(c) is { } escaped) sb.Append(escaped);
+            else sb.Append(c);
         }
 
         return sb.Append('"').ToString();
     }
+
+    /// <summary>
+    /// The JSON escape of <paramref name="c"/> in argument strings, or null where it stands for itself. Streamed and
+    /// whole values both escape through here, so a call's argument deltas join to exactly its whole-value JSON.
+    /// (Python's <c>json.dumps</c>, <see cref="Templates.PythonJson"/>, also shortens \b and \f: a different encoder.)
+    /// </summary>
+    private static string? Escape(char c) => c switch
+    {
+        '"' => "\\\"",
+        '\\' => "\\\\",
+        '\n' => "\\n",
+        '\r' => "\\r",
+        '\t' => "\\t",
+        < (char)0x20 => "\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture),
+        _ => null,
+    };
 }

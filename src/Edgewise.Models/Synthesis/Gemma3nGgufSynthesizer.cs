@@ -18,16 +18,8 @@ public static class Gemma3nGgufSynthesizer
     public static long Write(Gemma3nSynthSpec spec, string path, Action<GgufWriter>? writeTokenizer = null)
     {
         List<SynthTensor> plan = Gemma3nTensorPlan.Build(spec);
-        using var w = new GgufWriter(path);
-        WriteMetadata(spec, w);
-        if (writeTokenizer is null) SynthVocabulary.BuiltIn(spec.Vocab).WriteTo(w);
-        else writeTokenizer(w);
-        foreach (SynthTensor t in plan)
-        {
-            SynthTensor tensor = t;
-            w.AddTensor(t.Name, t.Type, t.Shape, stream => Gemma4GgufSynthesizer.WriteValues(tensor, spec.Seed, spec.RoundThrough, stream));
-        }
-        return w.Write();
+        return SynthFiles.WriteGguf(path, plan, spec.Vocab, w => WriteMetadata(spec, w), writeTokenizer,
+            t => stream => SynthFiles.WriteValues(t, spec.Seed, spec.RoundThrough, stream));
     }
 
     private static void WriteMetadata(Gemma3nSynthSpec s, GgufWriter w)
@@ -43,7 +35,7 @@ public static class Gemma3nGgufSynthesizer
         string k = keys.Prefix;
         w.AddString("general.architecture", keys.Architecture);
         w.AddString("general.name", s.Name);
-        w.AddUInt32("general.file_type", Gemma4GgufSynthesizer.FileType(s.Dtype));
+        w.AddUInt32("general.file_type", SynthFiles.FileType(s.Dtype));
         keys.WriteSizes(w);
         keys.WriteAttention(w);
         w.AddUInt32(k + "altup.active_idx", (uint)s.AltUpActiveIndex);

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Edgewise.Core.Formats.Safetensors;
 using Edgewise.Models.Common;
@@ -20,10 +19,7 @@ public static class Gemma3nSafetensorsSynthesizer
     public static long Write(Gemma3nSynthSpec spec, string directory)
     {
         List<SynthTensor> plan = Gemma3nTensorPlan.Build(spec);
-        Directory.CreateDirectory(directory);
-        File.WriteAllText(Path.Combine(directory, "config.json"), ConfigJson(spec));
-        var writer = new SafetensorsWriter(Path.Combine(directory, "model.safetensors"));
-        writer.AddMetadata("format", "pt");
+        SafetensorsWriter writer = SynthFiles.CreateCheckpoint(directory, ConfigJson(spec));
         foreach (SynthTensor t in plan)
         {
             SynthTensor tensor = t;
@@ -34,28 +30,15 @@ public static class Gemma3nSafetensorsSynthesizer
                 {
                     long first = k * h;
                     string hf = Gemma3nTensorNames.ToHf(Gemma3nTensorNames.AltUpProjectionPart(t.Name, k))!;
-                    writer.AddTensor(Prefix + hf, SafetensorsDtype.F32, [h, h], stream => WriteRows(spec, tensor, first, h, stream));
+                    writer.AddTensor(Prefix + hf, SafetensorsDtype.F32, [h, h], stream => SynthFiles.WriteF32Rows(tensor, spec.Seed, spec.RoundThrough, first, h, stream));
                 }
                 continue;
             }
             string name = Gemma3nTensorNames.ToHf(t.Name) ?? throw new InvalidOperationException($"No HF name for {t.Name}.");
-            var shape = new long[t.Shape.Length];
-            for (int i = 0; i < shape.Length; i++) shape[i] = t.Shape[shape.Length - 1 - i];
-            writer.AddTensor(Prefix + name, SafetensorsDtype.F32, shape, stream => WriteRows(spec, tensor, 0, tensor.Rows, stream));
+            writer.AddTensor(Prefix + name, SafetensorsDtype.F32, SynthFiles.HfShape(t.Shape),
+                stream => SynthFiles.WriteF32Rows(tensor, spec.Seed, spec.RoundThrough, 0, tensor.Rows, stream));
         }
         return writer.Write();
-    }
-
-    private static void WriteRows(Gemma3nSynthSpec spec, SynthTensor t, long firstRow, long rows, Stream stream)
-    {
-        long columns = t.Columns;
-        var row = new float[columns];
-        for (long r = firstRow; r < firstRow + rows; r++)
-        {
-            Gemma4TensorPlan.Values(t, spec.Seed, r * columns, row);
-            if (spec.RoundThrough is { } through && t.Quantizable) Gemma4GgufSynthesizer.RoundThrough(through, row);
-            stream.Write(MemoryMarshal.AsBytes(row.AsSpan()));
-        }
     }
 
     private static string ConfigJson(Gemma3nSynthSpec s)

@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json;
 using Edgewise.Core.Formats.Safetensors;
 using Edgewise.Models.Common;
@@ -19,32 +18,15 @@ public static class Gemma4SafetensorsSynthesizer
     public static long Write(Gemma4SynthSpec spec, string directory)
     {
         List<SynthTensor> plan = Gemma4TensorPlan.Build(spec);
-        Directory.CreateDirectory(directory);
-        File.WriteAllText(Path.Combine(directory, "config.json"), ConfigJson(spec));
-        var writer = new SafetensorsWriter(Path.Combine(directory, "model.safetensors"));
-        writer.AddMetadata("format", "pt");
+        SafetensorsWriter writer = SynthFiles.CreateCheckpoint(directory, ConfigJson(spec));
         foreach (SynthTensor t in plan)
         {
             string? hf = Gemma4TensorNames.ToHf(t.Name);
             if (hf is null) continue;   // rope_freqs: HF derives it from rope_parameters
-            var shape = new long[t.Shape.Length];
-            for (int i = 0; i < shape.Length; i++) shape[i] = t.Shape[shape.Length - 1 - i];
-            SynthTensor tensor = t;
-            writer.AddTensor(Prefix + hf, SafetensorsDtype.F32, shape, stream => WriteValues(spec, tensor, stream));
+            writer.AddTensor(Prefix + hf, SafetensorsDtype.F32, SynthFiles.HfShape(t.Shape),
+                stream => SynthFiles.WriteF32Rows(t, spec.Seed, spec.RoundThrough, 0, t.Rows, stream));
         }
         return writer.Write();
-    }
-
-    private static void WriteValues(Gemma4SynthSpec spec, SynthTensor t, Stream stream)
-    {
-        long columns = t.Columns;
-        var row = new float[columns];
-        for (long r = 0; r < t.Rows; r++)
-        {
-            Gemma4TensorPlan.Values(t, spec.Seed, r * columns, row);
-            if (spec.RoundThrough is { } through && t.Quantizable) Gemma4GgufSynthesizer.RoundThrough(through, row);
-            stream.Write(MemoryMarshal.AsBytes(row.AsSpan()));
-        }
     }
 
     private static string ConfigJson(Gemma4SynthSpec s)

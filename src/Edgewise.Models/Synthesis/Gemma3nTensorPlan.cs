@@ -16,70 +16,53 @@ public static class Gemma3nTensorPlan
     public static List<SynthTensor> Build(Gemma3nSynthSpec s)
     {
         s.Validate();
-        var list = new List<SynthTensor>();
+        var plan = new SynthPlanBuilder(s.Dtype);
         int[] ffn = s.FfnWidths();
         int h = s.Hidden, st = s.AltUpInputs;
         int kvw = s.KvHeads * s.HeadDim, qw = s.Heads * s.HeadDim;
-
-        GgmlType Mat(long columns)
-        {
-            if (s.Dtype is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16) return s.Dtype;
-            // Block types need whole blocks per row; llama-quantize falls back the same way.
-            if (columns % GgmlTypeInfo.BlockSize(s.Dtype) == 0) return s.Dtype;
-            return columns % 32 == 0 ? GgmlType.Q8_0 : GgmlType.F16;
-        }
-        void Linear(string name, long inFeatures, long outFeatures, float gain = 1f, long stack = 0)
-        {
-            long[] shape = stack > 0 ? [inFeatures, outFeatures, stack] : [inFeatures, outFeatures];
-            list.Add(new SynthTensor(name, shape, Mat(inFeatures), SynthInit.Uniform, 0f, gain * MathF.Sqrt(3f / inFeatures), true));
-        }
-        void Norm(string name, long n, float center = 1f, float spread = 0.2f) =>
-            list.Add(new SynthTensor(name, [n], GgmlType.F32, SynthInit.Uniform, center, spread * center));
-        void Small(string name, long[] shape, float amplitude) =>
-            list.Add(new SynthTensor(name, shape, GgmlType.F32, SynthInit.Uniform, 0f, amplitude));
 
         // Post-norms of the attention, MLP and LAuReL branches centred at 0.5: with gain 1 in every branch, 21+ random
         // layers sit near the chaotic edge, where llama.cpp's fp16-table GELU alone moves logits by ~1e-2 (measured:
         // 1.0-1.15e-2 max at gain 1, 2.3-3.0e-3 at 0.5, with the same implementation).
         const float branchGain = 0.5f;
         long width = (long)s.Layers * s.Ple;
-        list.Add(new SynthTensor(TokenEmbedding, [h, s.Vocab], Mat(h), SynthInit.Uniform, 0f, MathF.Sqrt(3f / h), true));
-        Linear(AltUpProjection, h, h, stack: st - 1);
-        Linear(AltUpUnembedProjection, h, h, stack: st - 1);
-        list.Add(new SynthTensor(PerLayerTokenEmbedding, [width, s.Vocab], Mat(width), SynthInit.Uniform, 0f, MathF.Sqrt(3f / s.Ple), true));
-        Linear(PerLayerModelProjection, h, width);
-        Norm(PerLayerProjectionNorm, s.Ple);
-        Norm(OutputNorm, h);
+        plan.Add(new SynthTensor(TokenEmbedding, [h, s.Vocab], plan.MatrixType(h), SynthInit.Uniform, 0f, MathF.Sqrt(3f / h), true));
+        plan.Linear(AltUpProjection, h, h, stack: st - 1);
+        plan.Linear(AltUpUnembedProjection, h, h, stack: st - 1);
+        plan.Add(new SynthTensor(PerLayerTokenEmbedding, [width, s.Vocab], plan.MatrixType(width), SynthInit.Uniform, 0f, MathF.Sqrt(3f / s.Ple), true));
+        plan.Linear(PerLayerModelProjection, h, width);
+        plan.Norm(PerLayerProjectionNorm, s.Ple);
+        plan.Norm(OutputNorm, h);
 
         for (int i = 0; i < s.Layers; i++)
         {
             string B(string suffix) => Block(i, suffix);
-            Norm(B(AttnNorm), h);
+            plan.Norm(B(AttnNorm), h);
             // Every layer carries K/V as Google's checkpoints do (llama.cpp requires them); shared layers never read them.
-            Linear(B(AttnQ), h, qw);
-            Linear(B(AttnK), h, kvw);
-            Linear(B(AttnV), h, kvw);
-            Linear(B(AttnOutput), qw, h);
-            Norm(B(AttnQNorm), s.HeadDim, MathF.Pow(s.HeadDim, -0.25f), 0.1f);
-            Norm(B(AttnKNorm), s.HeadDim, MathF.Pow(s.HeadDim, -0.25f), 0.1f);
-            Norm(B(PostAttentionNorm), h, branchGain);
-            Norm(B(FfnNorm), h);
-            Linear(B(FfnGate), h, ffn[i]);
-            Linear(B(FfnUp), h, ffn[i]);
-            Linear(B(FfnDown), ffn[i], h);
-            Norm(B(PostFfwNorm), h, branchGain);
-            Linear(B(InpGate), h, s.Ple);
-            Linear(B(Proj), s.Ple, h);
-            Norm(B(PostNorm), h);
-            Small(B(AltUpCorrectCoef), [st, st], 0.1f);
-            Norm(B(AltUpCorrectScale), h);
-            Small(B(AltUpPredictCoef), [st, st * st], 0.1f);
-            Linear(B(AltUpRouter), h, st, gain: MathF.Sqrt(h));
-            Norm(B(AltUpRouterNorm), h);
-            Linear(B(LaurelLeft), h, s.LaurelRank);
-            Linear(B(LaurelRight), s.LaurelRank, h);
-            Norm(B(LaurelPostNorm), h, branchGain);
+            plan.Linear(B(AttnQ), h, qw);
+            plan.Linear(B(AttnK), h, kvw);
+            plan.Linear(B(AttnV), h, kvw);
+            plan.Linear(B(AttnOutput), qw, h);
+            plan.Norm(B(AttnQNorm), s.HeadDim, MathF.Pow(s.HeadDim, -0.25f), 0.1f);
+            plan.Norm(B(AttnKNorm), s.HeadDim, MathF.Pow(s.HeadDim, -0.25f), 0.1f);
+            plan.Norm(B(PostAttentionNorm), h, branchGain);
+            plan.Norm(B(FfnNorm), h);
+            plan.Linear(B(FfnGate), h, ffn[i]);
+            plan.Linear(B(FfnUp), h, ffn[i]);
+            plan.Linear(B(FfnDown), ffn[i], h);
+            plan.Norm(B(PostFfwNorm), h, branchGain);
+            plan.Linear(B(InpGate), h, s.Ple);
+            plan.Linear(B(Proj), s.Ple, h);
+            plan.Norm(B(PostNorm), h);
+            plan.Small(B(AltUpCorrectCoef), [st, st], 0.1f);
+            plan.Norm(B(AltUpCorrectScale), h);
+            plan.Small(B(AltUpPredictCoef), [st, st * st], 0.1f);
+            plan.Linear(B(AltUpRouter), h, st, gain: MathF.Sqrt(h));
+            plan.Norm(B(AltUpRouterNorm), h);
+            plan.Linear(B(LaurelLeft), h, s.LaurelRank);
+            plan.Linear(B(LaurelRight), s.LaurelRank, h);
+            plan.Norm(B(LaurelPostNorm), h, branchGain);
         }
-        return list;
+        return plan.Tensors;
     }
 }

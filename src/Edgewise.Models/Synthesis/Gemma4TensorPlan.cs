@@ -40,40 +40,25 @@ public static class Gemma4TensorPlan
     public static List<SynthTensor> Build(Gemma4SynthSpec s)
     {
         s.Validate();
-        var list = new List<SynthTensor>();
+        var plan = new SynthPlanBuilder(s.Dtype);
         LayerKind[] kinds = s.LayerKinds();
         int[] ffn = s.FfnWidths();
         int[] kvHeads = s.KvHeadCounts();
         int h = s.Hidden;
 
-        GgmlType Mat(long columns)
-        {
-            if (s.Dtype is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16) return s.Dtype;
-            // Block types need whole blocks per row; llama-quantize falls back the same way.
-            if (GgmlTypeInfo.BlockSize(s.Dtype) is int bs && columns % bs == 0) return s.Dtype;
-            return columns % 32 == 0 ? GgmlType.Q8_0 : GgmlType.F16;
-        }
-        void Linear(string name, long inFeatures, long outFeatures, float gain = 1f, long experts = 0)
-        {
-            long[] shape = experts > 0 ? [inFeatures, outFeatures, experts] : [inFeatures, outFeatures];
-            list.Add(new SynthTensor(name, shape, Mat(inFeatures), SynthInit.Uniform, 0f, gain * MathF.Sqrt(3f / inFeatures), true));
-        }
-        void Norm(string name, long n, float center = 1f, float spread = 0.2f) =>
-            list.Add(new SynthTensor(name, [n], GgmlType.F32, SynthInit.Uniform, center, spread * center));
-
-        list.Add(new SynthTensor(TokenEmbedding, [h, s.Vocab], Mat(h), SynthInit.Uniform, 0f, MathF.Sqrt(3f / h), true));
+        plan.Add(new SynthTensor(TokenEmbedding, [h, s.Vocab], plan.MatrixType(h), SynthInit.Uniform, 0f, MathF.Sqrt(3f / h), true));
         if (s.Ple > 0)
         {
             long width = (long)s.Layers * s.Ple;
-            list.Add(new SynthTensor(PerLayerTokenEmbedding, [width, s.Vocab], Mat(width), SynthInit.Uniform, 0f, MathF.Sqrt(3f / s.Ple), true));
-            Linear(PerLayerModelProjection, h, width);
-            Norm(PerLayerProjectionNorm, s.Ple);
+            plan.Add(new SynthTensor(PerLayerTokenEmbedding, [width, s.Vocab], plan.MatrixType(width), SynthInit.Uniform, 0f, MathF.Sqrt(3f / s.Ple), true));
+            plan.Linear(PerLayerModelProjection, h, width);
+            plan.Norm(PerLayerProjectionNorm, s.Ple);
         }
         if (Array.IndexOf(kinds, LayerKind.Full) >= 0)
         {
-            list.Add(new SynthTensor(RopeFreqs, [s.HeadDimFull / 2], GgmlType.F32, SynthInit.RopeFreqs, 0f, 0f));
+            plan.Add(new SynthTensor(RopeFreqs, [s.HeadDimFull / 2], GgmlType.F32, SynthInit.RopeFreqs, 0f, 0f));
         }
-        Norm(OutputNorm, h);
+        plan.Norm(OutputNorm, h);
 
         for (int i = 0; i < s.Layers; i++)
         {
@@ -82,43 +67,43 @@ public static class Gemma4TensorPlan
             int kvw = kvHeads[i] * d, qw = s.Heads * d;
             bool owns = i < s.FirstShared;
             string B(string suffix) => Block(i, suffix);
-            Norm(B(AttnNorm), h);
-            Linear(B(AttnQ), h, qw);
+            plan.Norm(B(AttnNorm), h);
+            plan.Linear(B(AttnQ), h, qw);
             if (owns)
             {
-                Linear(B(AttnK), h, kvw);
-                if (!(full && s.KEqV)) Linear(B(AttnV), h, kvw);
-                Norm(B(AttnKNorm), d, MathF.Pow(d, -0.25f), 0.1f);
+                plan.Linear(B(AttnK), h, kvw);
+                if (!(full && s.KEqV)) plan.Linear(B(AttnV), h, kvw);
+                plan.Norm(B(AttnKNorm), d, MathF.Pow(d, -0.25f), 0.1f);
             }
-            Norm(B(AttnQNorm), d, MathF.Pow(d, -0.25f), 0.1f);
-            Linear(B(AttnOutput), qw, h);
-            Norm(B(PostAttentionNorm), h);
-            Norm(B(FfnNorm), h);
-            Linear(B(FfnGate), h, ffn[i]);
-            Linear(B(FfnUp), h, ffn[i]);
-            Linear(B(FfnDown), ffn[i], h);
-            Norm(B(PostFfwNorm), h);
+            plan.Norm(B(AttnQNorm), d, MathF.Pow(d, -0.25f), 0.1f);
+            plan.Linear(B(AttnOutput), qw, h);
+            plan.Norm(B(PostAttentionNorm), h);
+            plan.Norm(B(FfnNorm), h);
+            plan.Linear(B(FfnGate), h, ffn[i]);
+            plan.Linear(B(FfnUp), h, ffn[i]);
+            plan.Linear(B(FfnDown), ffn[i], h);
+            plan.Norm(B(PostFfwNorm), h);
             if (s.Experts > 0)
             {
                 // Router logits get a spread of ~2 so top-k has clear gaps (near-ties flip between engines).
-                list.Add(new SynthTensor(B(FfnGateInp), [h, s.Experts], GgmlType.F32, SynthInit.Uniform, 0f, 2f * MathF.Sqrt(3f)));
-                Norm(B(FfnGateInpScale), h);
-                Linear(B(FfnGateUpExps), h, 2L * s.ExpertFfn, experts: s.Experts);
-                Linear(B(FfnDownExps), s.ExpertFfn, h, experts: s.Experts);
-                Norm(B(FfnDownExpsScale), s.Experts);
-                Norm(B(PreFfwNorm2), h);
-                Norm(B(PostFfwNorm1), h);
-                Norm(B(PostFfwNorm2), h);
+                plan.Add(new SynthTensor(B(FfnGateInp), [h, s.Experts], GgmlType.F32, SynthInit.Uniform, 0f, 2f * MathF.Sqrt(3f)));
+                plan.Norm(B(FfnGateInpScale), h);
+                plan.Linear(B(FfnGateUpExps), h, 2L * s.ExpertFfn, stack: s.Experts);
+                plan.Linear(B(FfnDownExps), s.ExpertFfn, h, stack: s.Experts);
+                plan.Norm(B(FfnDownExpsScale), s.Experts);
+                plan.Norm(B(PreFfwNorm2), h);
+                plan.Norm(B(PostFfwNorm1), h);
+                plan.Norm(B(PostFfwNorm2), h);
             }
             if (s.Ple > 0)
             {
-                Linear(B(InpGate), h, s.Ple);
-                Linear(B(Proj), s.Ple, h);
-                Norm(B(PostNorm), h);
+                plan.Linear(B(InpGate), h, s.Ple);
+                plan.Linear(B(Proj), s.Ple, h);
+                plan.Norm(B(PostNorm), h);
             }
-            Norm(B(LayerOutputScale), 1, 0.8f, 0.2f);
+            plan.Norm(B(LayerOutputScale), 1, 0.8f, 0.2f);
         }
-        return list;
+        return plan.Tensors;
     }
 
     /// <summary>Values [first, first + destination.Length) of <paramref name="t"/> in row-major order.</summary>

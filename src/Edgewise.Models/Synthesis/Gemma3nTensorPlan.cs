@@ -1,5 +1,3 @@
-using Edgewise.Core.Tensors;
-using Edgewise.Models.Common;
 using static Edgewise.Models.Gemma3n.Gemma3nTensorNames;
 
 namespace Edgewise.Models.Synthesis;

@@ -116,13 +116,7 @@ internal sealed partial class Gemma4ToolCallStream : BufferedToolCallStream
 
     private int StepContent(string s, int i, bool final)
     {
-        if (s[i] != '<')
-        {
-            var lt = s.IndexOf('<', i);
-            var end = lt < 0 ? s.Length : lt;
-            Writer.Append(ToolCallEventKind.Text, 0, s.AsSpan(i, end - i));
-            return end;
-        }
+        if (s[i] != '<') return PassThrough(s, i, ToolCallEventKind.Text);
 
         var (marker, partial) = MatchAny(s, i, ContentMarkers, final);
         if (partial) return -1;
@@ -151,6 +145,15 @@ internal sealed partial class Gemma4ToolCallStream : BufferedToolCallStream
         return i + marker.Length;
     }
 
+    /// <summary>Emits the text up to the next '&lt;' (where a marker may start) as <paramref name="kind"/>; returns where it stopped.</summary>
+    private int PassThrough(string s, int i, ToolCallEventKind kind)
+    {
+        var lt = s.IndexOf('<', i);
+        var end = lt < 0 ? s.Length : lt;
+        Writer.Append(kind, 0, s.AsSpan(i, end - i));
+        return end;
+    }
+
     private int StepChannelHeader(string s, int i, bool final)
     {
         var available = s.Length - i;
@@ -169,13 +172,7 @@ internal sealed partial class Gemma4ToolCallStream : BufferedToolCallStream
 
     private int StepReasoning(string s, int i, bool final)
     {
-        if (s[i] != '<')
-        {
-            var lt = s.IndexOf('<', i);
-            var end = lt < 0 ? s.Length : lt;
-            Writer.Append(ToolCallEventKind.Reasoning, 0, s.AsSpan(i, end - i));
-            return end;
-        }
+        if (s[i] != '<') return PassThrough(s, i, ToolCallEventKind.Reasoning);
 
         var (marker, partial) = MatchAny(s, i, ReasoningMarkers, final);
         if (partial) return -1;

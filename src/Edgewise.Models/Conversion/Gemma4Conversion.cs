@@ -121,18 +121,31 @@ internal static class Gemma4Conversion
             SlidingWindow = c.SlidingWindow, LayerKinds = c.LayerKinds, SharedKvLayers = c.SharedKvLayers,
             FinalLogitSoftcap = c.FinalLogitSoftcap, PerLayerInputSize = c.PerLayerInputSize,
         };
-        string k = keys.Prefix;
         keys.WriteSizes(w);
-        w.AddUInt32(k + "attention.key_length_swa", (uint)c.HeadDimSliding);
-        w.AddUInt32(k + "attention.value_length_swa", (uint)c.HeadDimSliding);
-        w.AddUInt32(k + "rope.dimension_count", (uint)c.RopeDimsFull);
-        w.AddUInt32(k + "rope.dimension_count_swa", (uint)c.RopeDimsSliding);
+        WriteSlidingDims(w, c.HeadDimSliding, c.RopeDimsFull, c.RopeDimsSliding);
         keys.WriteAttention(w);
-        if (c.IsMoe)
-        {
-            w.AddUInt32(k + "expert_count", (uint)c.ExpertCount);
-            w.AddUInt32(k + "expert_used_count", (uint)c.ExpertsUsed);
-            w.AddUInt32(k + "expert_feed_forward_length", (uint)c.ExpertFfnWidth);
-        }
+        if (c.IsMoe) WriteExperts(w, c.ExpertCount, c.ExpertsUsed, c.ExpertFfnWidth);
+    }
+
+    /// <summary>
+    /// Gemma 4's own keys between <see cref="GemmaGgufKeys.WriteSizes"/> and <see cref="GemmaGgufKeys.WriteAttention"/>:
+    /// the sliding layers' head dim and the RoPE dims (also written by the synthesizer).
+    /// </summary>
+    internal static void WriteSlidingDims(GgufWriter w, int headDimSliding, int ropeDimsFull, int ropeDimsSliding)
+    {
+        const string k = Gemma4Config.ArchitectureName + ".";
+        w.AddUInt32(k + "attention.key_length_swa", (uint)headDimSliding);
+        w.AddUInt32(k + "attention.value_length_swa", (uint)headDimSliding);
+        w.AddUInt32(k + "rope.dimension_count", (uint)ropeDimsFull);
+        w.AddUInt32(k + "rope.dimension_count_swa", (uint)ropeDimsSliding);
+    }
+
+    /// <summary>The MoE keys, last in a Gemma 4 GGUF's hyperparameters (also written by the synthesizer).</summary>
+    internal static void WriteExperts(GgufWriter w, int count, int used, int ffnWidth)
+    {
+        const string k = Gemma4Config.ArchitectureName + ".";
+        w.AddUInt32(k + "expert_count", (uint)count);
+        w.AddUInt32(k + "expert_used_count", (uint)used);
+        w.AddUInt32(k + "expert_feed_forward_length", (uint)ffnWidth);
     }
 }

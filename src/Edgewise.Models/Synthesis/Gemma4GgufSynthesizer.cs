@@ -28,28 +28,19 @@ public static class Gemma4GgufSynthesizer
     {
         var keys = new GemmaGgufKeys
         {
-            Architecture = "gemma4", ContextLength = s.Context, HiddenSize = s.Hidden, FfnWidths = s.FfnWidths(),
+            Architecture = Gemma4.Gemma4Config.ArchitectureName, ContextLength = s.Context, HiddenSize = s.Hidden, FfnWidths = s.FfnWidths(),
             HeadCount = s.Heads, KvHeadCounts = s.KvHeadCounts(), HeadDim = s.HeadDimFull,
             RopeThetaFull = s.RopeThetaFull, RopeThetaSliding = s.RopeThetaSliding, RmsNormEps = 1e-6f,
             SlidingWindow = s.SlidingWindow, LayerKinds = s.LayerKinds(), SharedKvLayers = s.SharedKvLayers,
             FinalLogitSoftcap = s.Softcap, PerLayerInputSize = s.Ple,
         };
-        string k = keys.Prefix;
         w.AddString("general.architecture", keys.Architecture);
         w.AddString("general.name", s.Name);
         w.AddUInt32("general.file_type", SynthFiles.FileType(s.Dtype));
         keys.WriteSizes(w);
-        w.AddUInt32(k + "attention.key_length_swa", (uint)s.HeadDim);
-        w.AddUInt32(k + "attention.value_length_swa", (uint)s.HeadDim);
-        w.AddUInt32(k + "rope.dimension_count", (uint)s.HeadDimFull);
-        w.AddUInt32(k + "rope.dimension_count_swa", (uint)s.HeadDim);
+        Gemma4Conversion.WriteSlidingDims(w, s.HeadDim, s.HeadDimFull, s.HeadDim);
         keys.WriteAttention(w);
-        if (s.Experts > 0)
-        {
-            w.AddUInt32(k + "expert_count", (uint)s.Experts);
-            w.AddUInt32(k + "expert_used_count", (uint)s.ExpertsUsed);
-            w.AddUInt32(k + "expert_feed_forward_length", (uint)s.ExpertFfn);
-        }
+        if (s.Experts > 0) Gemma4Conversion.WriteExperts(w, s.Experts, s.ExpertsUsed, s.ExpertFfn);
     }
 
     private static void WriteTensor(Gemma4SynthSpec spec, SynthTensor t, Stream stream)

@@ -33,6 +33,12 @@ public sealed partial class ChatSession : IDisposable
 
     public int ContextLength => _state.ContextLength;
 
+    /// <summary>
+    /// The model state behind this session (its KV cache), for gauges such as memory accounting; unwrap it with
+    /// <see cref="Scheduling.BatchingModel.Unwrap"/>. Never run passes on it yourself.
+    /// </summary>
+    public IModelState State => _state;
+
     /// <summary>Tokens currently in the KV cache (the reusable prefix of the next turn).</summary>
     public ReadOnlySpan<int> CachedTokens => _tokens.AsSpan(0, _count);
 

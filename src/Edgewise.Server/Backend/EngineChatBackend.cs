@@ -29,8 +29,7 @@ public sealed partial class EngineChatBackend : IChatBackend, IDisposable
     private readonly string _path;
     private volatile BackendStatus _status = new(BackendState.Loading, "loading");
     private volatile ModelDescriptor _descriptor;
-    private EdgewiseModel? _loaded;        // owns the weights
-    private EdgewiseModel? _model;         // same tokenizer and template, states made through the gate
+    private EdgewiseModel? _model;         // owns the weights; its sessions decode together through its scheduler
     private EngineSessionPool? _pool;
     private long _pleResidentBytes;
 
@@ -65,7 +64,6 @@ public sealed partial class EngineChatBackend : IChatBackend, IDisposable
         Loaded.Wait();
         _pool?.Dispose();
         _model?.Dispose();
-        _loaded?.Dispose();
     }
 
     private void Load()
@@ -73,20 +71,17 @@ public sealed partial class EngineChatBackend : IChatBackend, IDisposable
         try
         {
             int threads = Math.Max(1, _options.Threads ?? Environment.ProcessorCount);
-            EdgewiseModel loaded = EdgewiseModel.Load(_path, new EngineLoadOptions { Threads = threads, ChatTemplate = _engineOptions.ChatTemplate });
-            var gate = new EngineModelGate(loaded.Model);
-            var model = new EdgewiseModel(gate, loaded.Tokenizer, loaded.Template, loaded.StopTokens, ownsModel: false);
-            int context = _options.ContextLength ?? Math.Min(loaded.Info.ContextLength, 8192);
+            EdgewiseModel model = EdgewiseModel.Load(_path, new EngineLoadOptions { Threads = threads, ChatTemplate = _engineOptions.ChatTemplate });
+            int context = _options.ContextLength ?? Math.Min(model.Info.ContextLength, 8192);
             int parallel = Math.Max(1, _options.Parallel);
             // Generations run synchronously on pool threads; keep enough of them that Kestrel's own work never
             // waits for the pool to grow while every slot is decoding.
             ThreadPool.GetMinThreads(out int workers, out int io);
             ThreadPool.SetMinThreads(Math.Max(workers, parallel * 2 + 4), io);
-            _pool = new EngineSessionPool(model, gate, context, _engineOptions.MaxIdleSessions ?? Math.Max(4, parallel), _engineOptions.MaxIdleKvBytes);
-            _pleResidentBytes = PleResidentBytes(loaded.Model);
-            _loaded = loaded;
+            _pool = new EngineSessionPool(model, context, _engineOptions.MaxIdleSessions ?? Math.Max(4, parallel), _engineOptions.MaxIdleKvBytes);
+            _pleResidentBytes = PleResidentBytes(model.Weights);
             _model = model;
-            _descriptor = Describe(loaded.Info, context);
+            _descriptor = Describe(model.Info, context);
             _status = BackendStatus.Ready;
         }
         catch (Exception ex)

@@ -158,7 +158,8 @@ public sealed partial class ChatSession : IDisposable
                     break;
                 }
             }
-            yield return GenerationUpdate.Finished(new GenerationUsage(prompt.Length, cached, turn.CompletionTokens, prefillTime, clock.Elapsed, reason, turn.StopSequence, firstToken));
+            yield return GenerationUpdate.Finished(new GenerationUsage(prompt.Length, cached, turn.CompletionTokens, prefillTime, clock.Elapsed, reason, turn.StopSequence,
+                firstToken, turn.ReasoningTokens));
         }
         finally
         {

@@ -30,6 +30,7 @@ public sealed partial class ChatSession
         private readonly bool _reportLogprobs;
         private bool _lastWasReasoning;
         private int _silentTokens;                       // tokens since the last one whose text came out, channel unknown yet
+        private int _silentThroughMarkup;                // of those, how many up to the last markup token
 
         public Turn(ChatSession session, GenerationOptions options, IToolCallParser? parser, int promptTokens)
         {
@@ -80,7 +81,7 @@ public sealed partial class ChatSession
             int before = updates.Count;
             string text = _stops.Push(_decoder.Add(token));
             Emit(text, updates);
-            CountChannel(updates, before, newTokens: 1);
+            CountChannel(updates, before, token);
             if (_stops.Matched is not null || _grammar is { IsComplete: true }) return Finish(updates, FinishReason.Stop);
             if (CompletionTokens >= _maxTokens) return Finish(updates, FinishReason.Length);
 
@@ -90,18 +91,26 @@ public sealed partial class ChatSession
 
         /// <summary>
         /// Attributes this token to the thought channel or not by what its text became. A token whose text is held back
-        /// (channel markup, the start of a possible marker) waits until a later token's text shows the channel.
+        /// (channel markup, the start of a possible marker) waits until a later token's text shows the channel: before
+        /// thinking text they opened the channel; after it, markup closed the channel and counts as thinking too.
         /// </summary>
-        private void CountChannel(List<GenerationUpdate> updates, int from, int newTokens)
+        private void CountChannel(List<GenerationUpdate> updates, int from, int token)
         {
-            _silentTokens += newTokens;
+            if (token >= 0)
+            {
+                _silentTokens++;
+                if (_model.IsMarkup(token)) _silentThroughMarkup = _silentTokens;
+            }
             for (int i = from; i < updates.Count; i++)
             {
                 GenerationUpdateKind kind = updates[i].Kind;
                 if (kind == GenerationUpdateKind.Logprobs) continue;
+                // Held tokens before thinking text opened the channel; after it, those up to the last markup token closed it.
+                if (kind == GenerationUpdateKind.Reasoning) ReasoningTokens += _silentTokens;
+                else if (_lastWasReasoning) ReasoningTokens += _silentThroughMarkup;
                 _lastWasReasoning = kind == GenerationUpdateKind.Reasoning;
-                if (_lastWasReasoning) ReasoningTokens += _silentTokens;
                 _silentTokens = 0;
+                _silentThroughMarkup = 0;
             }
         }
 
@@ -116,7 +125,7 @@ public sealed partial class ChatSession
                 Translate(updates);
             }
             // Tokens still held back when the turn ends belong to whatever their text became, or to the channel they were in.
-            CountChannel(updates, before, newTokens: 0);
+            CountChannel(updates, before, token: -1);
             if (_silentTokens > 0 && _lastWasReasoning) ReasoningTokens += _silentTokens;
             _silentTokens = 0;
             return reason == FinishReason.Stop && _callIds.Count > 0 ? FinishReason.ToolCalls : reason;

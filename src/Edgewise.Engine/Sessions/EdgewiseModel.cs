@@ -176,6 +176,9 @@ public sealed class EdgewiseModel : IDisposable
         return false;
     }
 
+    /// <summary>True for control tokens and Gemma 4's user-defined markup pieces (channel and call delimiters).</summary>
+    internal bool IsMarkup(int id) => Tokenizer.IsSpecial(id) || IsMarkupToken(Tokenizer, id);
+
     /// <summary>The vocabulary trie behind every grammar of this model (built on first use).</summary>
     public TokenTrie TokenTrie => _trie.Value;
 

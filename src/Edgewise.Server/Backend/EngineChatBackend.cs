@@ -10,12 +10,15 @@ namespace Edgewise.Server.Backend;
 /// <param name="Aliases">More names that resolve to the model (the hub alias the user typed).</param>
 /// <param name="MaxIdleSessions">Idle sessions kept as prefix-cache entries; null: <c>max(4, parallel)</c>.</param>
 /// <param name="MaxIdleKvBytes">KV bytes those entries may hold together.</param>
+/// <param name="ChatTemplate">A Jinja chat template to use instead of the model's.</param>
+/// <param name="Placement">Where weights and the PLE table live (<c>--ple</c>, <c>--ple-cache</c>, <c>--weights</c>); threads come from <see cref="BackendOptions"/>.</param>
 public sealed record EngineBackendOptions(
     string? Id = null,
     IReadOnlyList<string>? Aliases = null,
     int? MaxIdleSessions = null,
     long MaxIdleKvBytes = 2L * 1024 * 1024 * 1024,
-    string? ChatTemplate = null);
+    string? ChatTemplate = null,
+    ModelLoadOptions? Placement = null);
 
 /// <summary>
 /// The real engine behind the HTTP server: one model loaded on a background task (<c>/health</c> answers 503
@@ -71,7 +74,7 @@ public sealed partial class EngineChatBackend : IChatBackend, IDisposable
         try
         {
             int threads = Math.Max(1, _options.Threads ?? Environment.ProcessorCount);
-            EdgewiseModel model = EdgewiseModel.Load(_path, new EngineLoadOptions { Threads = threads, ChatTemplate = _engineOptions.ChatTemplate });
+            EdgewiseModel model = EdgewiseModel.Load(_path, new EngineLoadOptions { Threads = threads, ChatTemplate = _engineOptions.ChatTemplate, Model = _engineOptions.Placement });
             int context = _options.ContextLength ?? Math.Min(model.Info.ContextLength, 8192);
             int parallel = Math.Max(1, _options.Parallel);
             // Generations run synchronously on pool threads; keep enough of them that Kestrel's own work never

@@ -69,6 +69,21 @@ public sealed partial class ChatSession : IDisposable
     }
 
     /// <summary>
+    /// A chat turn over a prompt the caller already rendered and tokenized with <see cref="TokenizePrompt"/> (a server
+    /// that needed the tokens first, to pick the session holding the longest prefix): the same turn as
+    /// <see cref="GenerateAsync"/> on those messages, without tokenizing them again. No overflow policy applies.
+    /// </summary>
+    /// <exception cref="ContextOverflowException">The prompt leaves no room for output.</exception>
+    public IAsyncEnumerable<GenerationUpdate> GenerateFromPromptAsync(int[] promptTokens, GenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(promptTokens);
+        options ??= GenerationOptions.Default;
+        if (promptTokens.Length == 0) throw new ArgumentException("The prompt has no tokens.", nameof(promptTokens));
+        if (promptTokens.Length >= ContextLength) throw new ContextOverflowException(promptTokens.Length, ContextLength);
+        return RunAsync(promptTokens, options, Model.ToolCallParser, cancellationToken);
+    }
+
+    /// <summary>
     /// Raw completion (<c>/v1/completions</c>): <paramref name="prompt"/> is tokenized as is (control-token text becomes
     /// its id; bos is added unless the text starts with it), no template, no tool parsing.
     /// </summary>

@@ -28,6 +28,7 @@ public sealed partial class EngineChatBackend
         }
         bool raw = request.Prompt is not null;
         List<EngineMessage>? messages = raw ? null : EngineRequestMapping.ToMessages(request.Messages);
+        // Tokenized once: the tokens pick the pooled session with the longest shared prefix, then feed the turn itself.
         GenerationOptions firstOptions = EngineRequestMapping.ToOptions(request, 0, model.Info.VocabularySize);
         int[] prompt = raw ? RawPromptTokens(model, request.Prompt!) : ChatPromptTokens(model, messages!, firstOptions);
         CheckContext(prompt.Length, request.MaxTokens, pool.ContextLength);
@@ -51,7 +52,7 @@ public sealed partial class EngineChatBackend
                 {
                     updates = raw
                         ? pooled.Session.CompleteTokensAsync(prompt, options, cancellationToken)
-                        : pooled.Session.GenerateAsync(messages!, options, cancellationToken);
+                        : pooled.Session.GenerateFromPromptAsync(prompt, options, cancellationToken);   // tokenized once, above
                 }
                 catch (EngineOverflow ex)
                 {

@@ -26,11 +26,16 @@ internal static class ServeCommand
         var ctx = new Option<int?>("--ctx", "-c") { Description = "Context length per session (default: the model's)." };
         // --threads, --ple, --ple-cache, --weights: the same placement options as run, generate and bench.
         var load = new ModelLoadArguments();
+        var keepAlive = new Option<double>("--keep-alive")
+        {
+            Description = "Seconds between SSE ': keep-alive' comments while a streamed request waits for a slot or its prefill (0: off).",
+            DefaultValueFactory = _ => 10,
+        };
         var offline = new Option<bool>("--offline") { Description = "Never download: resolve MODEL from local files and the local store only." };
 
         var command = new Command("serve", "Serve a model over an OpenAI- and Ollama-compatible HTTP API.");
         command.Arguments.Add(model);
-        foreach (var option in new Option[] { modelOption, host, port, apiKey, insecure, parallel, queue, maxBody, cors, ctx, offline })
+        foreach (var option in new Option[] { modelOption, host, port, apiKey, insecure, parallel, queue, maxBody, cors, ctx, keepAlive, offline })
             command.Options.Add(option);
         load.AddTo(command);
 
@@ -53,6 +58,7 @@ internal static class ServeCommand
                 QueueLength = parse.GetValue(queue),
                 MaxBodyBytes = parse.GetValue(maxBody),
                 CorsOrigins = parse.GetValue(cors) ?? [],
+                KeepAliveInterval = TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(keepAlive))),
                 LogLevel = Microsoft.Extensions.Logging.LogLevel.Information,
             };
             try

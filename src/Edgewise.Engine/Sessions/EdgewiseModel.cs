@@ -176,6 +176,18 @@ public sealed class EdgewiseModel : IDisposable
         return false;
     }
 
+    /// <summary>
+    /// Compiles (and caches) the grammar a turn with <paramref name="options"/> will use, so a schema the compiler refuses
+    /// fails here, before any prefill; the turn later finds it in the cache.
+    /// </summary>
+    /// <param name="chat">A chat turn (tool choice applies), not a raw completion.</param>
+    /// <exception cref="GrammarException">The response format's schema or the tools cannot be compiled.</exception>
+    public void PrepareConstraints(GenerationOptions options, bool chat = true)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _ = ChatSession.CreateGrammar(this, options, chat);
+    }
+
     /// <summary>True for control tokens and Gemma 4's user-defined markup pieces (channel and call delimiters).</summary>
     internal bool IsMarkup(int id) => Tokenizer.IsSpecial(id) || IsMarkupToken(Tokenizer, id);
 

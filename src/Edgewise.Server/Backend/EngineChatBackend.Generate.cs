@@ -32,6 +32,15 @@ public sealed partial class EngineChatBackend
         GenerationOptions firstOptions = EngineRequestMapping.ToOptions(request, 0, model.Info.VocabularySize);
         int[] prompt = raw ? RawPromptTokens(model, request.Prompt!) : ChatPromptTokens(model, messages!, firstOptions);
         CheckContext(prompt.Length, request.MaxTokens, pool.ContextLength);
+        try
+        {
+            // Before any prefill: a refused schema is a 400, not an error after a long wait (or in a kept-alive stream).
+            model.PrepareConstraints(firstOptions, chat: !raw);
+        }
+        catch (GrammarException ex)
+        {
+            throw SchemaRefusal(ex, request);
+        }
 
         PooledSession pooled = pool.Rent(prompt);
         bool consistent = true;

@@ -26,7 +26,7 @@ public static class ResponsesEndpoint
         var state = http.RequestServices.GetRequiredService<ServerState>();
         var dto = await JsonBody.ReadAsync(http, ServerJsonContext.Default.ResponsesRequestDto);
         var call = ResponsesRequestMapper.Map(dto, state.Backend);
-        await using var generation = await Generation.StartAsync(state, call.Request, http);
+        await using var generation = await Generation.StartAsync(state, call.Request, http, sseKeepAlive: call.Stream);
         var builder = new ResponseBuilder(call, Ids.Response(), DateTimeOffset.UtcNow.ToUnixTimeSeconds());
         if (!call.Stream)
         {

@@ -21,4 +21,9 @@ if (args is ["gemma3n-layers", ..])
     Gemma3nLayerProfile.Run(args[1..]);
     return;
 }
+if (args is ["batch-decode", ..])
+{
+    BatchDecodeBench.Run(args[1..]);
+    return;
+}
 BenchmarkSwitcher.FromAssembly(typeof(MatVecBenchmarks).Assembly).Run(args);

@@ -4,28 +4,29 @@ using Edgewise.Core.Threading;
 namespace Edgewise.Models.Common;
 
 /// <summary>
-/// Causal (optionally sliding-window) grouped-query attention of a chunk of query rows against a
-/// <see cref="KvLayer"/>, parallel over (row, head). Softmax is computed in one streaming pass (running max and
-/// sum), so no score buffer exists and the work needs no scratch beyond one head on the stack.
+/// Causal (optionally sliding-window) grouped-query attention of a chunk of query rows, each against its own
+/// sequence's <see cref="KvLayer"/> at its own position (<see cref="SequenceRow"/>), parallel over (row, head).
+/// Softmax is computed in one streaming pass (running max and sum), so no score buffer exists and the work needs no
+/// scratch beyond one head on the stack.
 /// </summary>
 public static class Attention
 {
-    /// <param name="q">Queries, [rows, heads·headDim] starting at row 0 of the span.</param>
-    /// <param name="firstPosition">Absolute position of query row 0; row r sits at firstPosition + r.</param>
+    /// <param name="q">Queries, [rows, heads·headDim] starting at row 0 of the array.</param>
+    /// <param name="sequences">Query row r belongs to <c>sequences[row0 + r]</c>: its cache and absolute position.</param>
+    /// <param name="layer">The layer whose (own or shared) cache storage each row reads.</param>
     /// <param name="window">Keys per query for sliding layers (the current one included), 0 for full attention.</param>
     /// <param name="scale">Multiplier of q·k (1.0 for Gemma 3n/4).</param>
-    /// <param name="output">Result, [rows, heads·headDim].</param>
-    public static void Run(WorkerPool pool, float[] q, int qOffset, int rows, int firstPosition, KvLayer kv, int window,
-        int heads, int kvHeads, int headDim, float scale, float[] output, int outputOffset)
+    /// <param name="output">Result, [rows, heads·headDim] from row 0.</param>
+    public static void Run(WorkerPool pool, float[] q, SequenceRow[] sequences, int row0, int rows, int layer, int window,
+        int heads, int kvHeads, int headDim, float scale, float[] output)
     {
         var job = new Job
         {
             Q = q,
-            QOffset = qOffset,
             Output = output,
-            OutputOffset = outputOffset,
-            Kv = kv,
-            FirstPosition = firstPosition,
+            Sequences = sequences,
+            Row0 = row0,
+            Layer = layer,
             Window = window,
             Heads = heads,
             Group = heads / kvHeads,
@@ -38,11 +39,10 @@ public static class Attention
     private struct Job : IParallelJob
     {
         public float[] Q;
-        public int QOffset;
         public float[] Output;
-        public int OutputOffset;
-        public KvLayer Kv;
-        public int FirstPosition;
+        public SequenceRow[] Sequences;
+        public int Row0;
+        public int Layer;
         public int Window;
         public int Heads;
         public int Group;
@@ -53,14 +53,15 @@ public static class Attention
         {
             int row = item / Heads, head = item % Heads, d = HeadDim;
             int kvHead = head / Group;
-            int position = FirstPosition + row;
+            SequenceRow sequence = Sequences[Row0 + row];
+            KvLayer kv = sequence.Cache.Layer(Layer);
+            int position = sequence.Position;
             int first = Window > 0 ? Math.Max(0, position - Window + 1) : 0;
             int width = HeadDim * Heads;
-            ReadOnlySpan<float> q = Q.AsSpan(QOffset + row * width + head * d, d);
+            ReadOnlySpan<float> q = Q.AsSpan(row * width + head * d, d);
             Span<float> acc = stackalloc float[d];
             acc.Clear();
             float max = float.NegativeInfinity, sum = 0f;
-            KvLayer kv = Kv;
             int kvOffset = kvHead * d;
             for (int j = first; j <= position; j++)
             {
@@ -101,7 +102,7 @@ public static class Attention
                     for (int i = 0; i < d; i++) acc[i] += weight * (float)v[i];
                 }
             }
-            Span<float> o = Output.AsSpan(OutputOffset + row * width + head * d, d);
+            Span<float> o = Output.AsSpan(row * width + head * d, d);
             Ops.Scale(acc, 1f / sum, o);
         }
     }

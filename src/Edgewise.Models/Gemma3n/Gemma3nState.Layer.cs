@@ -5,17 +5,17 @@ namespace Edgewise.Models.Gemma3n;
 public sealed partial class Gemma3nState
 {
     /// <summary>
-    /// K and V of rows [row0, t) for a KV-owning layer, written into its cache (HF <c>Gemma3nTextAttention</c>):
-    /// k_norm then RoPE on K; V gets a weightless RMS norm and no RoPE. Input: <c>_xn</c> at absolute rows.
+    /// K and V of rows [row0, t) for a KV-owning layer, each written into its own sequence's cache (HF
+    /// <c>Gemma3nTextAttention</c>): k_norm then RoPE on K; V gets a weightless RMS norm and no RoPE. Input:
+    /// <c>_xn</c> at absolute rows.
     /// </summary>
-    private void StoreKv(int il, Gemma3nLayerWeights lw, int row0, int t, int pos0)
+    private void StoreKv(int il, Gemma3nLayerWeights lw, int row0, int t)
     {
         int d = _c.HeadDim, nkv = _c.KvHeadCount, kvw = nkv * d, rows = t - row0, h = _c.HiddenSize, half = d / 2;
         lw.K!.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _k.AsSpan(0, rows * kvw), _pool);   // [rows, nKV·D]
         lw.V!.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _v.AsSpan(0, rows * kvw), _pool);   // [rows, nKV·D]
         bool full = _c.LayerKinds[il] == LayerKind.Full;
         float[] cos = full ? _ropeCosFull : _ropeCosSliding, sin = full ? _ropeSinFull : _ropeSinSliding;
-        KvLayer cache = _cache.Layer(il);
         for (int r = 0; r < rows; r++)
         {
             ReadOnlySpan<float> rc = cos.AsSpan((row0 + r) * half, half), rs = sin.AsSpan((row0 + r) * half, half);
@@ -27,7 +27,8 @@ public sealed partial class Gemma3nState
                 Span<float> v = _v.AsSpan(r * kvw + head * d, d);   // [D]
                 RowMath.RmsNorm(v, _c.RmsNormEps, v);
             }
-            cache.Write(pos0 + row0 + r, _k.AsSpan(r * kvw, kvw), _v.AsSpan(r * kvw, kvw));
+            SequenceRow sequence = Rows[row0 + r];
+            sequence.Cache.Layer(il).Write(sequence.Position, _k.AsSpan(r * kvw, kvw), _v.AsSpan(r * kvw, kvw));
         }
     }
 
@@ -49,7 +50,7 @@ public sealed partial class Gemma3nState
     /// Queries, attention over the (own or shared) cache, output projection and post-norm, then
     /// <c>z = (a + attn + laurel) / √2</c> into <c>_z</c> [rows, H] (a = the un-normed active prediction).
     /// </summary>
-    private void AttentionBlock(int il, Gemma3nLayerWeights lw, int row0, int t, int pos0)
+    private void AttentionBlock(int il, Gemma3nLayerWeights lw, int row0, int t)
     {
         int d = _c.HeadDim, nh = _c.HeadCount, qw = nh * d, rows = t - row0, h = _c.HiddenSize, half = d / 2;
         lw.Q.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _q.AsSpan(0, rows * qw), _pool);   // [rows, nH·D]
@@ -66,8 +67,7 @@ public sealed partial class Gemma3nState
             }
         }
         // Scale 1.0: the q/k norms set the logit magnitude (HF `self.scaling = 1.0`).
-        Attention.Run(_pool, _q, 0, rows, pos0 + row0, _cache.Layer(il), full ? 0 : _c.SlidingWindow,
-            nh, _c.KvHeadCount, d, 1f, _attn, 0);
+        Attention.Run(_pool, _q, Rows, row0, rows, il, full ? 0 : _c.SlidingWindow, nh, _c.KvHeadCount, d, 1f, _attn);
         lw.O.MatMul(_attn.AsSpan(0, rows * qw), rows, _branch.AsSpan(0, rows * h), _pool);   // [rows, H]
         float mix = 1f / MathF.Sqrt(2f);
         int activeOffset = _c.AltUpActiveIndex * _streamStride;
@@ -86,7 +86,8 @@ public sealed partial class Gemma3nState
     {
         int h = _c.HiddenSize, rows = t - row0;
         for (int r = 0; r < rows; r++) RowMath.RmsNorm(_z.AsSpan(r * h, h), lw.FfnNorm, _c.RmsNormEps, _xn.AsSpan(r * h, h));
-        if (rows == 1 && UseSparseDecode && lw.DownTransposed is not null) SparseMlp(lw, _c.SparsityStdMultipliers[il]);
+        bool decodeRows = rows == 1 || (IsDecodeStep && rows <= SparseDecodeMaxRows);
+        if (decodeRows && UseSparseDecode && lw.DownTransposed is not null) SparseMlp(lw, _c.SparsityStdMultipliers[il], rows);
         else DenseMlp(il, lw, rows);
         for (int r = 0; r < rows; r++)
         {
@@ -130,38 +131,45 @@ public sealed partial class Gemma3nState
     }
 
     /// <summary>
-    /// Single-token MLP of an activation-sparse layer. The gate is dense; only units above the Gaussian top-k
-    /// cutoff survive (gelu(0) = 0 removes the rest exactly), so only their rows of W_up and of the transposed
-    /// W_down are read: about 5 % of those two matrices at the released sparsity (0.95).
+    /// Decode MLP of an activation-sparse layer for <paramref name="rows"/> rows, each the next token of its own
+    /// sequence. The gate is dense (one matmul for every row); only units above a row's Gaussian top-k cutoff
+    /// survive (gelu(0) = 0 removes the rest exactly), so only their rows of W_up and of the transposed W_down are
+    /// read: about 5 % of those two matrices per row at the released sparsity (0.95).
     /// </summary>
-    private void SparseMlp(Gemma3nLayerWeights lw, float multiplier)
+    private void SparseMlp(Gemma3nLayerWeights lw, float multiplier, int rows)
     {
         int ffn = lw.Gate.Rows, h = _c.HiddenSize;
-        Span<float> g = _gate.AsSpan(0, ffn);                          // [I]
-        lw.Gate.MatVec(_xn.AsSpan(0, h), g, _pool);
-        float cutoff = GaussianCutoff(g, multiplier);
-        int count = 0;
-        for (int i = 0; i < ffn; i++)
+        lw.Gate.MatMul(_xn.AsSpan(0, rows * h), rows, _gate.AsSpan(0, rows * ffn), _pool);   // [rows, I]
+        long read = 0;
+        int surviving = 0;
+        for (int r = 0; r < rows; r++)
         {
-            if (g[i] > cutoff)
+            ReadOnlySpan<float> g = _gate.AsSpan(r * ffn, ffn);   // [I]
+            float cutoff = GaussianCutoff(g, multiplier);
+            int count = 0;
+            for (int i = 0; i < ffn; i++)
             {
-                _survivors[count] = i;
-                _survivorAct[count] = g[i] - cutoff;
-                count++;
+                if (g[i] > cutoff)
+                {
+                    _survivors[count] = i;
+                    _survivorAct[count] = g[i] - cutoff;
+                    count++;
+                }
             }
+            RowMath.GeluInPlace(_survivorAct.AsSpan(0, count));   // the dense path's GELU, on the survivors only
+            ReadOnlySpan<int> ids = _survivors.AsSpan(0, count);       // [n]
+            Span<float> up = _survivorUp.AsSpan(0, count);              // [n]
+            lw.Up.MatVecRows(_xn.AsSpan(r * h, h), ids, up, _pool);
+            Span<float> act = _survivorAct.AsSpan(0, count);            // [n] gelu(g − cutoff) ⊙ up
+            for (int k = 0; k < count; k++) act[k] *= up[k];
+            lw.DownTransposed!.SumRows(ids, act, _branch.AsSpan(r * h, h), _pool);   // [H]
+            read += lw.Gate.ByteLength + count * (lw.Up.RowBytes + lw.DownTransposed.RowBytes);
+            surviving += count;
         }
-        RowMath.GeluInPlace(_survivorAct.AsSpan(0, count));   // the dense path's GELU, on the survivors only
-        ReadOnlySpan<int> ids = _survivors.AsSpan(0, count);       // [n]
-        Span<float> up = _survivorUp.AsSpan(0, count);              // [n]
-        lw.Up.MatVecRows(_xn.AsSpan(0, h), ids, up, _pool);
-        Span<float> act = _survivorAct.AsSpan(0, count);            // [n] gelu(g − cutoff) ⊙ up
-        for (int k = 0; k < count; k++) act[k] *= up[k];
-        lw.DownTransposed!.SumRows(ids, act, _branch.AsSpan(0, h), _pool);   // [H]
-        long read = lw.Gate.ByteLength + count * (lw.Up.RowBytes + lw.DownTransposed.RowBytes);
         LastSparseTraffic = LastSparseTraffic with
         {
-            BytesRead = LastSparseTraffic.BytesRead + read, DenseBytes = LastSparseTraffic.DenseBytes + DenseFfnBytes(lw),
-            Units = LastSparseTraffic.Units + ffn, SurvivingUnits = LastSparseTraffic.SurvivingUnits + count,
+            BytesRead = LastSparseTraffic.BytesRead + read, DenseBytes = LastSparseTraffic.DenseBytes + DenseFfnBytes(lw) * rows,
+            Units = LastSparseTraffic.Units + ffn * rows, SurvivingUnits = LastSparseTraffic.SurvivingUnits + surviving,
         };
     }
 

@@ -57,6 +57,23 @@ public sealed class Gemma4Model : ILanguageModel
         return new Gemma4Model(source, c, options ?? ModelLoadOptions.Default, Path.GetFileName(Path.TrimEndingDirectorySeparator(path)));
     }
 
+    /// <summary>
+    /// <see cref="ModelLoadOptions.MaxBatch"/>: a batched decode step is one chunk of a state's run buffers, one row
+    /// per sequence, so it takes as many sequences as a prompt chunk takes tokens.
+    /// </summary>
+    public int MaxBatchSequences => Math.Max(1, _options.MaxBatch);
+
+    /// <summary>
+    /// One token for each of <paramref name="states"/> in one pass over the weights: the rows go through every
+    /// matmul together while RoPE, the KV write and attention of each use its own state's cache at its own position.
+    /// Runs on the buffers of <c>states[0]</c>; like <c>Forward</c>, one call at a time per model.
+    /// </summary>
+    /// <exception cref="ArgumentException">A count mismatch, more than <see cref="MaxBatchSequences"/> states, a state
+    /// made by another model, or the same state twice.</exception>
+    /// <exception cref="InvalidOperationException">A state whose context is full.</exception>
+    public void ForwardBatch(ReadOnlySpan<IModelState> states, ReadOnlySpan<int> tokens, Span<float> logits) =>
+        ChunkedModelState.ForwardBatch(this, states, tokens, logits);
+
     public IModelState CreateState(int contextLength) => CreateGemma4State(contextLength);
 
     /// <summary>Like <see cref="CreateState"/>, typed (tests and tools reach the KV cache through it).</summary>

@@ -5,11 +5,11 @@ namespace Edgewise.Models.Gemma4;
 public sealed partial class Gemma4State
 {
     /// <summary>
-    /// K and V of rows [row0, t) for a KV-owning layer, written into its cache. Same as HF
+    /// K and V of rows [row0, t) for a KV-owning layer, each written into its own sequence's cache. Same as HF
     /// <c>Gemma4TextAttention.forward</c>: k_norm then RoPE on K; V (the raw K projection on k_eq_v layers) gets a
     /// weightless RMS norm and no RoPE.
     /// </summary>
-    private void StoreKv(int il, Gemma4LayerWeights lw, int row0, int t, int pos0)
+    private void StoreKv(int il, Gemma4LayerWeights lw, int row0, int t)
     {
         int d = _c.HeadDims[il], nkv = _c.KvHeadCounts[il], kvw = nkv * d, rows = t - row0, h = _c.HiddenSize;
         // Compact rows: row r of this chunk's K at (r - row0) · kvw.
@@ -19,7 +19,6 @@ public sealed partial class Gemma4State
         bool full = _c.LayerKinds[il] == LayerKind.Full;
         int half = _c.RopeDims[il] / 2;
         float[] cos = full ? _ropeCosFull : _ropeCosSliding, sin = full ? _ropeSinFull : _ropeSinSliding;
-        KvLayer cache = _cache.Layer(il);
         for (int r = 0; r < rows; r++)
         {
             ReadOnlySpan<float> rc = cos.AsSpan((row0 + r) * half, half), rs = sin.AsSpan((row0 + r) * half, half);
@@ -31,12 +30,13 @@ public sealed partial class Gemma4State
                 Span<float> v = _v.AsSpan(r * kvw + head * d, d);   // [D]
                 RowMath.RmsNorm(v, _c.RmsNormEps, v);
             }
-            cache.Write(pos0 + row0 + r, _k.AsSpan(r * kvw, kvw), _v.AsSpan(r * kvw, kvw));
+            SequenceRow sequence = Rows[row0 + r];
+            sequence.Cache.Layer(il).Write(sequence.Position, _k.AsSpan(r * kvw, kvw), _v.AsSpan(r * kvw, kvw));
         }
     }
 
     /// <summary>Queries, attention over the (own or shared) cache, output projection, post-norm and residual add.</summary>
-    private void AttentionBlock(int il, Gemma4LayerWeights lw, int row0, int t, int pos0)
+    private void AttentionBlock(int il, Gemma4LayerWeights lw, int row0, int t)
     {
         int d = _c.HeadDims[il], nh = _c.HeadCount, qw = nh * d, rows = t - row0, h = _c.HiddenSize;
         lw.Q.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _q.AsSpan(0, rows * qw), _pool);   // [rows, nH·D]
@@ -54,8 +54,7 @@ public sealed partial class Gemma4State
             }
         }
         // Scale 1.0: the q/k norms set the logit magnitude (HF `self.scaling = 1.0`).
-        Attention.Run(_pool, _q, 0, rows, pos0 + row0, _cache.Layer(il), full ? 0 : _c.SlidingWindow,
-            nh, _c.KvHeadCounts[il], d, 1f, _attn, 0);
+        Attention.Run(_pool, _q, Rows, row0, rows, il, full ? 0 : _c.SlidingWindow, nh, _c.KvHeadCounts[il], d, 1f, _attn);
         lw.O.MatMul(_attn.AsSpan(0, rows * qw), rows, _branch.AsSpan(0, rows * h), _pool);   // [rows, H]
         for (int r = 0; r < rows; r++)
         {

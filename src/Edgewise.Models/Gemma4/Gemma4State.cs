@@ -5,8 +5,9 @@ using Edgewise.Models.Common;
 namespace Edgewise.Models.Gemma4;
 
 /// <summary>
-/// One Gemma 4 sequence: KV cache plus every run buffer, allocated once. Prompt chunks and single decode
-/// tokens take the same path (a chunk of T rows; T = 1 is decode), so batch and token-by-token logits agree.
+/// One Gemma 4 sequence: KV cache plus every run buffer, allocated once. Prompt chunks, single decode tokens and
+/// batched decode steps of several sequences (<see cref="Gemma4Model.ForwardBatch"/>) take the same path: a chunk
+/// of T rows, row r at its own cache and position (<c>Rows</c>), so all three give the same logits.
 /// </summary>
 public sealed partial class Gemma4State : ChunkedModelState
 {
@@ -34,7 +35,7 @@ public sealed partial class Gemma4State : ChunkedModelState
     private readonly int _qStride, _kvStride, _ffnStride, _pleStride;
 
     internal Gemma4State(Gemma4Model model, int contextLength, int maxBatch, KvCacheType kvType)
-        : base(model.Config.VocabSize, maxBatch, contextLength)
+        : base(model, model.Config.VocabSize, maxBatch, contextLength)
     {
         _c = model.Config;
         _w = model.Weights;
@@ -87,14 +88,10 @@ public sealed partial class Gemma4State : ChunkedModelState
     /// </summary>
     protected override void RunChunk(ReadOnlySpan<int> tokens, int outputFrom, Span<float> logits)
     {
-        int t = tokens.Length, h = _c.HiddenSize, pos0 = Position;
-        if (pos0 + t > ContextLength)
-        {
-            throw new InvalidOperationException($"The state holds {ContextLength} positions; {pos0 + t} were asked for.");
-        }
+        int t = tokens.Length, h = _c.HiddenSize;
         Embed(tokens);
         if (_c.HasPerLayerInputs) PerLayerInputs(tokens);
-        RopeTables(pos0, t);
+        RopeTables(t);
 
         int trimLayer = _c.SharedKvLayers > 0 ? _c.FirstSharedLayer : _c.LayerCount - 1;
         int row0 = 0;
@@ -103,21 +100,19 @@ public sealed partial class Gemma4State : ChunkedModelState
             Gemma4LayerWeights lw = _w.Layers[il];
             // [rows, H] attention input
             for (int r = row0; r < t; r++) RowMath.RmsNorm(_x.AsSpan(r * h, h), lw.AttnNorm, _c.RmsNormEps, _xn.AsSpan(r * h, h));
-            if (_c.OwnsKv(il)) StoreKv(il, lw, row0, t, pos0);
+            if (_c.OwnsKv(il)) StoreKv(il, lw, row0, t);
             if (il == trimLayer && outputFrom > row0)
             {
                 row0 = outputFrom;
                 if (row0 == t) break;   // no logits wanted from this chunk: the cache is complete
             }
-            AttentionBlock(il, lw, row0, t, pos0);
+            AttentionBlock(il, lw, row0, t);
             if (lw.Moe is null) FeedForward(lw, row0, t);
             else MoeFeedForward(lw, row0, t);
             if (_c.HasPerLayerInputs) PerLayerBranch(il, lw, row0, t);
             if (lw.OutputScale != 1f) RowMath.Scale(_x.AsSpan(row0 * h, (t - row0) * h), lw.OutputScale);
         }
 
-        _cache.Advance(pos0 + t);
-        Position = pos0 + t;
         if (row0 < t && !logits.IsEmpty) Logits(row0, t, logits);
     }
 
@@ -160,14 +155,15 @@ public sealed partial class Gemma4State : ChunkedModelState
         }
     }
 
-    private void RopeTables(int pos0, int t)
+    private void RopeTables(int t)
     {
         int hf = _c.RopeDimsFull / 2, hs = _c.RopeDimsSliding / 2;
         for (int r = 0; r < t; r++)
         {
-            RowMath.RopeTable(pos0 + r, _c.RopeThetaFull, _c.RopeDimsFull, _w.FullRopeFreqFactors,
+            int position = Rows[r].Position;
+            RowMath.RopeTable(position, _c.RopeThetaFull, _c.RopeDimsFull, _w.FullRopeFreqFactors,
                 _ropeCosFull.AsSpan(r * hf, hf), _ropeSinFull.AsSpan(r * hf, hf));
-            RowMath.RopeTable(pos0 + r, _c.RopeThetaSliding, _c.RopeDimsSliding, ReadOnlySpan<float>.Empty,
+            RowMath.RopeTable(position, _c.RopeThetaSliding, _c.RopeDimsSliding, ReadOnlySpan<float>.Empty,
                 _ropeCosSliding.AsSpan(r * hs, hs), _ropeSinSliding.AsSpan(r * hs, hs));
         }
     }

@@ -42,7 +42,7 @@ public sealed class BatchingModel : ILanguageModel
     private readonly ScheduledState[] _batch;                         // [maxBatch] the running batch (runner only)
     private readonly IModelState[] _batchStates;                      // [maxBatch] their inner states
     private readonly int[] _batchTokens;                              // [maxBatch]
-    private float[]? _batchLogits;                                    // [maxBatch, vocab], made on the first real batch
+    private float[] _batchLogits = [];                                // [largest batch so far, vocab]: grows, never per step
     private bool _running;
     private bool _lastWasPrefill;
     private long _prefillTickets;       // next ticket to hand out
@@ -167,7 +167,9 @@ public sealed class BatchingModel : ILanguageModel
             }
             else
             {
-                float[] rows = _batchLogits ??= new float[_maxBatch * _vocab];   // [maxBatch, vocab]
+                // A real vocabulary is 262,144 wide: size the rows for the batches that happen, not the model's limit.
+                if (_batchLogits.Length < n * _vocab) _batchLogits = new float[n * _vocab];
+                float[] rows = _batchLogits;   // [n, vocab]
                 for (int i = 0; i < n; i++)
                 {
                     _batchStates[i] = _batch[i].Inner;

@@ -1,3 +1,4 @@
+using Edgewise.Engine.Scheduling;
 using Edgewise.Engine.Sessions;
 using Edgewise.Models.Common;
 using Edgewise.Models.Gemma3n;
@@ -59,7 +60,19 @@ public sealed partial class EngineChatBackend : IChatBackend, IDisposable
     {
         if (_pool is not { } pool) return BackendStats.Empty;
         PoolStats s = pool.GetStats();
-        return new BackendStats(s.ActiveSessions, s.TotalKvBytes, Interlocked.Read(ref _pleResidentBytes), s.IdleSessions, s.IdleBytes, s.HitTokens);
+        BatchingStats batching = _model!.Scheduler.Stats;
+        return new BackendStats(s.ActiveSessions, s.TotalKvBytes, Interlocked.Read(ref _pleResidentBytes), s.IdleSessions, s.IdleBytes, s.HitTokens)
+        {
+            // The decode scheduler: steps / passes is the mean batch size across concurrent sessions.
+            Extra = new Dictionary<string, double>
+            {
+                ["decode_steps_total"] = batching.DecodeSteps,
+                ["decode_passes_total"] = batching.DecodeBatches,
+                ["decode_batch_largest"] = batching.LargestBatch,
+                ["prefill_chunks_total"] = batching.PrefillChunks,
+                ["scheduler_waiting"] = batching.Waiting,
+            },
+        };
     }
 
     public void Dispose()

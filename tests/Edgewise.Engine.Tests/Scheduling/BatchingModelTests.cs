@@ -218,6 +218,54 @@ public sealed class BatchingModelTests : IClassFixture<SyntheticModel>
         }
     }
 
+    /// <summary>
+    /// Sessions as the server and chat clients run them, on their own threads over one model: their answers equal the
+    /// same turns run alone, a session cancelled midway leaves nothing queued, and the others' steps were batched.
+    /// </summary>
+    [Fact]
+    public async Task ConcurrentChatSessions_AnswerAsAlone_AndACancelledOneLeavesTheQueueClean()
+    {
+        var noStops = _synthetic.StopTokens.ToDictionary(id => id, _ => float.NegativeInfinity);
+        GenerationOptions Options(ulong seed) => new() { Sampling = new Edgewise.Engine.Sampling.SamplingOptions { Seed = seed, TopK = 20, LogitBias = noStops }, MaxTokens = 24 };
+        string[] questions = ["first question", "a second, longer question about the sea", "third"];
+        var alone = new string[questions.Length];
+        for (int i = 0; i < questions.Length; i++)
+        {
+            using ChatSession session = _synthetic.CreateSession(256);
+            alone[i] = (await TurnResult.Of(session.GenerateAsync([Edgewise.Text.Chat.ChatMessage.User(questions[i])], Options((ulong)i)))).Text;
+        }
+
+        long passesBefore = _synthetic.Scheduler.Stats.DecodeBatches, stepsBefore = _synthetic.Scheduler.Stats.DecodeSteps;
+        using var cancel = new CancellationTokenSource();
+        Task<string>[] together = new Task<string>[questions.Length];
+        for (int i = 0; i < questions.Length; i++)
+        {
+            int q = i;
+            together[q] = Task.Run(async () =>
+            {
+                using ChatSession session = _synthetic.CreateSession(256);
+                return (await TurnResult.Of(session.GenerateAsync([Edgewise.Text.Chat.ChatMessage.User(questions[q])], Options((ulong)q)))).Text;
+            });
+        }
+        Task cancelled = Task.Run(async () =>
+        {
+            using ChatSession session = _synthetic.CreateSession(256);
+            int seen = 0;
+            await foreach (GenerationUpdate _ in session.GenerateAsync([Edgewise.Text.Chat.ChatMessage.User("hang up on me")], Options(9), cancel.Token))
+            {
+                if (++seen == 4) cancel.Cancel();
+            }
+        });
+        Assert.Equal(alone, await Task.WhenAll(together));
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+
+        BatchingStats stats = _synthetic.Scheduler.Stats;
+        Assert.Equal(0, stats.Waiting);
+        Assert.True(stats.DecodeSteps - stepsBefore >= 3 * 23, $"{stats.DecodeSteps - stepsBefore} steps");
+        Assert.True(stats.DecodeBatches - passesBefore < stats.DecodeSteps - stepsBefore,
+            $"{stats.DecodeSteps - stepsBefore} steps took {stats.DecodeBatches - passesBefore} passes: none were batched");
+    }
+
     private static (List<int> Fed, float[] Trace) Greedy(IModelState state, int[] prompt, int steps, int vocab)
     {
         var logits = new float[vocab];

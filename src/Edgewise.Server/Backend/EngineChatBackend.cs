@@ -58,9 +58,9 @@ public sealed partial class EngineChatBackend : IChatBackend, IDisposable
 
     public BackendStats GetStats()
     {
-        if (_pool is not { } pool) return BackendStats.Empty;
+        if (_pool is not { } pool || _model is not { } model) return BackendStats.Empty;
         PoolStats s = pool.GetStats();
-        BatchingStats batching = _model!.Scheduler.Stats;
+        BatchingStats batching = model.Scheduler.Stats;
         return new BackendStats(s.ActiveSessions, s.TotalKvBytes, Interlocked.Read(ref _pleResidentBytes), s.IdleSessions, s.IdleBytes, s.HitTokens)
         {
             // The decode scheduler: steps / passes is the mean batch size across concurrent sessions.

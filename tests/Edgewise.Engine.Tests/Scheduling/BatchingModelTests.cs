@@ -82,6 +82,34 @@ public sealed class BatchingModelTests : IClassFixture<SyntheticModel>
     }
 
     [Fact]
+    public void BatchedSteps_AllocateNothing_OnRunnersOrWaiters()
+    {
+        var fake = new RecordingModel(maxBatch: 4, passTime: TimeSpan.FromMilliseconds(1), record: false);
+        using var scheduler = new BatchingModel(fake);
+        var allocated = new long[3];
+        var threads = new Thread[3];
+        for (int t = 0; t < threads.Length; t++)
+        {
+            int client = t;
+            threads[t] = new Thread(() =>
+            {
+                using IModelState state = scheduler.CreateState(512);
+                var logits = new float[Vocab];
+                int[] token = [client];
+                state.Forward([client, 1], logits);
+                for (int i = 0; i < 40; i++) state.Forward(token, logits);   // warm: JIT, row buffers, the batch rows
+                long before = GC.GetAllocatedBytesForCurrentThread();
+                for (int i = 0; i < 100; i++) state.Forward(token, logits);
+                allocated[client] = GC.GetAllocatedBytesForCurrentThread() - before;
+            });
+            threads[t].Start();
+        }
+        foreach (Thread thread in threads) thread.Join();
+        Assert.True(scheduler.Stats.MeanBatchSize > 1.5, $"mean batch {scheduler.Stats.MeanBatchSize:F2}");
+        Assert.All(allocated, bytes => Assert.True(bytes == 0, $"{bytes} bytes over 100 steps"));
+    }
+
+    [Fact]
     public void ModelWithoutBatching_GetsOneStepPerPass_NeverOverlapping()
     {
         var fake = new RecordingModel(maxBatch: 1, passTime: TimeSpan.FromMilliseconds(1));
@@ -235,6 +263,10 @@ public sealed class BatchingModelTests : IClassFixture<SyntheticModel>
             alone[i] = (await TurnResult.Of(session.GenerateAsync([Edgewise.Text.Chat.ChatMessage.User(questions[i])], Options((ulong)i)))).Text;
         }
 
+        // Turns run synchronously on pool threads (as the server's do); on two cores the pool would otherwise run
+        // them one after another, and there would be nothing to batch. The server raises the minimum the same way.
+        ThreadPool.GetMinThreads(out int workers, out int io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 8), io);
         long passesBefore = _synthetic.Scheduler.Stats.DecodeBatches, stepsBefore = _synthetic.Scheduler.Stats.DecodeSteps;
         using var cancel = new CancellationTokenSource();
         Task<string>[] together = new Task<string>[questions.Length];

@@ -15,11 +15,15 @@ internal sealed class RecordingModel : ILanguageModel
 
     private int _inside;
 
-    public RecordingModel(int maxBatch, TimeSpan passTime)
+    /// <param name="record">Keep <see cref="Passes"/>; off for allocation measurements (the log itself allocates).</param>
+    public RecordingModel(int maxBatch, TimeSpan passTime, bool record = true)
     {
         MaxBatchSequences = maxBatch;
         PassTime = passTime;
+        Record = record;
     }
+
+    public bool Record { get; }
 
     public ModelInfo Info { get; } = new("fake", "recording", Vocabulary, 4096, 8, 1, new Dictionary<string, string>());
 
@@ -42,15 +46,15 @@ internal sealed class RecordingModel : ILanguageModel
         Enter();
         try
         {
-            var ids = new int[states.Length];
+            int[] ids = Record ? new int[states.Length] : [];
             for (int i = 0; i < states.Length; i++)
             {
                 var s = (State)states[i];
-                ids[i] = s.Id;
+                if (Record) ids[i] = s.Id;
                 s.Append(tokens[i]);
                 s.WriteLogits(logits.Slice(i * Vocabulary, Vocabulary));
             }
-            Passes.Enqueue(new Pass("batch", states.Length, ids));
+            if (Record) Passes.Enqueue(new Pass("batch", states.Length, ids));
             Thread.Sleep(PassTime);
         }
         finally
@@ -121,7 +125,7 @@ internal sealed class RecordingModel : ILanguageModel
             {
                 foreach (int t in tokens) Append(t);
                 WriteLogits(logits);
-                _model.Passes.Enqueue(new Pass("forward", tokens.Length, [Id]));
+                if (_model.Record) _model.Passes.Enqueue(new Pass("forward", tokens.Length, [Id]));
                 Thread.Sleep(_model.PassTime);
             }
             finally

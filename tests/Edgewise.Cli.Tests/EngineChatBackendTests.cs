@@ -60,6 +60,19 @@ public sealed class EngineChatBackendTests(SyntheticModelFile model) : IClassFix
     }
 
     [Fact]
+    public async Task Placement_ReachesTheModel_ResidentPleShowsInTheGauges()
+    {
+        using EngineChatBackend mapped = NewBackend();
+        Assert.Equal(0, mapped.GetStats().PleResidentBytes);
+        using var resident = new EngineChatBackend(model.Path, new BackendOptions(256, Threads: 1),
+            new EngineBackendOptions(Placement: new Edgewise.Models.Common.ModelLoadOptions { PerLayerEmbeddings = Edgewise.Models.Common.PerLayerEmbeddingMode.Resident }));
+        await resident.Loaded.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(BackendState.Ready, resident.Status.State);
+        Assert.True(resident.GetStats().PleResidentBytes > 0, resident.GetStats().ToString());
+        Assert.IsType<UsageEvent>((await Collect(resident, Chat("hi", 2)))[^1]);
+    }
+
+    [Fact]
     public async Task Errors_AreTheServersTypedExceptions_BeforeAnyEvent()
     {
         using EngineChatBackend backend = NewBackend(context: 48);

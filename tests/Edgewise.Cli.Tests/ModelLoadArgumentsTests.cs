@@ -60,4 +60,14 @@ public sealed class ModelLoadArgumentsTests : IDisposable
         Assert.NotEqual(0, Invoke("logits", model, "--tokens", "2", "--out", output, option, value));
         Assert.False(File.Exists(output));
     }
+
+    [Fact]
+    public void Serve_takes_the_same_placement_options()
+    {
+        var root = new RootCommand { ServeCommand.Create() };
+        Assert.Empty(root.Parse(["serve", "m.gguf", "--ple", "stream", "--ple-cache", "4KB", "--weights", "hugepages", "--threads", "2"]).Errors);
+        Assert.NotEmpty(root.Parse(["serve", "m.gguf", "--ple", "everywhere"]).Errors);
+        Assert.NotEmpty(root.Parse(["serve", "m.gguf", "--ple-cache", "lots"]).Errors);
+        Assert.NotEmpty(root.Parse(["serve", "m.gguf", "--weights", "floppy"]).Errors);
+    }
 }

@@ -92,6 +92,7 @@ public sealed class MalformedRequestTests(MalformedServerFixture fixture) : ICla
         new("Ollama chat with an unknown model", "POST", "/api/chat", """{"model":"llama9","messages":[{"role":"user","content":"hi"}]}""", 404, "ollama", null),
         new("Ollama generate with `format` a number", "POST", "/api/generate", """{"model":"gemma-test","prompt":"hi","format":5}""", 400, "ollama", null),
         new("Ollama chat with an unknown role", "POST", "/api/chat", """{"model":"gemma-test","messages":[{"role":"wizard","content":"hi"}]}""", 400, "ollama", null),
+        new("Ollama `top_logprobs` without `logprobs`", "POST", "/api/chat", """{"model":"gemma-test","top_logprobs":2,"messages":[{"role":"user","content":"hi"}]}""", 400, "ollama", null),
     ];
 
     public static TheoryData<string> CaseNames => [.. Cases.Select(c => c.Name)];

@@ -35,6 +35,41 @@ public sealed class OllamaTests
     }
 
     [Fact]
+    public async Task Logprobs_RideOnEachChunk_AndTheWholeAnswer()
+    {
+        await using var server = await TestServer.StartAsync();
+        using var streamed = await Wire.PostAsync(server.Client, "/api/chat",
+            """{"model":"gemma-test","messages":[{"role":"user","content":"hi there"}],"logprobs":true,"top_logprobs":2}""");
+        var lines = Wire.Parse((await streamed.Content.ReadAsStringAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries));
+        var withText = lines.Where(l => l.GetProperty("message").GetProperty("content").GetString() is { Length: > 0 }).ToList();
+        Assert.NotEmpty(withText);
+        foreach (var line in withText)
+        {
+            var entry = Assert.Single(line.GetProperty("logprobs").EnumerateArray());
+            string token = entry.GetProperty("token").GetString()!;
+            Assert.Equal(line.GetProperty("message").GetProperty("content").GetString(), token);
+            Assert.Equal(-0.25f, entry.GetProperty("logprob").GetSingle());
+            Assert.Equal(System.Text.Encoding.UTF8.GetBytes(token), entry.GetProperty("bytes").EnumerateArray().Select(b => (byte)b.GetInt32()));
+            Assert.Equal(2, entry.GetProperty("top_logprobs").GetArrayLength());
+        }
+        Assert.True(server.Backend.Requests.Single().Logprobs);
+
+        using var whole = await Wire.PostAsync(server.Client, "/api/generate",
+            """{"model":"gemma-test","prompt":"hi there","stream":false,"logprobs":true}""");
+        var body = await Wire.JsonAsync(whole);
+        var entries = body.GetProperty("logprobs").EnumerateArray().ToList();
+        Assert.NotEmpty(entries);
+        Assert.Equal(body.GetProperty("response").GetString(), string.Concat(entries.Select(e => e.GetProperty("token").GetString())));
+        Assert.All(entries, e => Assert.False(e.TryGetProperty("top_logprobs", out _)));
+
+        using var plain = await Wire.PostAsync(server.Client, "/api/generate", """{"model":"gemma-test","prompt":"hi","stream":false}""");
+        Assert.False((await Wire.JsonAsync(plain)).TryGetProperty("logprobs", out _));
+        using var refused = await Wire.PostAsync(server.Client, "/api/chat",
+            """{"model":"gemma-test","messages":[{"role":"user","content":"hi"}],"top_logprobs":3}""");
+        Assert.Equal(HttpStatusCode.BadRequest, refused.StatusCode);
+    }
+
+    [Fact]
     public async Task Chat_ToolCallsArriveWholeWithObjectArguments_AndResultsMapBackByName()
     {
         await using var server = await TestServer.StartAsync();

@@ -31,6 +31,27 @@ public sealed class ResponsesTests
     }
 
     [Fact]
+    public async Task TopLogprobs_FillTheTextPart_AndEachDelta()
+    {
+        await using var server = await TestServer.StartAsync();
+        var body = await Wire.JsonAsync(await Wire.PostAsync(server.Client, "/v1/responses",
+            """{"model":"gemma-test","input":"hello you","top_logprobs":2}"""));
+        var part = body.GetProperty("output").EnumerateArray().Single().GetProperty("content")[0];
+        var entries = part.GetProperty("logprobs").EnumerateArray().ToList();
+        Assert.Equal(part.GetProperty("text").GetString(), string.Concat(entries.Select(e => e.GetProperty("token").GetString())));
+        Assert.All(entries, e => Assert.Equal(2, e.GetProperty("top_logprobs").GetArrayLength()));
+
+        using var streamed = await Wire.PostAsync(server.Client, "/v1/responses", """{"model":"gemma-test","input":"hello you","top_logprobs":1,"stream":true}""");
+        var deltas = (await Wire.SseAsync(streamed)).Where(e => e.Event == "response.output_text.delta").Select(e => JsonDocument.Parse(e.Data).RootElement).ToList();
+        Assert.NotEmpty(deltas);
+        Assert.All(deltas, d => Assert.Equal(d.GetProperty("delta").GetString(), string.Concat(d.GetProperty("logprobs").EnumerateArray().Select(e => e.GetProperty("token").GetString()))));
+
+        // Not asked: no logprobs field at all.
+        var plain = await Wire.JsonAsync(await Wire.PostAsync(server.Client, "/v1/responses", """{"model":"gemma-test","input":"hello you"}"""));
+        Assert.False(plain.GetProperty("output")[0].GetProperty("content")[0].TryGetProperty("logprobs", out _));
+    }
+
+    [Fact]
     public async Task FunctionCall_RoundTripThroughInputItems()
     {
         await using var server = await TestServer.StartAsync();

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using Edgewise.Cli.Infrastructure;
 using Edgewise.Hub;
+using Edgewise.Models.Common;
 using Edgewise.Server.Backend;
 using Edgewise.Server.Hosting;
 using Microsoft.Extensions.Hosting;
@@ -23,13 +24,20 @@ internal static class ServeCommand
         var maxBody = new Option<long>("--max-body") { Description = "Largest request body in bytes (413 beyond).", DefaultValueFactory = _ => 16L * 1024 * 1024 };
         var cors = new Option<string[]>("--cors-origin") { Description = "Allow browser requests from this origin (repeatable). CORS is off by default.", AllowMultipleArgumentsPerToken = false };
         var ctx = new Option<int?>("--ctx", "-c") { Description = "Context length per session (default: the model's)." };
-        var threads = new Option<int?>("--threads", "-t") { Description = "Worker threads (default: one per core)." };
+        // --threads, --ple, --ple-cache, --weights: the same placement options as run, generate and bench.
+        var load = new ModelLoadArguments();
+        var keepAlive = new Option<double>("--keep-alive")
+        {
+            Description = "Seconds between SSE ': keep-alive' comments while a streamed request waits for a slot or its prefill (0: off).",
+            DefaultValueFactory = _ => 10,
+        };
         var offline = new Option<bool>("--offline") { Description = "Never download: resolve MODEL from local files and the local store only." };
 
         var command = new Command("serve", "Serve a model over an OpenAI- and Ollama-compatible HTTP API.");
         command.Arguments.Add(model);
-        foreach (var option in new Option[] { modelOption, host, port, apiKey, insecure, parallel, queue, maxBody, cors, ctx, threads, offline })
+        foreach (var option in new Option[] { modelOption, host, port, apiKey, insecure, parallel, queue, maxBody, cors, ctx, keepAlive, offline })
             command.Options.Add(option);
+        load.AddTo(command);
 
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -50,6 +58,7 @@ internal static class ServeCommand
                 QueueLength = parse.GetValue(queue),
                 MaxBodyBytes = parse.GetValue(maxBody),
                 CorsOrigins = parse.GetValue(cors) ?? [],
+                KeepAliveInterval = TimeSpan.FromSeconds(Math.Max(0, parse.GetValue(keepAlive))),
                 LogLevel = Microsoft.Extensions.Logging.LogLevel.Information,
             };
             try
@@ -57,9 +66,10 @@ internal static class ServeCommand
                 // A hub alias is pulled on first use (unless --offline); clients then address the model by what was typed.
                 string path = await ModelResolver.ResolveAsync(modelReference, parse.GetValue(offline), cancellationToken);
                 bool isFile = File.Exists(modelReference) || Directory.Exists(modelReference);
+                ModelLoadOptions placement = load.Read(parse);
                 BackendFactory.Register((file, backendOptions) => new EngineChatBackend(file, backendOptions,
-                    new EngineBackendOptions(Id: isFile ? null : modelReference, Aliases: isFile ? null : [Path.GetFileName(path)])));
-                using var backend = (EngineChatBackend)BackendFactory.Create(path, new BackendOptions(parse.GetValue(ctx), parse.GetValue(threads), options.Parallel));
+                    new EngineBackendOptions(Id: isFile ? null : modelReference, Aliases: isFile ? null : [Path.GetFileName(path)], Placement: placement)));
+                using var backend = (EngineChatBackend)BackendFactory.Create(path, new BackendOptions(parse.GetValue(ctx), Math.Max(1, placement.Threads), options.Parallel));
                 await using var app = EdgewiseServer.Build(options, backend);
                 await app.StartAsync(cancellationToken);
                 Console.WriteLine($"edgewise serving {string.Join(", ", backend.Models.Select(m => m.Id))} on {EdgewiseServer.BaseAddress(app)} (parallel {options.Parallel}, queue {options.QueueLength}{(options.ApiKey is null ? "" : ", API key required")})");

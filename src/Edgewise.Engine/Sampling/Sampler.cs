@@ -25,6 +25,7 @@ public sealed class Sampler
     private readonly int[] _topIds;            // [TopLogProbs]
     private readonly int[] _topKIds;           // [TopK]
     private readonly float[] _blockSums;       // [vocab / 256] exp sums per block
+    private readonly float[] _raw;             // [vocab] the model's logits as given, kept only when log-probs are reported
     private int _topLogProbCount;
     private Xoshiro256StarStar _random;
 
@@ -61,6 +62,7 @@ public sealed class Sampler
         _topIds = new int[options.TopLogProbs];
         _topKIds = new int[Math.Min(options.TopK, vocabularySize)];
         _blockSums = new float[(vocabularySize + LogitScan.ExpBlock - 1) / LogitScan.ExpBlock];
+        _raw = options.LogProbs || options.TopLogProbs > 0 ? new float[vocabularySize] : [];
         _random = new Xoshiro256StarStar(options.Seed ?? (ulong)Random.Shared.NextInt64());
     }
 
@@ -85,6 +87,20 @@ public sealed class Sampler
         if (logits.Length != _vocabularySize)
             throw new ArgumentException($"expected {_vocabularySize} logits, found {logits.Length}", nameof(logits));
 
+        // Log-probs describe the model, as OpenAI reports them: log-softmax of the logits as given, before penalties,
+        // bias, grammar mask, temperature and truncation.
+        bool report = _raw.Length > 0;
+        float rawLogZ = 0f;
+        _topLogProbCount = 0;
+        if (report)
+        {
+            logits.CopyTo(_raw);
+            float rawMax = LogitScan.Max(_raw);
+            rawLogZ = LogSumExp(_raw, rawMax);
+            if (Options.TopLogProbs > 0)
+                FillTopLogProbs(_raw, rawMax, rawLogZ);
+        }
+
         if (Options.HasPenalties)
             ApplyPenalties(logits, history);
         for (int i = 0; i < _biasIds.Length; i++)
@@ -98,16 +114,7 @@ public sealed class Sampler
 
         int chosen = Options.IsGreedy ? LogitScan.ArgMax(logits) : SampleStochastic(logits, max);
 
-        float logProb = float.NaN;
-        _topLogProbCount = 0;
-        if (Options.LogProbs || Options.TopLogProbs > 0)
-        {
-            float logZ = LogSumExp(logits, max);
-            logProb = logits[chosen] - logZ;
-            if (Options.TopLogProbs > 0)
-                FillTopLogProbs(logits, max, logZ);
-        }
-        return new SampledToken(chosen, logProb);
+        return new SampledToken(chosen, report ? _raw[chosen] - rawLogZ : float.NaN);
     }
 
     private void ApplyPenalties(Span<float> logits, ReadOnlySpan<int> history)

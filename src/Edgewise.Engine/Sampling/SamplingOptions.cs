@@ -37,7 +37,7 @@ public sealed record SamplingOptions
     /// <summary>Seed of the sampler's own xoshiro256** generator; null draws a random seed.</summary>
     public ulong? Seed { get; init; }
 
-    /// <summary>Report the chosen token's log-probability (log-softmax after penalties and mask, before temperature and truncation).</summary>
+    /// <summary>Report the chosen token's log-probability (the model's log-softmax: before penalties, bias, grammar mask, temperature and truncation, as OpenAI reports it).</summary>
     public bool LogProbs { get; init; }
 
     /// <summary>How many most likely alternatives to report with each token (OpenAI <c>top_logprobs</c>, 0..20).</summary>

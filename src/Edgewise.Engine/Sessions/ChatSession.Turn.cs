@@ -27,6 +27,10 @@ public sealed partial class ChatSession
         private readonly List<ToolCallEvent> _events = [];
         private readonly List<string> _callIds = [];
         private readonly int _maxTokens;
+        private readonly bool _reportLogprobs;
+        private bool _lastWasReasoning;
+        private int _silentTokens;                       // tokens since the last one whose text came out, channel unknown yet
+        private int _silentThroughMarkup;                // of those, how many up to the last markup token
 
         public Turn(ChatSession session, GenerationOptions options, IToolCallParser? parser, int promptTokens)
         {
@@ -40,9 +44,13 @@ public sealed partial class ChatSession
             _parser = parser?.CreateStream();
             int room = session.ContextLength - promptTokens;
             _maxTokens = options.MaxTokens is int max ? Math.Min(Math.Max(max, 1), room) : room;
+            _reportLogprobs = options.Sampling.LogProbs || options.Sampling.TopLogProbs > 0;
         }
 
         public int CompletionTokens { get; private set; }
+
+        /// <summary>Tokens whose text went to the thought channel, with the markup and held-back tokens around it.</summary>
+        public int ReasoningTokens { get; private set; }
 
         public string? StopSequence => _stops.Matched;
 
@@ -50,23 +58,30 @@ public sealed partial class ChatSession
         public FinishReason? Step(List<GenerationUpdate> updates)
         {
             ChatSession s = _session;
-            int token;
+            SampledToken sampled;
             if (_grammar is not null)
             {
                 _grammar.ComputeMask(_mask);
-                token = _sampler.Sample(s._logits, s.CachedTokens, _mask).Id;
-                _grammar.Accept(token);
+                sampled = _sampler.Sample(s._logits, s.CachedTokens, _mask);
+                _grammar.Accept(sampled.Id);
             }
             else
             {
-                token = _sampler.Sample(s._logits, s.CachedTokens).Id;
+                sampled = _sampler.Sample(s._logits, s.CachedTokens);
             }
+            int token = sampled.Id;
             CompletionTokens++;
 
             if (_model.IsStopToken(token)) return Finish(updates, FinishReason.Stop);
 
+            if (_reportLogprobs)
+            {
+                updates.Add(new GenerationUpdate(GenerationUpdateKind.Logprobs, "", Logprobs: new SampledTokenLogprobs(token, sampled.LogProb, _sampler.TopLogProbs.ToArray())));
+            }
+            int before = updates.Count;
             string text = _stops.Push(_decoder.Add(token));
             Emit(text, updates);
+            CountChannel(updates, before, token);
             if (_stops.Matched is not null || _grammar is { IsComplete: true }) return Finish(updates, FinishReason.Stop);
             if (CompletionTokens >= _maxTokens) return Finish(updates, FinishReason.Length);
 
@@ -74,8 +89,34 @@ public sealed partial class ChatSession
             return null;
         }
 
+        /// <summary>
+        /// Attributes this token to the thought channel or not by what its text became. A token whose text is held back
+        /// (channel markup, the start of a possible marker) waits until a later token's text shows the channel: before
+        /// thinking text they opened the channel; after it, markup closed the channel and counts as thinking too.
+        /// </summary>
+        private void CountChannel(List<GenerationUpdate> updates, int from, int token)
+        {
+            if (token >= 0)
+            {
+                _silentTokens++;
+                if (_model.IsMarkup(token)) _silentThroughMarkup = _silentTokens;
+            }
+            for (int i = from; i < updates.Count; i++)
+            {
+                GenerationUpdateKind kind = updates[i].Kind;
+                if (kind == GenerationUpdateKind.Logprobs) continue;
+                // Held tokens before thinking text opened the channel; after it, those up to the last markup token closed it.
+                if (kind == GenerationUpdateKind.Reasoning) ReasoningTokens += _silentTokens;
+                else if (_lastWasReasoning) ReasoningTokens += _silentThroughMarkup;
+                _lastWasReasoning = kind == GenerationUpdateKind.Reasoning;
+                _silentTokens = 0;
+                _silentThroughMarkup = 0;
+            }
+        }
+
         private FinishReason Finish(List<GenerationUpdate> updates, FinishReason reason)
         {
+            int before = updates.Count;
             if (_stops.Matched is null) Emit(_stops.Push(_decoder.Flush()) + _stops.Flush(), updates);
             if (_parser is not null)
             {
@@ -83,6 +124,10 @@ public sealed partial class ChatSession
                 _parser.Complete(_events);
                 Translate(updates);
             }
+            // Tokens still held back when the turn ends belong to whatever their text became, or to the channel they were in.
+            CountChannel(updates, before, token: -1);
+            if (_silentTokens > 0 && _lastWasReasoning) ReasoningTokens += _silentTokens;
+            _silentTokens = 0;
             return reason == FinishReason.Stop && _callIds.Count > 0 ? FinishReason.ToolCalls : reason;
         }
 

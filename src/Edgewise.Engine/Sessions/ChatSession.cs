@@ -33,6 +33,12 @@ public sealed partial class ChatSession : IDisposable
 
     public int ContextLength => _state.ContextLength;
 
+    /// <summary>
+    /// The model state behind this session (its KV cache), for gauges such as memory accounting; unwrap it with
+    /// <see cref="Scheduling.BatchingModel.Unwrap"/>. Never run passes on it yourself.
+    /// </summary>
+    public IModelState State => _state;
+
     /// <summary>Tokens currently in the KV cache (the reusable prefix of the next turn).</summary>
     public ReadOnlySpan<int> CachedTokens => _tokens.AsSpan(0, _count);
 
@@ -60,6 +66,21 @@ public sealed partial class ChatSession : IDisposable
         options ??= GenerationOptions.Default;
         int[] prompt = FitPrompt(messages, options);
         return RunAsync(prompt, options, Model.ToolCallParser, cancellationToken);
+    }
+
+    /// <summary>
+    /// A chat turn over a prompt the caller already rendered and tokenized with <see cref="TokenizePrompt"/> (a server
+    /// that needed the tokens first, to pick the session holding the longest prefix): the same turn as
+    /// <see cref="GenerateAsync"/> on those messages, without tokenizing them again. No overflow policy applies.
+    /// </summary>
+    /// <exception cref="ContextOverflowException">The prompt leaves no room for output.</exception>
+    public IAsyncEnumerable<GenerationUpdate> GenerateFromPromptAsync(int[] promptTokens, GenerationOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(promptTokens);
+        options ??= GenerationOptions.Default;
+        if (promptTokens.Length == 0) throw new ArgumentException("The prompt has no tokens.", nameof(promptTokens));
+        if (promptTokens.Length >= ContextLength) throw new ContextOverflowException(promptTokens.Length, ContextLength);
+        return RunAsync(promptTokens, options, Model.ToolCallParser, cancellationToken);
     }
 
     /// <summary>
@@ -152,7 +173,8 @@ public sealed partial class ChatSession : IDisposable
                     break;
                 }
             }
-            yield return GenerationUpdate.Finished(new GenerationUsage(prompt.Length, cached, turn.CompletionTokens, prefillTime, clock.Elapsed, reason, turn.StopSequence, firstToken));
+            yield return GenerationUpdate.Finished(new GenerationUsage(prompt.Length, cached, turn.CompletionTokens, prefillTime, clock.Elapsed, reason, turn.StopSequence,
+                firstToken, turn.ReasoningTokens));
         }
         finally
         {

@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Reflection;
 using Edgewise.Core.Formats.Gguf;
 using Edgewise.Engine.Constraints;
+using Edgewise.Engine.Scheduling;
 using Edgewise.Models;
 using Edgewise.Models.Common;
 using Edgewise.Text.Chat;
@@ -27,7 +28,8 @@ public sealed record EngineLoadOptions
 
 /// <summary>
 /// A model ready to chat: weights, tokenizer, chat template, tool-call dialect and the tokens that end a turn.
-/// Immutable and shared: make one <see cref="ChatSession"/> per conversation.
+/// Immutable and shared: make one <see cref="ChatSession"/> per conversation. Sessions may run on different threads:
+/// their passes go through one <see cref="BatchingModel"/>, which batches their decode steps.
 /// </summary>
 public sealed class EdgewiseModel : IDisposable
 {
@@ -48,6 +50,10 @@ public sealed class EdgewiseModel : IDisposable
     /// <param name="template">The chat template; null: the built-in one for the architecture (Gemma 4, Gemma 3n).</param>
     /// <param name="extraStopTokens">Ids that end a turn besides the tokenizer's eos and the template's end-of-turn pieces.</param>
     /// <param name="ownsModel">Dispose <paramref name="model"/> with this.</param>
+    /// <remarks>
+    /// <paramref name="model"/> is wrapped in a <see cref="BatchingModel"/> unless it is one already; pass one to share
+    /// its scheduler between several <see cref="EdgewiseModel"/> views of the same weights.
+    /// </remarks>
     public EdgewiseModel(ILanguageModel model, ITokenizer tokenizer, ChatTemplate? template = null, IEnumerable<int>? extraStopTokens = null, bool ownsModel = true)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -56,9 +62,18 @@ public sealed class EdgewiseModel : IDisposable
         {
             throw new ArgumentException($"The tokenizer has {tokenizer.VocabularySize} pieces but the model's vocabulary size is {model.Info.VocabularySize}.", nameof(tokenizer));
         }
-        Model = model;
+        if (model is BatchingModel scheduler)
+        {
+            Scheduler = scheduler;
+            _ownsModel = ownsModel;
+        }
+        else
+        {
+            // Our own wrapper: always disposed with us; it disposes the weights only when we own them.
+            Scheduler = new BatchingModel(model, ownsInner: ownsModel);
+            _ownsModel = true;
+        }
         Tokenizer = tokenizer;
-        _ownsModel = ownsModel;
         Template = template ?? BuiltInTemplate(model.Info.Architecture);
         ToolCallParser = ToolCallParsers.ForTemplate(Template.Source);
 
@@ -80,7 +95,14 @@ public sealed class EdgewiseModel : IDisposable
         _trie = new Lazy<TokenTrie>(() => TokenTrie.Build(tokenizer, id => IsMarkupToken(tokenizer, id)), LazyThreadSafetyMode.ExecutionAndPublication);
     }
 
-    public ILanguageModel Model { get; }
+    /// <summary>The model sessions run on: the <see cref="Scheduler"/> over the weights.</summary>
+    public ILanguageModel Model => Scheduler;
+
+    /// <summary>The decode scheduler every session of this model goes through.</summary>
+    public BatchingModel Scheduler { get; }
+
+    /// <summary>The weights themselves (for gauges such as PLE residency; run passes through <see cref="Model"/>).</summary>
+    public ILanguageModel Weights => Scheduler.Inner;
 
     public ITokenizer Tokenizer { get; }
 
@@ -154,6 +176,21 @@ public sealed class EdgewiseModel : IDisposable
         return false;
     }
 
+    /// <summary>
+    /// Compiles (and caches) the grammar a turn with <paramref name="options"/> will use, so a schema the compiler refuses
+    /// fails here, before any prefill; the turn later finds it in the cache.
+    /// </summary>
+    /// <param name="chat">A chat turn (tool choice applies), not a raw completion.</param>
+    /// <exception cref="GrammarException">The response format's schema or the tools cannot be compiled.</exception>
+    public void PrepareConstraints(GenerationOptions options, bool chat = true)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _ = ChatSession.CreateGrammar(this, options, chat);
+    }
+
+    /// <summary>True for control tokens and Gemma 4's user-defined markup pieces (channel and call delimiters).</summary>
+    internal bool IsMarkup(int id) => Tokenizer.IsSpecial(id) || IsMarkupToken(Tokenizer, id);
+
     /// <summary>The vocabulary trie behind every grammar of this model (built on first use).</summary>
     public TokenTrie TokenTrie => _trie.Value;
 
@@ -170,7 +207,7 @@ public sealed class EdgewiseModel : IDisposable
 
     public void Dispose()
     {
-        if (_ownsModel) Model.Dispose();
+        if (_ownsModel) Scheduler.Dispose();
     }
 
     /// <summary>

@@ -19,16 +19,30 @@ public enum GenerationUpdateKind
 
     /// <summary>The last update of a turn: <see cref="GenerationUpdate.Usage"/> is set.</summary>
     Finished,
+
+    /// <summary>
+    /// A token was sampled (only when <see cref="Sampling.SamplingOptions.LogProbs"/> or <c>TopLogProbs</c> asks):
+    /// <see cref="GenerationUpdate.Logprobs"/> is set. It comes before the text updates the token leads to; the text
+    /// may be held back a few tokens (a stop string or call syntax might begin), and end-of-turn tokens get none.
+    /// </summary>
+    Logprobs,
 }
 
 /// <summary>
 /// One step of a streamed turn. A value type so a stream of deltas costs only its text.
 /// <see cref="ToolCallIndex"/> numbers the calls of one turn from 0.
 /// </summary>
-public readonly record struct GenerationUpdate(GenerationUpdateKind Kind, string Text, int ToolCallIndex = -1, string? ToolCallId = null, GenerationUsage? Usage = null)
+public readonly record struct GenerationUpdate(GenerationUpdateKind Kind, string Text, int ToolCallIndex = -1, string? ToolCallId = null, GenerationUsage? Usage = null,
+    SampledTokenLogprobs? Logprobs = null)
 {
     public static GenerationUpdate Finished(GenerationUsage usage) => new(GenerationUpdateKind.Finished, "", Usage: usage);
 }
+
+/// <summary>
+/// A sampled token's log-probability under the model (log-softmax of its logits, before penalties, grammar mask and
+/// temperature) and the most likely tokens at that position, most likely first.
+/// </summary>
+public sealed record SampledTokenLogprobs(int TokenId, float LogProb, IReadOnlyList<Sampling.TokenLogProb> Top);
 
 public enum FinishReason
 {
@@ -47,6 +61,7 @@ public enum FinishReason
 /// <param name="CompletionTokens">Tokens sampled, the end-of-turn token included.</param>
 /// <param name="StopSequence">The stop string that ended the turn, if one did.</param>
 /// <param name="TimeToFirstToken">From the start of the turn to the first sampled token (prefill included).</param>
+/// <param name="ReasoningTokens">Completion tokens spent in the thought channel (its markup included).</param>
 public sealed record GenerationUsage(
     int PromptTokens,
     int CachedTokens,
@@ -55,7 +70,8 @@ public sealed record GenerationUsage(
     TimeSpan DecodeTime,
     FinishReason FinishReason,
     string? StopSequence = null,
-    TimeSpan TimeToFirstToken = default)
+    TimeSpan TimeToFirstToken = default,
+    int ReasoningTokens = 0)
 {
     /// <summary>Prompt tokens actually run through the model.</summary>
     public int PrefilledTokens => PromptTokens - CachedTokens;

@@ -1,7 +1,10 @@
 using System.Runtime.CompilerServices;
+using System.Text;
 using Edgewise.Engine.Constraints;
+using Edgewise.Engine.Sampling;
 using Edgewise.Engine.Sessions;
 using Edgewise.Text.Templates;
+using Edgewise.Text.Tokenization;
 using EngineFinish = Edgewise.Engine.Sessions.FinishReason;
 using EngineMessage = Edgewise.Text.Chat.ChatMessage;
 using EngineOverflow = Edgewise.Engine.Sessions.ContextOverflowException;
@@ -23,20 +26,28 @@ public sealed partial class EngineChatBackend
         {
             throw new InvalidOperationException($"The model is not ready ({_status.State}: {_status.Message}).");
         }
-        if (request.Logprobs)
-        {
-            throw new UnsupportedRequestException("logprobs", "logprobs are not available yet: the engine's sampler computes them but its sessions do not report them per token.");
-        }
-
         bool raw = request.Prompt is not null;
         List<EngineMessage>? messages = raw ? null : EngineRequestMapping.ToMessages(request.Messages);
+        // Tokenized once: the tokens pick the pooled session with the longest shared prefix, then feed the turn itself.
         GenerationOptions firstOptions = EngineRequestMapping.ToOptions(request, 0, model.Info.VocabularySize);
         int[] prompt = raw ? RawPromptTokens(model, request.Prompt!) : ChatPromptTokens(model, messages!, firstOptions);
         CheckContext(prompt.Length, request.MaxTokens, pool.ContextLength);
+        try
+        {
+            // Before any prefill: a refused schema is a 400, not an error after a long wait (or in a kept-alive stream).
+            model.PrepareConstraints(firstOptions, chat: !raw);
+        }
+        catch (GrammarException ex)
+        {
+            throw SchemaRefusal(ex, request);
+        }
 
         PooledSession pooled = pool.Rent(prompt);
         bool consistent = true;
-        int cached = 0, completion = 0;
+        int cached = 0, completion = 0, reasoning = 0;
+        // Log-probs of tokens whose text has not come out yet: they ride on the next text delta, and are dropped when
+        // that text turns out to be reasoning or a tool call (OpenAI reports the content's tokens only).
+        List<TokenLogprob>? pendingLogprobs = request.Logprobs ? [] : null;
         TimeSpan prefill = TimeSpan.Zero, decode = TimeSpan.Zero;
         try
         {
@@ -50,7 +61,7 @@ public sealed partial class EngineChatBackend
                 {
                     updates = raw
                         ? pooled.Session.CompleteTokensAsync(prompt, options, cancellationToken)
-                        : pooled.Session.GenerateAsync(messages!, options, cancellationToken);
+                        : pooled.Session.GenerateFromPromptAsync(prompt, options, cancellationToken);   // tokenized once, above
                 }
                 catch (EngineOverflow ex)
                 {
@@ -85,13 +96,20 @@ public sealed partial class EngineChatBackend
                     GenerationUpdate u = e.Current;
                     switch (u.Kind)
                     {
+                        case EngineUpdateKind.Logprobs:
+                            pendingLogprobs?.Add(ToLogprob(model.Tokenizer, u.Logprobs!));
+                            break;
                         case EngineUpdateKind.Text:
-                            yield return new TextDeltaEvent(choice, u.Text);
+                            List<TokenLogprob>? carried = pendingLogprobs is { Count: > 0 } ? [.. pendingLogprobs] : null;
+                            pendingLogprobs?.Clear();
+                            yield return new TextDeltaEvent(choice, u.Text, carried);
                             break;
                         case EngineUpdateKind.Reasoning:
+                            pendingLogprobs?.Clear();
                             yield return new ReasoningDeltaEvent(choice, u.Text);
                             break;
                         case EngineUpdateKind.ToolCallStart:
+                            pendingLogprobs?.Clear();
                             yield return new ToolCallStartEvent(choice, u.ToolCallIndex, u.ToolCallId!, u.Text);
                             break;
                         case EngineUpdateKind.ToolCallArguments:
@@ -108,6 +126,8 @@ public sealed partial class EngineChatBackend
                                 pool.CountHit(cached);
                             }
                             completion += usage.CompletionTokens;
+                            reasoning += usage.ReasoningTokens;
+                            pendingLogprobs?.Clear();
                             prefill += usage.PrefillTime;
                             decode += usage.DecodeTime;
                             yield return new FinishedEvent(choice, usage.FinishReason switch
@@ -121,13 +141,47 @@ public sealed partial class EngineChatBackend
                     yielded = true;
                 }
             }
-            yield return new UsageEvent(new GenerationUsage(prompt.Length, completion, cached, 0, prefill, decode));
+            yield return new UsageEvent(new GenerationUsage(prompt.Length, completion, cached, reasoning, prefill, decode));
         }
         finally
         {
             pool.Return(pooled, consistent);
         }
     }
+
+    /// <summary>A sampled token's log-probs in wire terms: each token's text and exact UTF-8 bytes.</summary>
+    private static TokenLogprob ToLogprob(ITokenizer tokenizer, SampledTokenLogprobs sampled)
+    {
+        var top = new TopLogprob[sampled.Top.Count];
+        for (int i = 0; i < top.Length; i++)
+        {
+            TokenLogProb alt = sampled.Top[i];
+            byte[] altBytes = tokenizer.TokenBytes(alt.Id).ToArray();
+            top[i] = new TopLogprob(TokenText(altBytes), alt.LogProb, altBytes);
+        }
+        byte[] bytes = tokenizer.TokenBytes(sampled.TokenId).ToArray();
+        return new TokenLogprob(TokenText(bytes), sampled.LogProb, bytes, top);
+    }
+
+    /// <summary>
+    /// A token's text; a token holding part of a UTF-8 sequence is shown as its escaped bytes (<c>\xe2\x80</c>), as
+    /// OpenAI does, and <c>bytes</c> lets a client join such tokens exactly.
+    /// </summary>
+    private static string TokenText(byte[] bytes)
+    {
+        try
+        {
+            return StrictUtf8.GetString(bytes);
+        }
+        catch (DecoderFallbackException)
+        {
+            var text = new StringBuilder(bytes.Length * 4);
+            foreach (byte b in bytes) text.Append("\\x").Append(b.ToString("x2", System.Globalization.CultureInfo.InvariantCulture));
+            return text.ToString();
+        }
+    }
+
+    private static readonly UTF8Encoding StrictUtf8 = new(encoderShouldEmitUTF8Identifier: false, throwOnInvalidBytes: true);
 
     /// <summary>The chat prompt exactly as <see cref="ChatSession.GenerateAsync"/> renders it (the template writes bos).</summary>
     private static int[] ChatPromptTokens(EdgewiseModel model, List<EngineMessage> messages, GenerationOptions options)

@@ -1,3 +1,4 @@
+using Edgewise.Engine.Scheduling;
 using Edgewise.Engine.Sessions;
 using Edgewise.Models.Common;
 using Edgewise.Models.Gemma3n;
@@ -10,12 +11,15 @@ namespace Edgewise.Server.Backend;
 /// <param name="Aliases">More names that resolve to the model (the hub alias the user typed).</param>
 /// <param name="MaxIdleSessions">Idle sessions kept as prefix-cache entries; null: <c>max(4, parallel)</c>.</param>
 /// <param name="MaxIdleKvBytes">KV bytes those entries may hold together.</param>
+/// <param name="ChatTemplate">A Jinja chat template to use instead of the model's.</param>
+/// <param name="Placement">Where weights and the PLE table live (<c>--ple</c>, <c>--ple-cache</c>, <c>--weights</c>); threads come from <see cref="BackendOptions"/>.</param>
 public sealed record EngineBackendOptions(
     string? Id = null,
     IReadOnlyList<string>? Aliases = null,
     int? MaxIdleSessions = null,
     long MaxIdleKvBytes = 2L * 1024 * 1024 * 1024,
-    string? ChatTemplate = null);
+    string? ChatTemplate = null,
+    ModelLoadOptions? Placement = null);
 
 /// <summary>
 /// The real engine behind the HTTP server: one model loaded on a background task (<c>/health</c> answers 503
@@ -29,8 +33,7 @@ public sealed partial class EngineChatBackend : IChatBackend, IDisposable
     private readonly string _path;
     private volatile BackendStatus _status = new(BackendState.Loading, "loading");
     private volatile ModelDescriptor _descriptor;
-    private EdgewiseModel? _loaded;        // owns the weights
-    private EdgewiseModel? _model;         // same tokenizer and template, states made through the gate
+    private EdgewiseModel? _model;         // owns the weights; its sessions decode together through its scheduler
     private EngineSessionPool? _pool;
     private long _pleResidentBytes;
 
@@ -55,9 +58,21 @@ public sealed partial class EngineChatBackend : IChatBackend, IDisposable
 
     public BackendStats GetStats()
     {
-        if (_pool is not { } pool) return BackendStats.Empty;
+        if (_pool is not { } pool || _model is not { } model) return BackendStats.Empty;
         PoolStats s = pool.GetStats();
-        return new BackendStats(s.ActiveSessions, s.TotalKvBytes, Interlocked.Read(ref _pleResidentBytes), s.IdleSessions, s.IdleBytes, s.HitTokens);
+        BatchingStats batching = model.Scheduler.Stats;
+        return new BackendStats(s.ActiveSessions, s.TotalKvBytes, Interlocked.Read(ref _pleResidentBytes), s.IdleSessions, s.IdleBytes, s.HitTokens)
+        {
+            // The decode scheduler: steps / passes is the mean batch size across concurrent sessions.
+            Extra = new Dictionary<string, double>
+            {
+                ["decode_steps_total"] = batching.DecodeSteps,
+                ["decode_passes_total"] = batching.DecodeBatches,
+                ["decode_batch_largest"] = batching.LargestBatch,
+                ["prefill_chunks_total"] = batching.PrefillChunks,
+                ["scheduler_waiting"] = batching.Waiting,
+            },
+        };
     }
 
     public void Dispose()
@@ -65,7 +80,6 @@ public sealed partial class EngineChatBackend : IChatBackend, IDisposable
         Loaded.Wait();
         _pool?.Dispose();
         _model?.Dispose();
-        _loaded?.Dispose();
     }
 
     private void Load()
@@ -73,20 +87,17 @@ public sealed partial class EngineChatBackend : IChatBackend, IDisposable
         try
         {
             int threads = Math.Max(1, _options.Threads ?? Environment.ProcessorCount);
-            EdgewiseModel loaded = EdgewiseModel.Load(_path, new EngineLoadOptions { Threads = threads, ChatTemplate = _engineOptions.ChatTemplate });
-            var gate = new EngineModelGate(loaded.Model);
-            var model = new EdgewiseModel(gate, loaded.Tokenizer, loaded.Template, loaded.StopTokens, ownsModel: false);
-            int context = _options.ContextLength ?? Math.Min(loaded.Info.ContextLength, 8192);
+            EdgewiseModel model = EdgewiseModel.Load(_path, new EngineLoadOptions { Threads = threads, ChatTemplate = _engineOptions.ChatTemplate, Model = _engineOptions.Placement });
+            int context = _options.ContextLength ?? Math.Min(model.Info.ContextLength, 8192);
             int parallel = Math.Max(1, _options.Parallel);
             // Generations run synchronously on pool threads; keep enough of them that Kestrel's own work never
             // waits for the pool to grow while every slot is decoding.
             ThreadPool.GetMinThreads(out int workers, out int io);
             ThreadPool.SetMinThreads(Math.Max(workers, parallel * 2 + 4), io);
-            _pool = new EngineSessionPool(model, gate, context, _engineOptions.MaxIdleSessions ?? Math.Max(4, parallel), _engineOptions.MaxIdleKvBytes);
-            _pleResidentBytes = PleResidentBytes(loaded.Model);
-            _loaded = loaded;
+            _pool = new EngineSessionPool(model, context, _engineOptions.MaxIdleSessions ?? Math.Max(4, parallel), _engineOptions.MaxIdleKvBytes);
+            _pleResidentBytes = PleResidentBytes(model.Weights);
             _model = model;
-            _descriptor = Describe(loaded.Info, context);
+            _descriptor = Describe(model.Info, context);
             _status = BackendStatus.Ready;
         }
         catch (Exception ex)

@@ -80,6 +80,8 @@ internal static class EngineRequestMapping
             RepetitionPenalty = p.RepetitionPenalty ?? 1f,
             LogitBias = p.LogitBias.Count > 0 ? p.LogitBias : null,
             Seed = p.Seed is long seed ? unchecked((ulong)seed + (ulong)choice) : null,
+            LogProbs = request.Logprobs,
+            TopLogProbs = request.Logprobs ? request.TopLogprobs : 0,
         };
         try
         {

@@ -1,4 +1,7 @@
+using Edgewise.Engine.Scheduling;
 using Edgewise.Engine.Sessions;
+using Edgewise.Models.Gemma3n;
+using Edgewise.Models.Gemma4;
 
 namespace Edgewise.Server.Backend;
 
@@ -11,12 +14,10 @@ namespace Edgewise.Server.Backend;
 internal sealed class EngineSessionPool : IDisposable
 {
     private readonly EdgewiseModel _model;
-    private readonly EngineModelGate _gate;
     private readonly int _contextLength;
     private readonly int _maxIdle;
     private readonly long _maxIdleBytes;
     private readonly Lock _lock = new();
-    private readonly Lock _createLock = new();
     private readonly List<PooledSession> _idle = [];     // oldest first
     private int _active;
     private long _activeBytes;
@@ -25,10 +26,9 @@ internal sealed class EngineSessionPool : IDisposable
 
     /// <param name="maxIdle">Idle sessions kept for reuse (the prefix cache entries).</param>
     /// <param name="maxIdleBytes">KV bytes the idle sessions may hold together.</param>
-    public EngineSessionPool(EdgewiseModel model, EngineModelGate gate, int contextLength, int maxIdle, long maxIdleBytes)
+    public EngineSessionPool(EdgewiseModel model, int contextLength, int maxIdle, long maxIdleBytes)
     {
         _model = model;
-        _gate = gate;
         _contextLength = contextLength;
         _maxIdle = Math.Max(0, maxIdle);
         _maxIdleBytes = Math.Max(0, maxIdleBytes);
@@ -67,14 +67,8 @@ internal sealed class EngineSessionPool : IDisposable
             }
         }
 
-        // Allocating a KV cache can take a moment; do it outside the pool lock. The gate hands back the state
-        // each session made, so creations are serialized among themselves.
-        PooledSession created;
-        lock (_createLock)
-        {
-            ChatSession session = _model.CreateSession(_contextLength);
-            created = new PooledSession(session, _gate.TakeLastCreated());
-        }
+        // Allocating a KV cache can take a moment; do it outside the pool lock.
+        var created = new PooledSession(_model.CreateSession(_contextLength));
         lock (_lock)
         {
             _active++;
@@ -150,10 +144,15 @@ internal sealed class EngineSessionPool : IDisposable
     }
 }
 
-/// <summary>A session and the gated state behind it (whose KV bytes the stats report).</summary>
-internal sealed record PooledSession(ChatSession Session, EngineModelGate.GatedState State)
+/// <summary>A pooled session and the KV bytes its state holds (allocated up front for its whole context).</summary>
+internal sealed record PooledSession(ChatSession Session)
 {
-    public long KvBytes => State.KvBytes;
+    public long KvBytes { get; } = BatchingModel.Unwrap(Session.State) switch
+    {
+        Gemma4State gemma4 => gemma4.Cache.AllocatedBytes,
+        Gemma3nState gemma3n => gemma3n.Cache.AllocatedBytes,
+        _ => 0,
+    };
 }
 
 /// <param name="ActiveSessions">Sessions generating now.</param>

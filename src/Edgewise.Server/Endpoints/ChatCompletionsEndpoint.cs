@@ -25,7 +25,7 @@ public static class ChatCompletionsEndpoint
         var state = http.RequestServices.GetRequiredService<ServerState>();
         var dto = await JsonBody.ReadAsync(http, ServerJsonContext.Default.ChatCompletionRequestDto);
         var call = ChatRequestMapper.Map(dto, state.Backend);
-        await using var generation = await Generation.StartAsync(state, call.Request, http);
+        await using var generation = await Generation.StartAsync(state, call.Request, http, sseKeepAlive: call.Stream);
         var id = Ids.ChatCompletion();
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         if (call.Stream)

@@ -25,7 +25,7 @@ public static class CompletionsEndpoint
         var state = http.RequestServices.GetRequiredService<ServerState>();
         var dto = await JsonBody.ReadAsync(http, ServerJsonContext.Default.CompletionRequestDto);
         var call = CompletionRequestMapper.Map(dto, state.Backend);
-        await using var generation = await Generation.StartAsync(state, call.Request, http);
+        await using var generation = await Generation.StartAsync(state, call.Request, http, sseKeepAlive: call.Stream);
         var id = Ids.Completion();
         var created = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         var model = call.Model.Id;

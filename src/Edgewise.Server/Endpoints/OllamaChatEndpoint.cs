@@ -49,7 +49,8 @@ public static class OllamaChatEndpoint
                 Thinking = choice.Reasoning.Length > 0 ? choice.Reasoning.ToString() : null,
                 ToolCalls = choice.ToolCalls.Count > 0 ? [.. choice.ToolCalls.Select(Ollama.ToolCall)] : null,
             };
-            var final = Ollama.Final(new OllamaChatResponseDto(model.Id, Ollama.Now(), message, true), choice.Finish, result.Usage, clock);
+            var final = Ollama.Final(new OllamaChatResponseDto(model.Id, Ollama.Now(), message, true) { Logprobs = Ollama.Logprobs(request, choice.Logprobs) },
+                choice.Finish, result.Usage, clock);
             await http.Response.WriteAsJsonAsync(final, types, contentType: null, http.RequestAborted);
             return;
         }
@@ -62,10 +63,12 @@ public static class OllamaChatEndpoint
             await foreach (var e in generation.ReadAllAsync())
             {
                 OllamaMessageOutDto? delta = null;
+                IReadOnlyList<OllamaLogprobDto>? logprobs = null;
                 switch (e)
                 {
                     case TextDeltaEvent text:
                         delta = new OllamaMessageOutDto("assistant", text.Text);
+                        logprobs = Ollama.Logprobs(request, text.Logprobs);
                         break;
                     case ReasoningDeltaEvent reasoning:
                         delta = new OllamaMessageOutDto("assistant", "") { Thinking = reasoning.Text };
@@ -96,7 +99,7 @@ public static class OllamaChatEndpoint
                 }
 
                 if (delta is not null)
-                    await writer.WriteAsync(new OllamaChatResponseDto(model.Id, Ollama.Now(), delta, false), types);
+                    await writer.WriteAsync(new OllamaChatResponseDto(model.Id, Ollama.Now(), delta, false) { Logprobs = logprobs }, types);
             }
         }
         catch (Exception ex) when (!http.RequestAborted.IsCancellationRequested)
@@ -109,6 +112,23 @@ public static class OllamaChatEndpoint
 /// <summary>Pieces shared by the Ollama endpoints: timestamps, final-chunk statistics, tool-call shape.</summary>
 internal static class Ollama
 {
+    /// <summary>Ollama's logprobs array for <paramref name="tokens"/>, or null when the request did not ask.</summary>
+    public static IReadOnlyList<OllamaLogprobDto>? Logprobs(GenerationRequest request, IReadOnlyList<TokenLogprob>? tokens)
+    {
+        if (!request.Logprobs || tokens is null)
+            return null;
+        var entries = new List<OllamaLogprobDto>(tokens.Count);
+        foreach (var t in tokens)
+        {
+            List<OllamaTopLogprobDto>? top = request.TopLogprobs > 0 ? [.. t.Top.Select(a => new OllamaTopLogprobDto(a.Token, a.Logprob, Bytes(a.Bytes)))] : null;
+            entries.Add(new OllamaLogprobDto(t.Token, t.Logprob, Bytes(t.Bytes), top));
+        }
+
+        return entries;
+    }
+
+    private static int[] Bytes(byte[] bytes) => Array.ConvertAll(bytes, b => (int)b);
+
     public static string Now() => DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
 
     public static string DoneReason(FinishReason? finish) => finish == FinishReason.Length ? "length" : "stop";

@@ -44,6 +44,7 @@ public static class OllamaGenerateEndpoint
             var whole = new OllamaGenerateResponseDto(model.Id, Ollama.Now(), choice.Text.ToString(), true)
             {
                 Thinking = choice.Reasoning.Length > 0 ? choice.Reasoning.ToString() : null,
+                Logprobs = Ollama.Logprobs(request, choice.Logprobs),
             };
             await http.Response.WriteAsJsonAsync(Ollama.Final(whole, choice.Finish, result.Usage, clock), types, contentType: null, http.RequestAborted);
             return;
@@ -57,7 +58,7 @@ public static class OllamaGenerateEndpoint
             {
                 var chunk = e switch
                 {
-                    TextDeltaEvent text => new OllamaGenerateResponseDto(model.Id, Ollama.Now(), text.Text, false),
+                    TextDeltaEvent text => new OllamaGenerateResponseDto(model.Id, Ollama.Now(), text.Text, false) { Logprobs = Ollama.Logprobs(request, text.Logprobs) },
                     ReasoningDeltaEvent reasoning => new OllamaGenerateResponseDto(model.Id, Ollama.Now(), "", false) { Thinking = reasoning.Text },
                     UsageEvent usage => Ollama.Final(new OllamaGenerateResponseDto(model.Id, Ollama.Now(), "", true), finish, usage.Usage, clock),
                     _ => null,

@@ -26,7 +26,7 @@ public static class ResponsesEndpoint
         var state = http.RequestServices.GetRequiredService<ServerState>();
         var dto = await JsonBody.ReadAsync(http, ServerJsonContext.Default.ResponsesRequestDto);
         var call = ResponsesRequestMapper.Map(dto, state.Backend);
-        await using var generation = await Generation.StartAsync(state, call.Request, http);
+        await using var generation = await Generation.StartAsync(state, call.Request, http, sseKeepAlive: call.Stream);
         var builder = new ResponseBuilder(call, Ids.Response(), DateTimeOffset.UtcNow.ToUnixTimeSeconds());
         if (!call.Stream)
         {
@@ -96,7 +96,14 @@ public static class ResponsesEndpoint
                     }
 
                     _message.Text.Append(text.Text);
-                    events.Add(Event("response.output_text.delta") with { ItemId = _message.Id, OutputIndex = _message.OutputIndex, ContentIndex = 0, Delta = text.Text });
+                    IReadOnlyList<LogprobEntryDto>? deltaLogprobs = null;
+                    if (call.Request.Logprobs && text.Logprobs is not null)
+                    {
+                        _message.Logprobs.AddRange(text.Logprobs);
+                        deltaLogprobs = ChatCompletionsEndpoint.Logprobs(text.Logprobs).Content;
+                    }
+
+                    events.Add(Event("response.output_text.delta") with { ItemId = _message.Id, OutputIndex = _message.OutputIndex, ContentIndex = 0, Delta = text.Text, Logprobs = deltaLogprobs });
                     break;
                 case ToolCallStartEvent start:
                     Close(ref _reasoning, events);
@@ -161,7 +168,7 @@ public static class ResponsesEndpoint
             if (item.Type == "message")
             {
                 events.Add(Event("response.output_text.done") with { ItemId = item.Id, OutputIndex = item.OutputIndex, ContentIndex = 0, Text = text });
-                events.Add(Event("response.content_part.done") with { ItemId = item.Id, OutputIndex = item.OutputIndex, ContentIndex = 0, Part = OutputText(text) });
+                events.Add(Event("response.content_part.done") with { ItemId = item.Id, OutputIndex = item.OutputIndex, ContentIndex = 0, Part = OutputText(text, item) });
             }
             else
             {
@@ -175,7 +182,13 @@ public static class ResponsesEndpoint
 
         private static ResponseContentDto OutputText(string text) => new("output_text", text) { Annotations = [] };
 
-        private static ResponseItemDto Item(OpenItem item)
+        // The finished text part carries every token's log-prob when the request asked (top_logprobs > 0).
+        private ResponseContentDto OutputText(string text, OpenItem item) => OutputText(text) with
+        {
+            Logprobs = call.Request.Logprobs ? ChatCompletionsEndpoint.Logprobs(item.Logprobs).Content : null,
+        };
+
+        private ResponseItemDto Item(OpenItem item)
         {
             var status = item.Done ? "completed" : "in_progress";
             var text = item.Text.ToString();
@@ -184,7 +197,7 @@ public static class ResponsesEndpoint
                 "message" => new ResponseItemDto("message", item.Id, status)
                 {
                     Role = "assistant",
-                    Content = item.Done ? [OutputText(text)] : [],
+                    Content = item.Done ? [OutputText(text, item)] : [],
                 },
                 "reasoning" => new ResponseItemDto("reasoning", item.Id, status)
                 {
@@ -209,6 +222,7 @@ public static class ResponsesEndpoint
         public string? CallId { get; } = callId;
         public string? Name { get; } = name;
         public StringBuilder Text { get; } = new();
+        public List<TokenLogprob> Logprobs { get; } = [];
         public bool Done { get; set; }
     }
 }

@@ -30,6 +30,13 @@ public sealed record ServerOptions
     /// <summary>Value of <c>Retry-After</c> on 429 answers.</summary>
     public int RetryAfterSeconds { get; init; } = 1;
 
+    /// <summary>
+    /// While a streamed request waits for a slot or its prompt is prefilled, an SSE comment (<c>: keep-alive</c>) goes
+    /// out this often so proxies and IDE clients do not time out; zero turns it off. The first one commits the 200, so
+    /// an error after it arrives in-band.
+    /// </summary>
+    public TimeSpan KeepAliveInterval { get; init; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Minimum level for ASP.NET Core's own log lines.</summary>
     public Microsoft.Extensions.Logging.LogLevel LogLevel { get; init; } = Microsoft.Extensions.Logging.LogLevel.Warning;
 }

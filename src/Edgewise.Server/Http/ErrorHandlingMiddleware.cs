@@ -30,6 +30,12 @@ internal sealed class ErrorHandlingMiddleware(RequestDelegate next, ILogger<Erro
         {
             // The client went away; there is nobody to answer.
         }
+        catch (ErrorSentInBandException sent)
+        {
+            // The stream carried the error object already.
+            if (ToApiException(sent.InnerException!).StatusCode >= 500)
+                logger.LogError(sent.InnerException, "Request {Method} {Path} failed while its stream waited", context.Request.Method, context.Request.Path);
+        }
         catch (Exception ex) when (!context.Response.HasStarted)
         {
             var error = ToApiException(ex);

@@ -18,6 +18,7 @@ internal sealed class EventStreamWriter
     private static readonly byte[] s_done = "data: [DONE]\n\n"u8.ToArray();
     private static readonly byte[] s_newline = "\n"u8.ToArray();
     private static readonly byte[] s_blankLine = "\n\n"u8.ToArray();
+    private static readonly byte[] s_keepAlive = ": keep-alive\n\n"u8.ToArray();
 
     private readonly HttpResponse _response;
     private readonly bool _ndjson;
@@ -36,6 +37,9 @@ internal sealed class EventStreamWriter
 
     private static EventStreamWriter Start(HttpContext context, string contentType, bool ndjson)
     {
+        // Keep-alive comments may have committed the headers already, while the request waited.
+        if (context.Response.HasStarted)
+            return new EventStreamWriter(context, ndjson);
         context.Response.StatusCode = StatusCodes.Status200OK;
         context.Response.ContentType = contentType;
         context.Response.Headers.CacheControl = "no-cache";
@@ -64,6 +68,13 @@ internal sealed class EventStreamWriter
             JsonSerializer.Serialize(json, value, typeInfo);
         body.Write(_ndjson ? s_newline : s_blankLine);
         await body.FlushAsync(_aborted);
+    }
+
+    /// <summary>An SSE comment line: clients ignore it, proxies see traffic.</summary>
+    public async Task WriteKeepAliveAsync()
+    {
+        _response.BodyWriter.Write(s_keepAlive);
+        await _response.BodyWriter.FlushAsync(_aborted);
     }
 
     public async Task WriteDoneAsync()

@@ -27,7 +27,53 @@ internal sealed class Generation : IAsyncDisposable
         _aborted = aborted;
     }
 
-    public static async Task<Generation> StartAsync(ServerState server, GenerationRequest request, HttpContext http)
+    /// <summary>
+    /// Admits the request and pulls its first event. With <paramref name="sseKeepAlive"/>, a wait longer than
+    /// <see cref="ServerOptions.KeepAliveInterval"/> (a full queue ahead, a long prefill) starts the SSE response and
+    /// sends <c>: keep-alive</c> comments until the first event; an error after that goes out in-band.
+    /// </summary>
+    public static async Task<Generation> StartAsync(ServerState server, GenerationRequest request, HttpContext http, bool sseKeepAlive = false)
+    {
+        TimeSpan interval = server.Options.KeepAliveInterval;
+        if (!sseKeepAlive || interval <= TimeSpan.Zero)
+            return await StartCoreAsync(server, request, http);
+
+        var start = StartCoreAsync(server, request, http);
+        EventStreamWriter? writer = null;
+        using var tick = new PeriodicTimer(interval);
+        while (!start.IsCompleted)
+        {
+            var next = tick.WaitForNextTickAsync(http.RequestAborted).AsTask();
+            if (await Task.WhenAny(start, next) != next || start.IsCompleted)
+                break;
+            try
+            {
+                if (!await next)
+                    break;
+            }
+            catch (OperationCanceledException)
+            {
+                // The client hung up: the backend sees the same token and stops; its outcome is awaited below.
+                break;
+            }
+            // The 429 and every check made before the wait have been answered with a status already.
+            writer ??= EventStreamWriter.StartSse(http);
+            await writer.WriteKeepAliveAsync();
+        }
+
+        try
+        {
+            return await start;
+        }
+        catch (Exception ex) when (writer is not null && !http.RequestAborted.IsCancellationRequested)
+        {
+            // The 200 is out: report in-band, as a stream that fails midway does, and end the response.
+            await writer.WriteAsync(ErrorHandlingMiddleware.ToEnvelope(ErrorHandlingMiddleware.ToApiException(ex)), Json.ServerJsonContext.Default.ErrorEnvelopeDto);
+            throw new ErrorSentInBandException(ex);
+        }
+    }
+
+    private static async Task<Generation> StartCoreAsync(ServerState server, GenerationRequest request, HttpContext http)
     {
         EnsureReady(server.Backend);
         var aborted = http.RequestAborted;
@@ -107,3 +153,6 @@ internal sealed class Generation : IAsyncDisposable
         }
     }
 }
+
+/// <summary>A request failed after its stream had started, and the error went out in the stream: nothing more to write.</summary>
+internal sealed class ErrorSentInBandException(Exception inner) : Exception("The error was reported in the event stream: " + inner.Message, inner);

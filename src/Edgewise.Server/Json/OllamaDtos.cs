@@ -20,6 +20,12 @@ public sealed class OllamaChatRequestDto
     /// <summary>true/false, or a level string (<c>"low"</c>, <c>"medium"</c>, <c>"high"</c>).</summary>
     public JsonElement? Think { get; set; }
 
+    /// <summary>Return each output token's log-probability (Ollama 0.12.11+).</summary>
+    public bool? Logprobs { get; set; }
+
+    /// <summary>Alternatives per position, 0..20; needs <see cref="Logprobs"/>.</summary>
+    public int? TopLogprobs { get; set; }
+
     public JsonElement? KeepAlive { get; set; }
 }
 
@@ -35,6 +41,12 @@ public sealed class OllamaGenerateRequestDto
     public bool? Raw { get; set; }
     public JsonElement? Think { get; set; }
     public List<string>? Images { get; set; }
+    /// <summary>Return each output token's log-probability (Ollama 0.12.11+).</summary>
+    public bool? Logprobs { get; set; }
+
+    /// <summary>Alternatives per position, 0..20; needs <see cref="Logprobs"/>.</summary>
+    public int? TopLogprobs { get; set; }
+
     public JsonElement? KeepAlive { get; set; }
 }
 
@@ -87,6 +99,8 @@ public sealed class OllamaShowRequestDto
 
 public sealed record OllamaChatResponseDto(string Model, string CreatedAt, OllamaMessageOutDto Message, bool Done)
 {
+    /// <summary>The chunk's tokens (streaming) or every content token (not streaming), when asked.</summary>
+    public IReadOnlyList<OllamaLogprobDto>? Logprobs { get; init; }
     public string? DoneReason { get; init; }
     public long? TotalDuration { get; init; }
     public long? LoadDuration { get; init; }
@@ -112,6 +126,7 @@ public sealed record OllamaFunctionOutDto(int Index, string Name, JsonElement Ar
 public sealed record OllamaGenerateResponseDto(string Model, string CreatedAt, string Response, bool Done)
 {
     public string? Thinking { get; init; }
+    public IReadOnlyList<OllamaLogprobDto>? Logprobs { get; init; }
     public string? DoneReason { get; init; }
     public long? TotalDuration { get; init; }
     public long? LoadDuration { get; init; }
@@ -120,6 +135,11 @@ public sealed record OllamaGenerateResponseDto(string Model, string CreatedAt, s
     public int? EvalCount { get; init; }
     public long? EvalDuration { get; init; }
 }
+
+/// <summary>Ollama's <c>Logprob</c>: a token, its log-probability and bytes, and the most likely alternatives.</summary>
+public sealed record OllamaLogprobDto(string Token, float Logprob, int[] Bytes, IReadOnlyList<OllamaTopLogprobDto>? TopLogprobs);
+
+public sealed record OllamaTopLogprobDto(string Token, float Logprob, int[] Bytes);
 
 public sealed record OllamaTagsDto(IReadOnlyList<OllamaModelDto> Models);
 

@@ -105,6 +105,9 @@ public sealed record ResponseItemDto(string Type, string Id, string Status)
 public sealed record ResponseContentDto(string Type, string Text)
 {
     public IReadOnlyList<string>? Annotations { get; init; }
+
+    /// <summary>The text's tokens with their log-probabilities, when <c>top_logprobs</c> asked for them.</summary>
+    public IReadOnlyList<LogprobEntryDto>? Logprobs { get; init; }
 }
 
 public sealed record ResponsesUsageDto(
@@ -128,6 +131,9 @@ public sealed record ResponseStreamEventDto(string Type, int SequenceNumber)
     public ResponseItemDto? Item { get; init; }
     public ResponseContentDto? Part { get; init; }
     public string? Delta { get; init; }
+
+    /// <summary>On <c>response.output_text.delta</c>: the delta's tokens, when asked for.</summary>
+    public IReadOnlyList<LogprobEntryDto>? Logprobs { get; init; }
     public string? Text { get; init; }
     public string? Arguments { get; init; }
     public string? Code { get; init; }

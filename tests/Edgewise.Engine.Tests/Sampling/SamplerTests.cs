@@ -175,6 +175,23 @@ public sealed class SamplerTests
     }
 
     [Fact]
+    public void LogProbs_DescribeTheModel_NotThePenaltiesBiasOrMask()
+    {
+        var logits = new float[] { 2f, 1f, 0.5f, -1f, 3f, 0f };
+        double z = logits.Sum(l => Math.Exp(l));
+        var sampler = new Sampler(6, new SamplingOptions
+        {
+            Temperature = 0f, RepetitionPenalty = 2f, LogitBias = new Dictionary<int, float> { [3] = 50f }, LogProbs = true, TopLogProbs = 2,
+        });
+        // Bias makes 3 the pick, penalty hits 4, the mask forbids 0: none of it shows in the reported values.
+        var token = sampler.Sample((float[])logits.Clone(), [4], [0b111110UL]);
+        Assert.Equal(3, token.Id);
+        Assert.Equal(logits[3] - Math.Log(z), token.LogProb, 5);
+        Assert.Equal(new[] { 4, 0 }, sampler.TopLogProbs.ToArray().Select(t => t.Id));
+        Assert.Equal(logits[4] - Math.Log(z), sampler.TopLogProbs[0].LogProb, 5);
+    }
+
+    [Fact]
     public void LargeVocabulary_SamplingAllocatesNothing_AndStaysInTheNucleus()
     {
         const int vocabulary = 262_144;

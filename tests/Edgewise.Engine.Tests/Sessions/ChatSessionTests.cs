@@ -73,6 +73,12 @@ public sealed class ChatSessionTests : IClassFixture<SyntheticModel>
         Assert.Equal(a.Text, again.Text);
         Assert.True(a.Usage.CompletionTokens > 3, $"too short to compare: '{a.Text}'");
         Assert.NotEqual(a.Text + a.Usage.CompletionTokens, other.Text + other.Usage.CompletionTokens);
+
+        // A prompt tokenized by the caller (a server picking a session) gives the same turn as the messages.
+        using ChatSession three = _model.CreateSession(512);
+        TurnResult fromTokens = await TurnResult.Of(three.GenerateFromPromptAsync(three.TokenizePrompt(FirstTurn()), Seeded(42)));
+        Assert.Equal(a.Text, fromTokens.Text);
+        Assert.Equal(a.Usage.PromptTokens, fromTokens.Usage.PromptTokens);
     }
 
     [Fact]

@@ -43,6 +43,12 @@ public sealed class ScriptedBackend : IChatBackend
 
     public TimeSpan TokenDelay { get; set; }
 
+    /// <summary>Time before the first event, as a long prompt's prefill takes (keep-alive tests).</summary>
+    public TimeSpan PrefillDelay { get; set; }
+
+    /// <summary>Thrown after <see cref="PrefillDelay"/>, as an engine failing during prefill would.</summary>
+    public Exception? PrefillError { get; set; }
+
     /// <summary>When set, every answer is this many words long (load and disconnect tests).</summary>
     public int? FixedAnswerWords { get; set; }
 
@@ -71,6 +77,11 @@ public sealed class ScriptedBackend : IChatBackend
         if (request.Messages.Any(m => m.Content.Any(p => p.Kind == ContentPartKind.Audio)))
             throw new UnsupportedRequestException("messages", "This model does not accept audio input.");
         Requests.Enqueue(request);
+
+        if (PrefillDelay > TimeSpan.Zero)
+            await Task.Delay(PrefillDelay, cancellationToken);
+        if (PrefillError is { } failure)
+            throw failure;
 
         Interlocked.Increment(ref _activeSessions);
         var clock = Stopwatch.StartNew();

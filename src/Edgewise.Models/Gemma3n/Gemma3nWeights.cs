@@ -76,11 +76,13 @@ public sealed class Gemma3nWeights
         // Tied: the embedding is also the output head, read in full every token; untied it is a row lookup.
         bool tied = !r.Has(N.Output);
         WeightMatrix embd = tied ? r.Matrix(N.TokenEmbedding, c.VocabSize, h) : r.MappedMatrix(N.TokenEmbedding, c.VocabSize, h);
+        var downs = new WeightMatrix[c.LayerCount];
+        for (int i = 0; i < downs.Length; i++) downs[i] = r.Matrix(N.Block(i, N.FfnDown), h, c.FfnWidths[i]);
+        WeightMatrix?[] transposed = sparseDown ? TransposeSparseDowns(c, downs, (options ?? ModelLoadOptions.Default).Threads) : new WeightMatrix?[c.LayerCount];
         var layers = new Gemma3nLayerWeights[c.LayerCount];
-        float[]? scratch = null;
         for (int i = 0; i < layers.Length; i++)
         {
-            layers[i] = LoadLayer(c, r, i, sparseDown, ref scratch);
+            layers[i] = LoadLayer(c, r, i, downs[i], transposed[i]);
         }
         return new Gemma3nWeights
         {
@@ -109,13 +111,12 @@ public sealed class Gemma3nWeights
         return parts;
     }
 
-    private static Gemma3nLayerWeights LoadLayer(Gemma3nConfig c, WeightReader r, int i, bool sparseDown, ref float[]? scratch)
+    private static Gemma3nLayerWeights LoadLayer(Gemma3nConfig c, WeightReader r, int i, WeightMatrix down, WeightMatrix? downTransposed)
     {
         int h = c.HiddenSize, d = c.HeadDim, q = c.HeadCount * d, kv = c.KvHeadCount * d, ffn = c.FfnWidths[i];
         int s = c.AltUpInputs, p = c.PerLayerInputSize, rank = c.LaurelRank;
         string B(string suffix) => N.Block(i, suffix);
         bool owns = c.OwnsKv(i);
-        WeightMatrix down = r.Matrix(B(N.FfnDown), h, ffn);
         float[] predict = r.Vector(B(N.AltUpPredictCoef), s * s * s);
         float[] correct = r.Vector(B(N.AltUpCorrectCoef), s * s);
         if (c.AltUpCoefClip > 0)
@@ -141,7 +142,7 @@ public sealed class Gemma3nWeights
             Gate = r.Matrix(B(N.FfnGate), ffn, h),
             Up = r.Matrix(B(N.FfnUp), ffn, h),
             Down = down,
-            DownTransposed = sparseDown && c.IsSparse(i) ? Transpose(down, ref scratch) : null,
+            DownTransposed = downTransposed,
             PostFfwNorm = r.Vector(B(N.PostFfwNorm), h),
             LaurelLeft = r.Matrix(B(N.LaurelLeft), rank, h),
             LaurelRight = r.Matrix(B(N.LaurelRight), h, rank),
@@ -164,24 +165,56 @@ public sealed class Gemma3nWeights
     /// </summary>
     public static GgmlType TransposedType(GgmlType source) => source is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 ? source : GgmlType.Q8_0;
 
-    private static WeightMatrix Transpose(WeightMatrix down, ref float[]? scratch)
+    /// <summary>
+    /// The transposed down projections of the sparse layers, several layers at once (up to <paramref name="threads"/>):
+    /// this is most of a Gemma 3n load, and the first prompt waits for it.
+    /// </summary>
+    private static WeightMatrix?[] TransposeSparseDowns(Gemma3nConfig c, WeightMatrix[] downs, int threads)
+    {
+        var result = new WeightMatrix?[downs.Length];
+        var sparse = new List<int>();
+        for (int i = 0; i < downs.Length; i++)
+        {
+            if (c.IsSparse(i)) sparse.Add(i);
+        }
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(threads, 1, Math.Max(1, sparse.Count)) };
+        // One scratch per worker: each holds a whole [I, H] float copy (64 MiB at E2B), so no more of them than workers.
+        Parallel.For(0, sparse.Count, parallel, () => new TransposeScratch(), (k, _, scratch) =>
+        {
+            int i = sparse[k];
+            result[i] = Transpose(downs[i], scratch);
+            return scratch;
+        }, _ => { });
+        return result;
+    }
+
+    /// <summary>Reused buffers of one transposing worker.</summary>
+    private sealed class TransposeScratch
+    {
+        public float[] Columns = [];   // [I, H]
+        public float[] Strip = [];     // [StripRows, I]
+    }
+
+    // Source rows dequantized at a time: 32 rows of I floats (1 MiB at E2B) stay in L2 while every unit's 32-value
+    // column segment is written out contiguously.
+    private const int StripRows = 32;
+
+    private static WeightMatrix Transpose(WeightMatrix down, TransposeScratch scratch)
     {
         int h = down.Rows, ffn = down.Columns;
         long n = (long)h * ffn;
-        if (scratch is null || scratch.LongLength < 2 * n) scratch = new float[2 * n];
-        Span<float> rows = scratch.AsSpan(0, (int)n);        // [H, I] as stored
-        Span<float> cols = scratch.AsSpan((int)n, (int)n);   // [I, H]
-        for (int r = 0; r < h; r++) down.DequantizeRow(r, rows.Slice(r * ffn, ffn));
-        const int tile = 64;   // cache-friendly transpose
-        for (int r0 = 0; r0 < h; r0 += tile)
+        if (scratch.Columns.LongLength < n) scratch.Columns = GC.AllocateUninitializedArray<float>(checked((int)n));
+        if (scratch.Strip.Length < StripRows * ffn) scratch.Strip = GC.AllocateUninitializedArray<float>(StripRows * ffn);
+        Span<float> cols = scratch.Columns.AsSpan(0, (int)n);   // [I, H]
+        Span<float> strip = scratch.Strip.AsSpan(0, StripRows * ffn);   // [StripRows, I] as stored
+        for (int r0 = 0; r0 < h; r0 += StripRows)
         {
-            for (int c0 = 0; c0 < ffn; c0 += tile)
+            int count = Math.Min(StripRows, h - r0);
+            for (int k = 0; k < count; k++) down.DequantizeRow(r0 + k, strip.Slice(k * ffn, ffn));
+            for (int unit = 0; unit < ffn; unit++)
             {
-                int r1 = Math.Min(h, r0 + tile), c1 = Math.Min(ffn, c0 + tile);
-                for (int r = r0; r < r1; r++)
-                {
-                    for (int col = c0; col < c1; col++) cols[col * h + r] = rows[r * ffn + col];
-                }
+                Span<float> column = cols.Slice(unit * h + r0, count);   // [count] of row `unit` of the transpose
+                for (int k = 0; k < column.Length; k++) column[k] = strip[k * ffn + unit];
             }
         }
         return WeightMatrix.FromRows(down.Name + ".T", TransposedType(down.Type), cols, ffn, h);

@@ -46,8 +46,24 @@ public sealed class Gemma4Model : ILanguageModel
     {
         Gemma4Config config = Gemma4Config.FromGguf(file);
         string name = file.GetStringOrDefault("general.name") ?? Path.GetFileNameWithoutExtension(file.FilePath);
-        return new Gemma4Model(new GgufTensorSource(file), config, options ?? ModelLoadOptions.Default, name);
+        options ??= ModelLoadOptions.Default;
+        var source = new GgufTensorSource(file);
+        if (options.Weights == WeightPlacement.Mapped) source.PrefaultInBackground(RowTables(file));
+        try
+        {
+            return new Gemma4Model(source, config, options, name);
+        }
+        catch
+        {
+            source.Dispose();
+            throw;
+        }
     }
+
+    /// <summary>Tensors read a row per token, never whole: the PLE table, and the token embedding when the output head is separate.</summary>
+    private static string[] RowTables(GgufFile file) => file.ContainsTensor(Gemma4TensorNames.Output)
+        ? [Gemma4TensorNames.PerLayerTokenEmbedding, Gemma4TensorNames.TokenEmbedding]
+        : [Gemma4TensorNames.PerLayerTokenEmbedding];
 
     /// <summary>Loads an HF checkpoint (directory or single file) whose <c>config.json</c> is <paramref name="config"/>.</summary>
     public static Gemma4Model LoadSafetensors(string path, JsonDocument config, ModelLoadOptions? options = null)

@@ -35,20 +35,20 @@ public sealed class GgufTensorSource : ITensorSource
     private string FilePath => File.FilePath;
 
     /// <summary>
-    /// Maps the pages of every tensor except <paramref name="rowTables"/> on a background thread, layers first in file
+    /// Maps the pages of every tensor except <paramref name="partlyRead"/> on a background thread, layers first in file
     /// order and the rest (the output head) last. A first prompt reads every one of those pages anyway; mapped now,
     /// while the tokenizer loads on one core, they cost the prompt no page faults (~20,000 at E2B), and a cold page
-    /// cache starts reading from disk early. Row tables (the PLE table, an untied token embedding) are read a row per
-    /// token and must never be mapped whole. <see cref="Dispose"/> stops the thread.
+    /// cache starts reading from disk early. Tensors read only in part (the PLE table, an untied token embedding, MoE
+    /// experts) must never be mapped whole. <see cref="Dispose"/> stops the thread.
     /// </summary>
-    public void PrefaultInBackground(IReadOnlyCollection<string> rowTables)
+    public void PrefaultInBackground(IReadOnlyCollection<string> partlyRead)
     {
         if (_prefault is not null) throw new InvalidOperationException($"{FilePath}: the prefault has already started.");
         var layers = new List<TensorView>();
         var rest = new List<TensorView>();
         foreach (GgufTensorInfo info in File.Tensors)
         {
-            if (rowTables.Contains(info.Name)) continue;
+            if (partlyRead.Contains(info.Name)) continue;
             TensorView view = File.GetTensor(info.Name);
             (info.Name.StartsWith("blk.", StringComparison.Ordinal) ? layers : rest).Add(view);
         }

@@ -60,10 +60,20 @@ public sealed class Gemma4Model : ILanguageModel
         }
     }
 
-    /// <summary>Tensors read a row per token, never whole: the PLE table, and the token embedding when the output head is separate.</summary>
-    private static string[] RowTables(GgufFile file) => file.ContainsTensor(Gemma4TensorNames.Output)
-        ? [Gemma4TensorNames.PerLayerTokenEmbedding, Gemma4TensorNames.TokenEmbedding]
-        : [Gemma4TensorNames.PerLayerTokenEmbedding];
+    /// <summary>
+    /// Tensors a forward pass reads only in part, never to be mapped whole: the PLE table and (when the output head is
+    /// separate) the token embedding, a row per token; MoE experts, only the routed ones.
+    /// </summary>
+    private static List<string> RowTables(GgufFile file)
+    {
+        var partial = new List<string> { Gemma4TensorNames.PerLayerTokenEmbedding };
+        if (file.ContainsTensor(Gemma4TensorNames.Output)) partial.Add(Gemma4TensorNames.TokenEmbedding);
+        foreach (GgufTensorInfo t in file.Tensors)
+        {
+            if (t.Name.Contains("_exps.", StringComparison.Ordinal)) partial.Add(t.Name);
+        }
+        return partial;
+    }
 
     /// <summary>Loads an HF checkpoint (directory or single file) whose <c>config.json</c> is <paramref name="config"/>.</summary>
     public static Gemma4Model LoadSafetensors(string path, JsonDocument config, ModelLoadOptions? options = null)

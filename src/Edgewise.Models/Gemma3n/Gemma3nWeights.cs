@@ -1,4 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Edgewise.Core.Kernels;
+using Edgewise.Core.Quantization;
 using Edgewise.Core.Tensors;
 using Edgewise.Models.Common;
 using N = Edgewise.Models.Gemma3n.Gemma3nTensorNames;
@@ -27,6 +30,9 @@ public sealed class Gemma3nLayerWeights
     /// Owned memory; see <see cref="Gemma3nWeights.SparseDownBytes"/>.
     /// </summary>
     public WeightMatrix? DownTransposed { get; init; }        // [I, H]
+
+    /// <summary>The pinned bytes <see cref="DownTransposed"/> views: held here so they live as long as the layer.</summary>
+    internal byte[]? DownTransposedStorage { get; init; }
     public required float[] PostFfwNorm { get; init; }       // [H]
 
     public required WeightMatrix LaurelLeft { get; init; }    // [R, H]
@@ -78,7 +84,8 @@ public sealed class Gemma3nWeights
         WeightMatrix embd = tied ? r.Matrix(N.TokenEmbedding, c.VocabSize, h) : r.MappedMatrix(N.TokenEmbedding, c.VocabSize, h);
         var downs = new WeightMatrix[c.LayerCount];
         for (int i = 0; i < downs.Length; i++) downs[i] = r.Matrix(N.Block(i, N.FfnDown), h, c.FfnWidths[i]);
-        WeightMatrix?[] transposed = sparseDown ? TransposeSparseDowns(c, downs, (options ?? ModelLoadOptions.Default).Threads) : new WeightMatrix?[c.LayerCount];
+        var transposed = new (WeightMatrix Matrix, byte[] Storage)?[c.LayerCount];
+        if (sparseDown) TransposeSparseDowns(c, downs, (options ?? ModelLoadOptions.Default).Threads, transposed);
         var layers = new Gemma3nLayerWeights[c.LayerCount];
         for (int i = 0; i < layers.Length; i++)
         {
@@ -111,7 +118,7 @@ public sealed class Gemma3nWeights
         return parts;
     }
 
-    private static Gemma3nLayerWeights LoadLayer(Gemma3nConfig c, WeightReader r, int i, WeightMatrix down, WeightMatrix? downTransposed)
+    private static Gemma3nLayerWeights LoadLayer(Gemma3nConfig c, WeightReader r, int i, WeightMatrix down, (WeightMatrix Matrix, byte[] Storage)? downTransposed)
     {
         int h = c.HiddenSize, d = c.HeadDim, q = c.HeadCount * d, kv = c.KvHeadCount * d, ffn = c.FfnWidths[i];
         int s = c.AltUpInputs, p = c.PerLayerInputSize, rank = c.LaurelRank;
@@ -142,7 +149,8 @@ public sealed class Gemma3nWeights
             Gate = r.Matrix(B(N.FfnGate), ffn, h),
             Up = r.Matrix(B(N.FfnUp), ffn, h),
             Down = down,
-            DownTransposed = downTransposed,
+            DownTransposed = downTransposed?.Matrix,
+            DownTransposedStorage = downTransposed?.Storage,
             PostFfwNorm = r.Vector(B(N.PostFfwNorm), h),
             LaurelLeft = r.Matrix(B(N.LaurelLeft), rank, h),
             LaurelRight = r.Matrix(B(N.LaurelRight), h, rank),
@@ -166,57 +174,69 @@ public sealed class Gemma3nWeights
     public static GgmlType TransposedType(GgmlType source) => source is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 ? source : GgmlType.Q8_0;
 
     /// <summary>
-    /// The transposed down projections of the sparse layers, several layers at once (up to <paramref name="threads"/>):
-    /// this is most of a Gemma 3n load, and the first prompt waits for it.
+    /// The transposed down projections of the sparse layers, several layers at once (up to <paramref name="threads"/>),
+    /// into <paramref name="result"/>: this is most of a Gemma 3n load, and the first prompt waits for it.
     /// </summary>
-    private static WeightMatrix?[] TransposeSparseDowns(Gemma3nConfig c, WeightMatrix[] downs, int threads)
+    private static void TransposeSparseDowns(Gemma3nConfig c, WeightMatrix[] downs, int threads, (WeightMatrix, byte[])?[] result)
     {
-        var result = new WeightMatrix?[downs.Length];
         var sparse = new List<int>();
         for (int i = 0; i < downs.Length; i++)
         {
             if (c.IsSparse(i)) sparse.Add(i);
         }
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(threads, 1, Math.Max(1, sparse.Count)) };
-        // One scratch per worker: each holds a whole [I, H] float copy (64 MiB at E2B), so no more of them than workers.
         Parallel.For(0, sparse.Count, parallel, () => new TransposeScratch(), (k, _, scratch) =>
         {
             int i = sparse[k];
             result[i] = Transpose(downs[i], scratch);
             return scratch;
         }, _ => { });
-        return result;
     }
 
     /// <summary>Reused buffers of one transposing worker.</summary>
     private sealed class TransposeScratch
     {
-        public float[] Columns = [];   // [I, H]
-        public float[] Strip = [];     // [StripRows, I]
+        public float[] Strip = [];                             // [StripRows, I]
+        public readonly float[] Column = new float[StripRows];  // one unit's values in the strip
     }
 
-    // Source rows dequantized at a time: 32 rows of I floats (1 MiB at E2B) stay in L2 while every unit's 32-value
-    // column segment is written out contiguously.
+    // Source rows dequantized at a time: 32 rows of I floats (1 MiB at E2B) stay in L2, and 32 is one Q8_0 block of
+    // the transposed rows, so each unit's segment is quantized straight into its final place.
     private const int StripRows = 32;
 
-    private static WeightMatrix Transpose(WeightMatrix down, TransposeScratch scratch)
+    /// <summary>
+    /// [H, I] to [I, H] in <see cref="TransposedType"/>, written block by block into pinned memory that the returned
+    /// matrix views. Quantizing a row block by block is what quantizing it whole does (blocks are independent), so
+    /// the bytes are those of <see cref="WeightMatrix.FromRows"/> over the float transpose, without the float copy.
+    /// </summary>
+    private static unsafe (WeightMatrix Matrix, byte[] Storage) Transpose(WeightMatrix down, TransposeScratch scratch)
     {
         int h = down.Rows, ffn = down.Columns;
-        long n = (long)h * ffn;
-        if (scratch.Columns.LongLength < n) scratch.Columns = GC.AllocateUninitializedArray<float>(checked((int)n));
+        GgmlType type = TransposedType(down.Type);
+        if (h % GgmlTypeInfo.BlockSize(type) != 0)
+        {
+            throw new NotSupportedException($"'{down.Name}': {h} columns after transposing are not a whole number of {type} blocks.");
+        }
+        long rowBytes = GgmlTypeInfo.RowBytes(type, h);
+        byte[] storage = GC.AllocateUninitializedArray<byte>(checked((int)(rowBytes * ffn)), pinned: true);   // [I, H] in `type`
         if (scratch.Strip.Length < StripRows * ffn) scratch.Strip = GC.AllocateUninitializedArray<float>(StripRows * ffn);
-        Span<float> cols = scratch.Columns.AsSpan(0, (int)n);   // [I, H]
         Span<float> strip = scratch.Strip.AsSpan(0, StripRows * ffn);   // [StripRows, I] as stored
         for (int r0 = 0; r0 < h; r0 += StripRows)
         {
             int count = Math.Min(StripRows, h - r0);
             for (int k = 0; k < count; k++) down.DequantizeRow(r0 + k, strip.Slice(k * ffn, ffn));
+            // r0 is a multiple of the block size (32, or 1 for float types), so the segment starts on a block.
+            int segmentStart = (int)GgmlTypeInfo.RowBytes(type, r0), segmentBytes = (int)GgmlTypeInfo.RowBytes(type, count);
+            Span<float> column = scratch.Column.AsSpan(0, count);   // [count]: unit's values in rows r0..r0+count
             for (int unit = 0; unit < ffn; unit++)
             {
-                Span<float> column = cols.Slice(unit * h + r0, count);   // [count] of row `unit` of the transpose
                 for (int k = 0; k < column.Length; k++) column[k] = strip[k * ffn + unit];
+                Quantizer.Quantize(type, column, storage.AsSpan((int)(unit * rowBytes) + segmentStart, segmentBytes));
             }
         }
-        return WeightMatrix.FromRows(down.Name + ".T", TransposedType(down.Type), cols, ffn, h);
+        // Pinned arrays never move, so the view stays valid for as long as the layer holds `storage`.
+        byte* data = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(storage));
+        var view = new TensorView(down.Name + ".T", type, [h, ffn], data, storage.LongLength);
+        return (WeightMatrix.Create(view), storage);
     }
 }

@@ -196,7 +196,7 @@ public sealed class Gemma3nWeights
     /// <summary>Reused buffers of one transposing worker.</summary>
     private sealed class TransposeScratch
     {
-        public float[] Strip = [];                             // [StripRows, I]
+        public float[] Strip = [];                             // [StripRows, I + 16]
         public readonly float[] Column = new float[StripRows];  // one unit's values in the strip
     }
 
@@ -219,18 +219,21 @@ public sealed class Gemma3nWeights
         }
         long rowBytes = GgmlTypeInfo.RowBytes(type, h);
         byte[] storage = GC.AllocateUninitializedArray<byte>(checked((int)(rowBytes * ffn)), pinned: true);   // [I, H] in `type`
-        if (scratch.Strip.Length < StripRows * ffn) scratch.Strip = GC.AllocateUninitializedArray<float>(StripRows * ffn);
-        Span<float> strip = scratch.Strip.AsSpan(0, StripRows * ffn);   // [StripRows, I] as stored
+        // Rows of I floats are 32 KiB apart at E2B: a power-of-two stride puts the 32 values of one unit in the same
+        // L1 set, where they evict each other. One cache line of padding per row spreads them over 32 sets.
+        int stride = ffn + 16;
+        if (scratch.Strip.Length < StripRows * stride) scratch.Strip = GC.AllocateUninitializedArray<float>(StripRows * stride);
+        Span<float> strip = scratch.Strip.AsSpan(0, StripRows * stride);   // [StripRows, I + 16] as stored, padded
         for (int r0 = 0; r0 < h; r0 += StripRows)
         {
             int count = Math.Min(StripRows, h - r0);
-            for (int k = 0; k < count; k++) down.DequantizeRow(r0 + k, strip.Slice(k * ffn, ffn));
+            for (int k = 0; k < count; k++) down.DequantizeRow(r0 + k, strip.Slice(k * stride, ffn));
             // r0 is a multiple of the block size (32, or 1 for float types), so the segment starts on a block.
             int segmentStart = (int)GgmlTypeInfo.RowBytes(type, r0), segmentBytes = (int)GgmlTypeInfo.RowBytes(type, count);
             Span<float> column = scratch.Column.AsSpan(0, count);   // [count]: unit's values in rows r0..r0+count
             for (int unit = 0; unit < ffn; unit++)
             {
-                for (int k = 0; k < column.Length; k++) column[k] = strip[k * ffn + unit];
+                for (int k = 0; k < column.Length; k++) column[k] = strip[k * stride + unit];
                 Quantizer.Quantize(type, column, storage.AsSpan((int)(unit * rowBytes) + segmentStart, segmentBytes));
             }
         }

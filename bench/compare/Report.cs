@@ -10,7 +10,7 @@ internal static class Report
     {
         var s = new StringBuilder();
         var ci = CultureInfo.InvariantCulture;
-        s.AppendLine(ci, $"Edgewise vs llama.cpp, {threads} threads, {rounds} rounds alternating, medians; prompt {prompt} tokens, decode {gen} tokens, TTFT = load + 16-token prompt from a fresh process.");
+        s.AppendLine(ci, $"Edgewise vs llama.cpp, {threads} threads, {rounds} rounds alternating, medians; prompt {prompt} tokens, decode {gen} tokens, TTFT = process start to the first token of a 16-token prompt, in a fresh process (Edgewise: the published `edgewise bench`, when --edgewise is given).");
         s.AppendLine(ci, $"Read bandwidth (2 GiB, huge pages): {bw1:F1} GB/s on 1 thread, {bwN:F1} GB/s on {threads}.");
         s.AppendLine();
         foreach (string file in files)

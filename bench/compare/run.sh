@@ -10,4 +10,6 @@
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 dotnet build "$here/Edgewise.Compare.csproj" -c Release -v quiet -nologo >/dev/null
-exec dotnet "$here/bin/Release/net10.0/edgewise-compare.dll" run --models "$here/.models" "$@"
+# Edgewise's time to first token is measured on the binary users run: published ReadyToRun (scripts/publish.sh).
+cli="$("$here/../../scripts/publish.sh" "$here/bin/edgewise-published" | tail -n 1)"
+exec dotnet "$here/bin/Release/net10.0/edgewise-compare.dll" run --models "$here/.models" --edgewise "$cli" "$@"

@@ -64,6 +64,8 @@ public sealed class GenerationCommandTests(SyntheticModelFile model) : IClassFix
         Assert.True(r.GetProperty("decode_tokens_per_second").GetDouble() > 0);
         Assert.True(r.GetProperty("time_to_first_token_ms").GetDouble() > 0);
         Assert.True(r.GetProperty("load_ms").GetDouble() > 0);
+        // Counted from the process start, so it holds the load and the first turn's own wait.
+        Assert.True(r.GetProperty("cold_first_token_ms").GetDouble() >= r.GetProperty("load_ms").GetDouble() + r.GetProperty("time_to_first_token_ms").GetDouble());
         if (OperatingSystem.IsLinux()) Assert.True(r.GetProperty("peak_resident_bytes").GetInt64() > 1 << 20);
         // One F32 row of layers × PLE width per token.
         Assert.Equal(SyntheticModelFile.Spec.Layers * SyntheticModelFile.Spec.Ple * 4, r.GetProperty("ple_bytes_per_token").GetInt64());

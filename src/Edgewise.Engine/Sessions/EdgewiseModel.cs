@@ -125,32 +125,24 @@ public sealed class EdgewiseModel : IDisposable
     public static EdgewiseModel Load(string path, EngineLoadOptions? options = null)
     {
         options ??= new EngineLoadOptions();
-        ILanguageModel model = Architectures.Load(path, options.ToModelLoadOptions());
+        // The vocabulary (a few hundred thousand strings, hashed) and the weights are independent: read the
+        // tokenizer on another thread while the model loads, so a cold start waits for the longer of the two.
+        Task<(GemmaTokenizer Tokenizer, List<int> FileStops, string? TemplateSource)> text =
+            Task.Run(() => LoadText(path, options.ChatTemplate));
+        ILanguageModel model;
         try
         {
-            GemmaTokenizer tokenizer;
-            var fileStops = new List<int>();
-            string? templateSource = options.ChatTemplate;
-            if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
-            {
-                using GgufFile gguf = GgufFile.Open(path);
-                tokenizer = GemmaTokenizer.FromGguf(gguf);
-                foreach (string key in EndOfTurnKeys)
-                {
-                    if (gguf.ContainsKey(key)) fileStops.Add(gguf.GetInt32(key));
-                }
-            }
-            else
-            {
-                string dir = Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path))!;
-                tokenizer = GemmaTokenizer.Load(dir);
-                string config = Path.Combine(dir, "tokenizer_config.json");
-                if (templateSource is null && File.Exists(config))
-                {
-                    templateSource = Text.Chat.ChatTemplate.FromTokenizerConfig(File.ReadAllText(config)).Source;
-                }
-            }
-            templateSource ??= tokenizer.ChatTemplate;
+            model = Architectures.Load(path, options.ToModelLoadOptions());
+        }
+        catch
+        {
+            // Observe the tokenizer's outcome too, so its own failure (if any) is not left unobserved.
+            try { text.Wait(); } catch (AggregateException) { }
+            throw;
+        }
+        try
+        {
+            (GemmaTokenizer tokenizer, List<int> fileStops, string? templateSource) = text.GetAwaiter().GetResult();
             ChatTemplate? template = templateSource is null ? null : new ChatTemplate(templateSource, Piece(tokenizer, tokenizer.BosId, "<bos>"), Piece(tokenizer, tokenizer.EosId, "<eos>"));
             fileStops.RemoveAll(id => (uint)id >= (uint)tokenizer.VocabularySize);
             return new EdgewiseModel(model, tokenizer, template, fileStops) { SourcePath = path };
@@ -160,6 +152,33 @@ public sealed class EdgewiseModel : IDisposable
             model.Dispose();
             throw;
         }
+    }
+
+    /// <summary>The tokenizer, the file's end-of-turn ids and the chat template source of a GGUF file or HF checkpoint.</summary>
+    private static (GemmaTokenizer Tokenizer, List<int> FileStops, string? TemplateSource) LoadText(string path, string? templateSource)
+    {
+        GemmaTokenizer tokenizer;
+        var fileStops = new List<int>();
+        if (path.EndsWith(".gguf", StringComparison.OrdinalIgnoreCase))
+        {
+            using GgufFile gguf = GgufFile.Open(path);
+            tokenizer = GemmaTokenizer.FromGguf(gguf);
+            foreach (string key in EndOfTurnKeys)
+            {
+                if (gguf.ContainsKey(key)) fileStops.Add(gguf.GetInt32(key));
+            }
+        }
+        else
+        {
+            string dir = Directory.Exists(path) ? path : Path.GetDirectoryName(Path.GetFullPath(path))!;
+            tokenizer = GemmaTokenizer.Load(dir);
+            string config = Path.Combine(dir, "tokenizer_config.json");
+            if (templateSource is null && File.Exists(config))
+            {
+                templateSource = Text.Chat.ChatTemplate.FromTokenizerConfig(File.ReadAllText(config)).Source;
+            }
+        }
+        return (tokenizer, fileStops, templateSource ?? tokenizer.ChatTemplate);
     }
 
     /// <summary>Makes a conversation with its own KV cache of <paramref name="contextLength"/> tokens (default: the model's, at most 8192).</summary>

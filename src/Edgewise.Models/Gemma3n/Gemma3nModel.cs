@@ -55,8 +55,24 @@ public sealed class Gemma3nModel : ILanguageModel
     {
         Gemma3nConfig config = Gemma3nConfig.FromGguf(file);
         string name = file.GetStringOrDefault("general.name") ?? Path.GetFileNameWithoutExtension(file.FilePath);
-        return new Gemma3nModel(new GgufTensorSource(file), config, options ?? ModelLoadOptions.Default, name, gemma3n ?? Gemma3nOptions.Default);
+        options ??= ModelLoadOptions.Default;
+        var source = new GgufTensorSource(file);
+        if (options.Weights == WeightPlacement.Mapped) source.PrefaultInBackground(RowTables(file));
+        try
+        {
+            return new Gemma3nModel(source, config, options, name, gemma3n ?? Gemma3nOptions.Default);
+        }
+        catch
+        {
+            source.Dispose();
+            throw;
+        }
     }
+
+    /// <summary>Tensors read a row per token, never whole: the PLE table, and the token embedding when the output head is separate.</summary>
+    private static string[] RowTables(GgufFile file) => file.ContainsTensor(Gemma3nTensorNames.Output)
+        ? [Gemma3nTensorNames.PerLayerTokenEmbedding, Gemma3nTensorNames.TokenEmbedding]
+        : [Gemma3nTensorNames.PerLayerTokenEmbedding];
 
     /// <summary>Loads an HF checkpoint (directory or single file) whose <c>config.json</c> is <paramref name="config"/>.</summary>
     public static Gemma3nModel LoadSafetensors(string path, JsonDocument config, ModelLoadOptions? options = null, Gemma3nOptions? gemma3n = null)

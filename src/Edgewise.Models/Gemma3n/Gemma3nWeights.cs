@@ -1,4 +1,7 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using Edgewise.Core.Kernels;
+using Edgewise.Core.Quantization;
 using Edgewise.Core.Tensors;
 using Edgewise.Models.Common;
 using N = Edgewise.Models.Gemma3n.Gemma3nTensorNames;
@@ -27,6 +30,9 @@ public sealed class Gemma3nLayerWeights
     /// Owned memory; see <see cref="Gemma3nWeights.SparseDownBytes"/>.
     /// </summary>
     public WeightMatrix? DownTransposed { get; init; }        // [I, H]
+
+    /// <summary>The pinned bytes <see cref="DownTransposed"/> views: held here so they live as long as the layer.</summary>
+    internal byte[]? DownTransposedStorage { get; init; }
     public required float[] PostFfwNorm { get; init; }       // [H]
 
     public required WeightMatrix LaurelLeft { get; init; }    // [R, H]
@@ -76,11 +82,14 @@ public sealed class Gemma3nWeights
         // Tied: the embedding is also the output head, read in full every token; untied it is a row lookup.
         bool tied = !r.Has(N.Output);
         WeightMatrix embd = tied ? r.Matrix(N.TokenEmbedding, c.VocabSize, h) : r.MappedMatrix(N.TokenEmbedding, c.VocabSize, h);
+        var downs = new WeightMatrix[c.LayerCount];
+        for (int i = 0; i < downs.Length; i++) downs[i] = r.Matrix(N.Block(i, N.FfnDown), h, c.FfnWidths[i]);
+        var transposed = new (WeightMatrix Matrix, byte[] Storage)?[c.LayerCount];
+        if (sparseDown) TransposeSparseDowns(c, downs, (options ?? ModelLoadOptions.Default).Threads, transposed);
         var layers = new Gemma3nLayerWeights[c.LayerCount];
-        float[]? scratch = null;
         for (int i = 0; i < layers.Length; i++)
         {
-            layers[i] = LoadLayer(c, r, i, sparseDown, ref scratch);
+            layers[i] = LoadLayer(c, r, i, downs[i], transposed[i]);
         }
         return new Gemma3nWeights
         {
@@ -109,13 +118,12 @@ public sealed class Gemma3nWeights
         return parts;
     }
 
-    private static Gemma3nLayerWeights LoadLayer(Gemma3nConfig c, WeightReader r, int i, bool sparseDown, ref float[]? scratch)
+    private static Gemma3nLayerWeights LoadLayer(Gemma3nConfig c, WeightReader r, int i, WeightMatrix down, (WeightMatrix Matrix, byte[] Storage)? downTransposed)
     {
         int h = c.HiddenSize, d = c.HeadDim, q = c.HeadCount * d, kv = c.KvHeadCount * d, ffn = c.FfnWidths[i];
         int s = c.AltUpInputs, p = c.PerLayerInputSize, rank = c.LaurelRank;
         string B(string suffix) => N.Block(i, suffix);
         bool owns = c.OwnsKv(i);
-        WeightMatrix down = r.Matrix(B(N.FfnDown), h, ffn);
         float[] predict = r.Vector(B(N.AltUpPredictCoef), s * s * s);
         float[] correct = r.Vector(B(N.AltUpCorrectCoef), s * s);
         if (c.AltUpCoefClip > 0)
@@ -141,7 +149,8 @@ public sealed class Gemma3nWeights
             Gate = r.Matrix(B(N.FfnGate), ffn, h),
             Up = r.Matrix(B(N.FfnUp), ffn, h),
             Down = down,
-            DownTransposed = sparseDown && c.IsSparse(i) ? Transpose(down, ref scratch) : null,
+            DownTransposed = downTransposed?.Matrix,
+            DownTransposedStorage = downTransposed?.Storage,
             PostFfwNorm = r.Vector(B(N.PostFfwNorm), h),
             LaurelLeft = r.Matrix(B(N.LaurelLeft), rank, h),
             LaurelRight = r.Matrix(B(N.LaurelRight), h, rank),
@@ -164,26 +173,73 @@ public sealed class Gemma3nWeights
     /// </summary>
     public static GgmlType TransposedType(GgmlType source) => source is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 ? source : GgmlType.Q8_0;
 
-    private static WeightMatrix Transpose(WeightMatrix down, ref float[]? scratch)
+    /// <summary>
+    /// The transposed down projections of the sparse layers, several layers at once (up to <paramref name="threads"/>),
+    /// into <paramref name="result"/>: this is most of a Gemma 3n load, and the first prompt waits for it.
+    /// </summary>
+    private static void TransposeSparseDowns(Gemma3nConfig c, WeightMatrix[] downs, int threads, (WeightMatrix, byte[])?[] result)
+    {
+        var sparse = new List<int>();
+        for (int i = 0; i < downs.Length; i++)
+        {
+            if (c.IsSparse(i)) sparse.Add(i);
+        }
+        var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(threads, 1, Math.Max(1, sparse.Count)) };
+        Parallel.For(0, sparse.Count, parallel, () => new TransposeScratch(), (k, _, scratch) =>
+        {
+            int i = sparse[k];
+            result[i] = Transpose(downs[i], scratch);
+            return scratch;
+        }, _ => { });
+    }
+
+    /// <summary>Reused buffers of one transposing worker.</summary>
+    private sealed class TransposeScratch
+    {
+        public float[] Strip = [];                             // [StripRows, I + 16]
+        public readonly float[] Column = new float[StripRows];  // one unit's values in the strip
+    }
+
+    // Source rows dequantized at a time: 32 rows of I floats (1 MiB at E2B) stay in L2, and 32 is one Q8_0 block of
+    // the transposed rows, so each unit's segment is quantized straight into its final place.
+    private const int StripRows = 32;
+
+    /// <summary>
+    /// [H, I] to [I, H] in <see cref="TransposedType"/>, written block by block into pinned memory that the returned
+    /// matrix views. Quantizing a row block by block is what quantizing it whole does (blocks are independent), so
+    /// the bytes are those of <see cref="WeightMatrix.FromRows"/> over the float transpose, without the float copy.
+    /// </summary>
+    private static unsafe (WeightMatrix Matrix, byte[] Storage) Transpose(WeightMatrix down, TransposeScratch scratch)
     {
         int h = down.Rows, ffn = down.Columns;
-        long n = (long)h * ffn;
-        if (scratch is null || scratch.LongLength < 2 * n) scratch = new float[2 * n];
-        Span<float> rows = scratch.AsSpan(0, (int)n);        // [H, I] as stored
-        Span<float> cols = scratch.AsSpan((int)n, (int)n);   // [I, H]
-        for (int r = 0; r < h; r++) down.DequantizeRow(r, rows.Slice(r * ffn, ffn));
-        const int tile = 64;   // cache-friendly transpose
-        for (int r0 = 0; r0 < h; r0 += tile)
+        GgmlType type = TransposedType(down.Type);
+        if (h % GgmlTypeInfo.BlockSize(type) != 0)
         {
-            for (int c0 = 0; c0 < ffn; c0 += tile)
+            throw new NotSupportedException($"'{down.Name}': {h} columns after transposing are not a whole number of {type} blocks.");
+        }
+        long rowBytes = GgmlTypeInfo.RowBytes(type, h);
+        byte[] storage = GC.AllocateUninitializedArray<byte>(checked((int)(rowBytes * ffn)), pinned: true);   // [I, H] in `type`
+        // Rows of I floats are 32 KiB apart at E2B: a power-of-two stride puts the 32 values of one unit in the same
+        // L1 set, where they evict each other. One cache line of padding per row spreads them over 32 sets.
+        int stride = ffn + 16;
+        if (scratch.Strip.Length < StripRows * stride) scratch.Strip = GC.AllocateUninitializedArray<float>(StripRows * stride);
+        Span<float> strip = scratch.Strip.AsSpan(0, StripRows * stride);   // [StripRows, I + 16] as stored, padded
+        for (int r0 = 0; r0 < h; r0 += StripRows)
+        {
+            int count = Math.Min(StripRows, h - r0);
+            for (int k = 0; k < count; k++) down.DequantizeRow(r0 + k, strip.Slice(k * stride, ffn));
+            // r0 is a multiple of the block size (32, or 1 for float types), so the segment starts on a block.
+            int segmentStart = (int)GgmlTypeInfo.RowBytes(type, r0), segmentBytes = (int)GgmlTypeInfo.RowBytes(type, count);
+            Span<float> column = scratch.Column.AsSpan(0, count);   // [count]: unit's values in rows r0..r0+count
+            for (int unit = 0; unit < ffn; unit++)
             {
-                int r1 = Math.Min(h, r0 + tile), c1 = Math.Min(ffn, c0 + tile);
-                for (int r = r0; r < r1; r++)
-                {
-                    for (int col = c0; col < c1; col++) cols[col * h + r] = rows[r * ffn + col];
-                }
+                for (int k = 0; k < column.Length; k++) column[k] = strip[k * stride + unit];
+                Quantizer.Quantize(type, column, storage.AsSpan((int)(unit * rowBytes) + segmentStart, segmentBytes));
             }
         }
-        return WeightMatrix.FromRows(down.Name + ".T", TransposedType(down.Type), cols, ffn, h);
+        // Pinned arrays never move, so the view stays valid for as long as the layer holds `storage`.
+        byte* data = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(storage));
+        var view = new TensorView(down.Name + ".T", type, [h, ffn], data, storage.LongLength);
+        return (WeightMatrix.Create(view), storage);
     }
 }

@@ -46,7 +46,33 @@ public sealed class Gemma4Model : ILanguageModel
     {
         Gemma4Config config = Gemma4Config.FromGguf(file);
         string name = file.GetStringOrDefault("general.name") ?? Path.GetFileNameWithoutExtension(file.FilePath);
-        return new Gemma4Model(new GgufTensorSource(file), config, options ?? ModelLoadOptions.Default, name);
+        options ??= ModelLoadOptions.Default;
+        var source = new GgufTensorSource(file);
+        if (options.Weights == WeightPlacement.Mapped) source.PrefaultInBackground(RowTables(file));
+        try
+        {
+            return new Gemma4Model(source, config, options, name);
+        }
+        catch
+        {
+            source.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Tensors a forward pass reads only in part, never to be mapped whole: the PLE table and (when the output head is
+    /// separate) the token embedding, a row per token; MoE experts, only the routed ones.
+    /// </summary>
+    private static List<string> RowTables(GgufFile file)
+    {
+        var partial = new List<string> { Gemma4TensorNames.PerLayerTokenEmbedding };
+        if (file.ContainsTensor(Gemma4TensorNames.Output)) partial.Add(Gemma4TensorNames.TokenEmbedding);
+        foreach (GgufTensorInfo t in file.Tensors)
+        {
+            if (t.Name.Contains("_exps.", StringComparison.Ordinal)) partial.Add(t.Name);
+        }
+        return partial;
     }
 
     /// <summary>Loads an HF checkpoint (directory or single file) whose <c>config.json</c> is <paramref name="config"/>.</summary>

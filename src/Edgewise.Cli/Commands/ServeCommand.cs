@@ -73,8 +73,17 @@ internal static class ServeCommand
                 await using var app = EdgewiseServer.Build(options, backend);
                 await app.StartAsync(cancellationToken);
                 Console.WriteLine($"edgewise serving {string.Join(", ", backend.Models.Select(m => m.Id))} on {EdgewiseServer.BaseAddress(app)} (parallel {options.Parallel}, queue {options.QueueLength}{(options.ApiKey is null ? "" : ", API key required")})");
-                await app.WaitForShutdownAsync(cancellationToken);
-                return 0;
+                // The model loads in the background (/health says 503 meanwhile); a load that fails ends the command
+                // with its reason instead of leaving a server that can only answer 503.
+                using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+                _ = backend.Loaded.ContinueWith(_ =>
+                {
+                    if (backend.Status.State != BackendState.Failed) return;
+                    Console.Error.WriteLine($"serve: {backend.Status.Message}");
+                    stop.Cancel();
+                }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+                await app.WaitForShutdownAsync(stop.Token);
+                return backend.Status.State == BackendState.Failed ? 1 : 0;
             }
             catch (ServerConfigurationException ex)
             {

@@ -89,6 +89,12 @@ public sealed partial class EngineChatBackend : IChatBackend, IDisposable
             int threads = Math.Max(1, _options.Threads ?? Environment.ProcessorCount);
             EdgewiseModel model = EdgewiseModel.Load(_path, new EngineLoadOptions { Threads = threads, ChatTemplate = _engineOptions.ChatTemplate, Model = _engineOptions.Placement });
             int context = _options.ContextLength ?? Math.Min(model.Info.ContextLength, 8192);
+            if (context < 1 || context > model.Info.ContextLength)
+            {
+                // Refused here, at load, so /health names it; otherwise every request would fail making its state.
+                model.Dispose();
+                throw new InvalidOperationException($"--ctx {context} is outside 1..{model.Info.ContextLength}, the model's context length.");
+            }
             int parallel = Math.Max(1, _options.Parallel);
             // Generations run synchronously on pool threads; keep enough of them that Kestrel's own work never
             // waits for the pool to grow while every slot is decoding.

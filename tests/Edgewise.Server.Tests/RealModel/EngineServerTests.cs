@@ -270,6 +270,18 @@ public sealed class EngineServerTests : IClassFixture<SyntheticGemma4File>
     }
 
     [Fact]
+    public async Task ContextAboveTheModels_FailsTheLoad_WithTheLimitInHealth()
+    {
+        using var backend = new EngineChatBackend(_file.Path, new BackendOptions(SyntheticGemma4File.Spec.Context * 2, 1, 1));
+        await using TestServer server = await TestServer.StartAsync(backend);
+        await backend.Loaded.WaitAsync(TimeSpan.FromSeconds(60));
+        Assert.Equal(BackendState.Failed, backend.Status.State);
+        Assert.Contains($"--ctx {SyntheticGemma4File.Spec.Context * 2} is outside 1..{SyntheticGemma4File.Spec.Context}", backend.Status.Message, StringComparison.Ordinal);
+        using HttpResponseMessage health = await server.Client.GetAsync("/health");
+        Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, health.StatusCode);
+    }
+
+    [Fact]
     public async Task Refusals_ComeBeforeTheStream_WithTheirNumbers()
     {
         var (server, backend) = await _file.StartServerAsync(context: 256);

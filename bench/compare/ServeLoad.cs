@@ -22,7 +22,7 @@ internal static class ServeLoad
         {
             Console.WriteLine("""
                 edgewise-compare serve-load --model FILE.gguf --edgewise PATH/TO/edgewise [--parallel 1,4] [--clients 8]
-                                            [--requests 2] [--max-tokens 48] [--threads 2] [--port 18080]
+                                            [--requests 2] [--max-tokens 48] [--threads 2] [--port 18080] [--ctx 2048]
                 Starts `edgewise serve FILE --parallel P` for each P, runs --clients streaming clients that each send
                 --requests chat requests one after another, and prints completion tokens/s over the whole window.
                 """);
@@ -32,11 +32,11 @@ internal static class ServeLoad
         string cli = Path.GetFullPath(a.Get("edgewise", ""));
         if (!File.Exists(cli)) throw new ArgumentException($"--edgewise: no such file '{cli}'; run scripts/publish.sh first.");
         int clients = a.GetInt("clients", 8), requests = a.GetInt("requests", 2), maxTokens = a.GetInt("max-tokens", 48);
-        int threads = a.GetInt("threads", 2), port = a.GetInt("port", 18080);
+        int threads = a.GetInt("threads", 2), port = a.GetInt("port", 18080), ctx = a.GetInt("ctx", 2048);
         foreach (string p in a.Get("parallel", "1,4").Split(','))
         {
             int parallel = int.Parse(p, CultureInfo.InvariantCulture);
-            Window w = MeasureAsync(cli, model, parallel, clients, requests, maxTokens, threads, port).GetAwaiter().GetResult();
+            Window w = MeasureAsync(cli, model, parallel, clients, requests, maxTokens, threads, port, ctx).GetAwaiter().GetResult();
             string line = $"serve --parallel {parallel}: {clients} clients x {requests} requests, {w.Tokens} completion tokens in {w.Seconds:F1} s = " +
                 $"{w.Tokens / w.Seconds:F2} tok/s aggregate; {w.Errors} errors; median TTFT {w.MedianTtftMs:F0} ms";
             Console.WriteLine(line);
@@ -46,7 +46,7 @@ internal static class ServeLoad
 
     private readonly record struct Window(long Tokens, double Seconds, int Errors, double MedianTtftMs);
 
-    private static async Task<Window> MeasureAsync(string cli, string model, int parallel, int clients, int requests, int maxTokens, int threads, int port)
+    private static async Task<Window> MeasureAsync(string cli, string model, int parallel, int clients, int requests, int maxTokens, int threads, int port, int ctx)
     {
         var psi = new ProcessStartInfo(cli)
         {
@@ -56,7 +56,7 @@ internal static class ServeLoad
         };
         foreach (string arg in new[] { "serve", model, "--port", port.ToString(CultureInfo.InvariantCulture), "--parallel",
             parallel.ToString(CultureInfo.InvariantCulture), "--queue", (clients * 2).ToString(CultureInfo.InvariantCulture),
-            "--threads", threads.ToString(CultureInfo.InvariantCulture), "--ctx", "2048" })
+            "--threads", threads.ToString(CultureInfo.InvariantCulture), "--ctx", ctx.ToString(CultureInfo.InvariantCulture) })
         {
             psi.ArgumentList.Add(arg);
         }

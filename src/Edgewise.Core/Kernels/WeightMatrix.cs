@@ -290,7 +290,23 @@ public sealed unsafe partial class WeightMatrix
         {
             int first = item * RowsPerItem;
             int end = Math.Min(Rows, first + RowsPerItem);
-            for (int j = 0; j < N; j++)
+            int j = 0;
+            if (Fast && N >= 4 && RowDot.HasBatch4(Type))
+            {
+                // Four activation rows per pass over the tile, each weight row unpacked once for all four.
+                ActivationRow* acts = stackalloc ActivationRow[4];
+                for (; j + 4 <= N; j += 4)
+                {
+                    for (int k = 0; k < 4; k++)
+                    {
+                        acts[k] = ActivationQuantizer.Layout(Kind, X + (long)(j + k) * Columns, Scratch + (long)(j + k) * ScratchStride, Columns);
+                    }
+                    float* y4 = Y + (long)j * Rows;
+                    byte* w4 = Weights + first * RowBytes;
+                    for (int r = first; r < end; r++, w4 += RowBytes) RowDot.FastBatch4(Type, w4, acts, Columns, y4 + r, Rows);
+                }
+            }
+            for (; j < N; j++)
             {
                 ActivationRow act = ActivationQuantizer.Layout(Kind, X + (long)j * Columns, Scratch + (long)j * ScratchStride, Columns);
                 float* y = Y + (long)j * Rows;

@@ -94,20 +94,6 @@ internal static unsafe class Q4_0x8
         return Avx2.MultiplyAddAdjacent(p, Vector256.Create((short)1));
     }
 
-    /// <summary>Where block <paramref name="b"/>'s values 0..15 and 16..31 lie in a paired activation row.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static sbyte* LowHalf(sbyte* qs, int b, int blocks, out sbyte* high)
-    {
-        if ((b | 1) >= blocks)
-        {
-            high = qs + b * 32 + 16; // the odd last block is stored plain
-            return qs + b * 32;
-        }
-        sbyte* low = qs + (b & ~1) * 32 + (b & 1) * 16;
-        high = low + 32;
-        return low;
-    }
-
     /// <summary>
     /// y[j · yStride + r] = row r of the group · activation row j, for <paramref name="count"/> activation rows
     /// (<paramref name="acts"/>[j]), four at a time so each unpacked block is reused four times. Every lane runs the
@@ -121,56 +107,83 @@ internal static unsafe class Q4_0x8
         for (; j < count; j++) Fast1(group, blocks, acts[j], y + (long)j * yStride);
     }
 
+    /// <summary>
+    /// One block of the group against one activation row whose values 0..15 are at <paramref name="low"/> and
+    /// 16..31 at <paramref name="high"/>, accumulated into the eight row lanes of <paramref name="acc"/>.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Block(byte* w, sbyte* low, sbyte* high, int xSum, float xScale, Vector256<float> acc)
+    {
+        Vector256<byte> mask = Vector256.Create((byte)0x0F);
+        Vector256<byte> c0 = Avx.LoadVector256(w + 16), c1 = Avx.LoadVector256(w + 48);
+        Vector256<byte> c2 = Avx.LoadVector256(w + 80), c3 = Avx.LoadVector256(w + 112);
+        Vector256<int> d = Dot(c0 & mask, Avx2.ShiftRightLogical(c0.AsUInt16(), 4).AsByte() & mask,
+            c1 & mask, Avx2.ShiftRightLogical(c1.AsUInt16(), 4).AsByte() & mask,
+            c2 & mask, Avx2.ShiftRightLogical(c2.AsUInt16(), 4).AsByte() & mask,
+            c3 & mask, Avx2.ShiftRightLogical(c3.AsUInt16(), 4).AsByte() & mask, low, high);
+        // Nibbles are stored as q + 8: subtract 8 · Σx (exact, in int).
+        d -= Vector256.Create(xSum << 3);
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), Scales(w, xScale), acc);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Fast1(byte* w, int blocks, in ActivationRow a, float* y)
     {
-        Vector256<byte> mask = Vector256.Create((byte)0x0F);
         Vector256<float> acc = Vector256<float>.Zero;
-        for (int b = 0; b < blocks; b++, w += GroupBlockBytes)
+        sbyte* x = a.Qs;
+        float* xScales = a.Scales;
+        int* xSums = a.Sums;
+        int b = 0;
+        // Paired activation layout: [b low 16, b+1 low 16, b high 16, b+1 high 16]; an odd last block is plain.
+        for (; b + 2 <= blocks; b += 2, w += 2 * GroupBlockBytes, x += 64)
         {
-            Vector256<byte> c0 = Avx.LoadVector256(w + 16), c1 = Avx.LoadVector256(w + 48);
-            Vector256<byte> c2 = Avx.LoadVector256(w + 80), c3 = Avx.LoadVector256(w + 112);
-            sbyte* low = LowHalf(a.Qs, b, blocks, out sbyte* high);
-            Vector256<int> d = Dot(c0 & mask, Avx2.ShiftRightLogical(c0.AsUInt16(), 4).AsByte() & mask,
-                c1 & mask, Avx2.ShiftRightLogical(c1.AsUInt16(), 4).AsByte() & mask,
-                c2 & mask, Avx2.ShiftRightLogical(c2.AsUInt16(), 4).AsByte() & mask,
-                c3 & mask, Avx2.ShiftRightLogical(c3.AsUInt16(), 4).AsByte() & mask, low, high);
-            // Nibbles are stored as q + 8: subtract 8 · Σx (exact, in int).
-            d -= Vector256.Create(a.Sums[b] << 3);
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), Scales(w, a.Scales[b]), acc);
+            acc = Block(w, x, x + 32, xSums[b], xScales[b], acc);
+            acc = Block(w + GroupBlockBytes, x + 16, x + 48, xSums[b + 1], xScales[b + 1], acc);
         }
+        if (b < blocks) acc = Block(w, x, x + 16, xSums[b], xScales[b], acc);
         Avx.Store(y, acc);
+    }
+
+    /// <summary>Four activation rows over one block whose unpacked chunks are shared; offsets are into each row's quants.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block4(byte* w, ActivationRow* acts, int b, nint low, nint high,
+        ref Vector256<float> acc0, ref Vector256<float> acc1, ref Vector256<float> acc2, ref Vector256<float> acc3)
+    {
+        Vector256<byte> mask = Vector256.Create((byte)0x0F);
+        Vector256<byte> c0 = Avx.LoadVector256(w + 16), c1 = Avx.LoadVector256(w + 48);
+        Vector256<byte> c2 = Avx.LoadVector256(w + 80), c3 = Avx.LoadVector256(w + 112);
+        Vector256<byte> lo0 = c0 & mask, hi0 = Avx2.ShiftRightLogical(c0.AsUInt16(), 4).AsByte() & mask;
+        Vector256<byte> lo1 = c1 & mask, hi1 = Avx2.ShiftRightLogical(c1.AsUInt16(), 4).AsByte() & mask;
+        Vector256<byte> lo2 = c2 & mask, hi2 = Avx2.ShiftRightLogical(c2.AsUInt16(), 4).AsByte() & mask;
+        Vector256<byte> lo3 = c3 & mask, hi3 = Avx2.ShiftRightLogical(c3.AsUInt16(), 4).AsByte() & mask;
+        Vector256<float> ws = RowDot.WidenHalf(Sse2.LoadVector128((ushort*)w));
+        // The same operations as Block, in the same order, so each lane equals the single-row result exactly.
+        sbyte* q = acts[0].Qs;
+        Vector256<int> d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q + low, q + high) - Vector256.Create(acts[0].Sums[b] << 3);
+        acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[0].Scales[b]), acc0);
+        q = acts[1].Qs;
+        d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q + low, q + high) - Vector256.Create(acts[1].Sums[b] << 3);
+        acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[1].Scales[b]), acc1);
+        q = acts[2].Qs;
+        d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q + low, q + high) - Vector256.Create(acts[2].Sums[b] << 3);
+        acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[2].Scales[b]), acc2);
+        q = acts[3].Qs;
+        d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q + low, q + high) - Vector256.Create(acts[3].Sums[b] << 3);
+        acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[3].Scales[b]), acc3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Fast4(byte* w, int blocks, ActivationRow* acts, float* y, int yStride)
     {
-        Vector256<byte> mask = Vector256.Create((byte)0x0F);
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
         Vector256<float> acc2 = Vector256<float>.Zero, acc3 = Vector256<float>.Zero;
-        sbyte* q0 = acts[0].Qs, q1 = acts[1].Qs, q2 = acts[2].Qs, q3 = acts[3].Qs;
-        for (int b = 0; b < blocks; b++, w += GroupBlockBytes)
+        int b = 0;
+        for (nint x = 0; b + 2 <= blocks; b += 2, w += 2 * GroupBlockBytes, x += 64)
         {
-            Vector256<byte> c0 = Avx.LoadVector256(w + 16), c1 = Avx.LoadVector256(w + 48);
-            Vector256<byte> c2 = Avx.LoadVector256(w + 80), c3 = Avx.LoadVector256(w + 112);
-            Vector256<byte> lo0 = c0 & mask, hi0 = Avx2.ShiftRightLogical(c0.AsUInt16(), 4).AsByte() & mask;
-            Vector256<byte> lo1 = c1 & mask, hi1 = Avx2.ShiftRightLogical(c1.AsUInt16(), 4).AsByte() & mask;
-            Vector256<byte> lo2 = c2 & mask, hi2 = Avx2.ShiftRightLogical(c2.AsUInt16(), 4).AsByte() & mask;
-            Vector256<byte> lo3 = c3 & mask, hi3 = Avx2.ShiftRightLogical(c3.AsUInt16(), 4).AsByte() & mask;
-            Vector256<float> ws = RowDot.WidenHalf(Sse2.LoadVector128((ushort*)w));
-            // Every activation row of the batch has the same layout, so one offset serves all four.
-            sbyte* low = LowHalf(q0, b, blocks, out sbyte* high);
-            nint lowOffset = (nint)(low - q0), highOffset = (nint)(high - q0);
-
-            Vector256<int> d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q0 + lowOffset, q0 + highOffset) - Vector256.Create(acts[0].Sums[b] << 3);
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[0].Scales[b]), acc0);
-            d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q1 + lowOffset, q1 + highOffset) - Vector256.Create(acts[1].Sums[b] << 3);
-            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[1].Scales[b]), acc1);
-            d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q2 + lowOffset, q2 + highOffset) - Vector256.Create(acts[2].Sums[b] << 3);
-            acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[2].Scales[b]), acc2);
-            d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q3 + lowOffset, q3 + highOffset) - Vector256.Create(acts[3].Sums[b] << 3);
-            acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[3].Scales[b]), acc3);
+            Block4(w, acts, b, x, x + 32, ref acc0, ref acc1, ref acc2, ref acc3);
+            Block4(w + GroupBlockBytes, acts, b + 1, x + 16, x + 48, ref acc0, ref acc1, ref acc2, ref acc3);
         }
+        if (b < blocks) Block4(w, acts, b, b * 32, b * 32 + 16, ref acc0, ref acc1, ref acc2, ref acc3);
         Avx.Store(y, acc0);
         Avx.Store(y + yStride, acc1);
         Avx.Store(y + 2L * yStride, acc2);

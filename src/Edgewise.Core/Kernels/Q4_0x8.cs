@@ -28,7 +28,10 @@ internal static unsafe class Q4_0x8
     public static bool Fits(int rows) => rows > 0 && rows % GroupRows == 0;
 
     /// <summary>Rewrites <paramref name="rows"/> ggml Q4_0 rows at <paramref name="data"/> in place into the interleaved layout (same size).</summary>
-    public static void Interleave(byte* data, int rows, int blocks)
+    public static void Interleave(byte* data, int rows, int blocks) => Interleave(data, rows, blocks, Sse2.IsSupported);
+
+    /// <param name="vector">Transpose with SSE2 shuffles (else the scalar twin, byte-identical).</param>
+    internal static void Interleave(byte* data, int rows, int blocks, bool vector)
     {
         int groupBytes = GroupRows * blocks * 18;
         byte* copy = (byte*)NativeMemory.Alloc((nuint)groupBytes);
@@ -41,11 +44,16 @@ internal static unsafe class Q4_0x8
                 for (int b = 0; b < blocks; b++)
                 {
                     byte* dst = group + b * GroupBlockBytes;
-                    for (int r = 0; r < GroupRows; r++)
+                    byte* src = copy + b * 18;
+                    int rowStride = blocks * 18;
+                    for (int r = 0; r < GroupRows; r++) ((ushort*)dst)[r] = *(ushort*)(src + r * rowStride);
+                    if (vector) TransposeQuants(src + 2, rowStride, dst + 16);
+                    else
                     {
-                        byte* src = copy + ((long)r * blocks + b) * 18;
-                        ((ushort*)dst)[r] = *(ushort*)src;
-                        for (int c = 0; c < 4; c++) *(uint*)(dst + 16 + 32 * c + 4 * r) = *(uint*)(src + 2 + 4 * c);
+                        for (int r = 0; r < GroupRows; r++)
+                        {
+                            for (int c = 0; c < 4; c++) *(uint*)(dst + 16 + 32 * c + 4 * r) = *(uint*)(src + r * rowStride + 2 + 4 * c);
+                        }
                     }
                 }
             }
@@ -53,6 +61,26 @@ internal static unsafe class Q4_0x8
         finally
         {
             NativeMemory.Free(copy);
+        }
+    }
+
+    /// <summary>
+    /// Eight rows' 16 quant bytes (four dwords each, <paramref name="rowStride"/> apart) to four 32-byte chunks of
+    /// dword c of rows 0..7: two 4x4 dword transposes (rows 0-3 and 4-7), halves side by side.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void TransposeQuants(byte* src, int rowStride, byte* dst)
+    {
+        for (int half = 0; half < 2; half++, src += 4 * rowStride, dst += 16)
+        {
+            Vector128<uint> r0 = Sse2.LoadVector128((uint*)src), r1 = Sse2.LoadVector128((uint*)(src + rowStride));
+            Vector128<uint> r2 = Sse2.LoadVector128((uint*)(src + 2 * rowStride)), r3 = Sse2.LoadVector128((uint*)(src + 3 * rowStride));
+            Vector128<uint> t0 = Sse2.UnpackLow(r0, r1), t1 = Sse2.UnpackHigh(r0, r1);   // [r0c0 r1c0 r0c1 r1c1], [.. c2 .. c3]
+            Vector128<uint> t2 = Sse2.UnpackLow(r2, r3), t3 = Sse2.UnpackHigh(r2, r3);
+            Sse2.Store((uint*)dst, Sse2.UnpackLow(t0.AsUInt64(), t2.AsUInt64()).AsUInt32());         // dword 0 of rows 0-3
+            Sse2.Store((uint*)(dst + 32), Sse2.UnpackHigh(t0.AsUInt64(), t2.AsUInt64()).AsUInt32());  // dword 1
+            Sse2.Store((uint*)(dst + 64), Sse2.UnpackLow(t1.AsUInt64(), t3.AsUInt64()).AsUInt32());   // dword 2
+            Sse2.Store((uint*)(dst + 96), Sse2.UnpackHigh(t1.AsUInt64(), t3.AsUInt64()).AsUInt32());  // dword 3
         }
     }
 

@@ -173,4 +173,23 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
         Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
         GC.KeepAlive(keep);
     }
+
+    /// <summary>The SSE2 transpose used at load writes exactly the bytes of the scalar repack.</summary>
+    [Fact]
+    public void VectorRepackWritesTheScalarRepackBytes()
+    {
+        const int rows = 24, blocks = 5;
+        var random = new Random(14);
+        byte[] original = new byte[rows * blocks * 18];
+        random.NextBytes(original);
+        byte[] vector = (byte[])original.Clone(), scalar = (byte[])original.Clone();
+        fixed (byte* v = vector)
+        fixed (byte* s = scalar)
+        {
+            Q4_0x8.Interleave(v, rows, blocks, vector: System.Runtime.Intrinsics.X86.Sse2.IsSupported);
+            Q4_0x8.Interleave(s, rows, blocks, vector: false);
+        }
+        Assert.Equal(scalar, vector);
+        Assert.NotEqual(original, scalar);
+    }
 }

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Edgewise.Core.Quantization;
 using Edgewise.Core.Tensors;
 
 namespace Edgewise.Core.Kernels;
@@ -12,7 +13,7 @@ namespace Edgewise.Core.Kernels;
 internal static unsafe partial class RowDot
 {
     /// <summary>True when <see cref="FastBatch4"/> has a kernel for <paramref name="type"/>; otherwise call <see cref="Fast"/> per row.</summary>
-    public static bool HasBatch4(GgmlType type) => HasFastPath && type is GgmlType.Q4_0 or GgmlType.Q8_0;
+    public static bool HasBatch4(GgmlType type) => HasFastPath && type is GgmlType.Q4_0 or GgmlType.Q8_0 or GgmlType.Q4_K or GgmlType.Q6_K;
 
     /// <summary>y[j · yStride] = w · acts[j] for j = 0..3; the same values as four <see cref="Fast"/> calls.</summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
@@ -20,6 +21,8 @@ internal static unsafe partial class RowDot
     {
         if (type == GgmlType.Q4_0) FastQ4_0Batch4(w, acts, columns / 32, y, yStride);
         else if (type == GgmlType.Q8_0) FastQ8_0Batch4(w, acts, columns / 32, y, yStride);
+        else if (type == GgmlType.Q4_K) FastQ4_KBatch4((BlockQ4_K*)w, acts, columns / 256, y, yStride);
+        else if (type == GgmlType.Q6_K) FastQ6_KBatch4((BlockQ6_K*)w, acts, columns / 256, y, yStride);
         else throw new NotSupportedException($"No batch kernel for {type}; check HasBatch4 first.");
     }
 

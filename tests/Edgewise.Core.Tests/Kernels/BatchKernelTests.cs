@@ -26,6 +26,12 @@ public sealed unsafe class BatchKernelTests : IDisposable
             data.Add(type, 70, 288);
             data.Add(type, 5, 544);
         }
+        foreach (GgmlType type in new[] { GgmlType.Q4_K, GgmlType.Q6_K })
+        {
+            data.Add(type, 1, 256);
+            data.Add(type, 13, 512);
+            data.Add(type, 6, 768);
+        }
         return data;
     }
 

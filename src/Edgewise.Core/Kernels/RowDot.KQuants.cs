@@ -117,8 +117,7 @@ internal static unsafe partial class RowDot
             byte* qh = w[b].Qh;
             sbyte* sc = w[b].Scales;
             Vector256<int> blockDot = Vector256<int>.Zero;
-            int offset = 0;
-            for (int g = 0; g < 16; g++) offset += sc[g] * bsums[g];
+            int offset = Q6_KOffset(sc, bsums);
             for (int half = 0; half < 2; half++, ql += 64, qh += 32, sc += 8, x += 128)
             {
                 Vector256<byte> l0 = Avx.LoadVector256(ql);
@@ -179,5 +178,15 @@ internal static unsafe partial class RowDot
         Vector128<byte> bytes = Vector128.CreateScalar(eightBytes).AsByte();
         Vector128<short> widened = signed ? Sse41.ConvertToVector128Int16(bytes.AsSByte()) : Sse41.ConvertToVector128Int16(bytes).AsInt16();
         return Vector256.Create(widened, widened);
+    }
+
+    /// <summary>Σ scale_g · (sum of activation quants in 16-group g) over a Q6_K block's sixteen groups, exact in int32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Q6_KOffset(sbyte* scales, int* bsums)
+    {
+        Vector128<sbyte> sc = Sse2.LoadVector128(scales);
+        Vector256<int> products = Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(sc), Avx.LoadVector256(bsums))
+            + Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(sc, 8)), Avx.LoadVector256(bsums + 8));
+        return Vector256.Sum(products);
     }
 }

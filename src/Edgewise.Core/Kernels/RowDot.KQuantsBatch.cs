@@ -119,9 +119,7 @@ internal static unsafe partial class RowDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Q6_KRow(Vector256<int> blockDot, float d, sbyte* sc, in ActivationRow a, int b, ref Vector256<float> acc, ref float offsetSum)
     {
-        int* bsums = a.Sums + b * 16;
-        int offset = 0;
-        for (int g = 0; g < 16; g++) offset += sc[g] * bsums[g];
+        int offset = Q6_KOffset(sc, a.Sums + b * 16);
         float scale = a.Scales[b] * d;
         acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(blockDot), Vector256.Create(scale), acc);
         offsetSum += scale * (32 * offset);

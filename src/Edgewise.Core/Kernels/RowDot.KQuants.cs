@@ -56,9 +56,10 @@ internal static unsafe partial class RowDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int MinsDot(ulong minima, int* bsums)
     {
-        int total = 0;
-        for (int j = 0; j < 8; j++, minima >>= 8) total += (int)(minima & 0xFF) * (bsums[2 * j] + bsums[2 * j + 1]);
-        return total;
+        // hadd of sums 0-7 and 8-15 gives sub-block sums in lane order [0 1 4 5 | 2 3 6 7]; the mins follow suit.
+        Vector256<int> subBlockSums = Avx2.HorizontalAdd(Avx.LoadVector256(bsums), Avx.LoadVector256(bsums + 8));
+        Vector256<int> mins = Avx2.PermuteVar8x32(Avx2.ConvertToVector256Int32(Vector128.CreateScalar(minima).AsByte()), Vector256.Create(0, 1, 4, 5, 2, 3, 6, 7));
+        return Vector256.Sum(Avx2.MultiplyLow(mins, subBlockSums));
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

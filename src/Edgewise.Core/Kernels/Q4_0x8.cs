@@ -127,6 +127,8 @@ internal static unsafe class Q4_0x8
     /// (<paramref name="acts"/>[j]), four at a time so each unpacked block is reused four times. Every lane runs the
     /// same operations in the same order whatever the count, so a batch equals one call per row bit for bit.
     /// </summary>
+    // The kernels below are NoInlining: inlined into a tier-1 caller (the worker pool's job dispatch), they blow
+    // the JIT's inlining budget there and their own vector helpers end up as real calls (seen in a profile).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Fast(byte* group, int blocks, ActivationRow* acts, int count, float* y, int yStride)
     {
@@ -154,7 +156,7 @@ internal static unsafe class Q4_0x8
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), Scales(w, xScale), acc);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void Fast1(byte* w, int blocks, in ActivationRow a, float* y)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -200,7 +202,7 @@ internal static unsafe class Q4_0x8
         acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[3].Scales[b]), acc3);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void Fast4(byte* w, int blocks, ActivationRow* acts, float* y, int yStride)
     {
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;

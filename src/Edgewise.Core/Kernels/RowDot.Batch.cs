@@ -26,7 +26,7 @@ internal static unsafe partial class RowDot
         else throw new NotSupportedException($"No batch kernel for {type}; check HasBatch4 first.");
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void FastQ4_0Batch4(byte* w, ActivationRow* acts, int blocks, float* y, long yStride)
     {
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
@@ -65,7 +65,7 @@ internal static unsafe partial class RowDot
             DotU8S8(Avx2.Abs(w4), Avx2.Sign(Avx.LoadVector256(x + 128), w4)), DotU8S8(Avx2.Abs(w5), Avx2.Sign(Avx.LoadVector256(x + 160), w5)),
             DotU8S8(Avx2.Abs(w6), Avx2.Sign(Avx.LoadVector256(x + 192), w6)), DotU8S8(Avx2.Abs(w7), Avx2.Sign(Avx.LoadVector256(x + 224), w7)));
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void FastQ8_0Batch4(byte* w, ActivationRow* acts, int blocks, float* y, long yStride)
     {
         const int blockBytes = 34, q = 2;

@@ -27,7 +27,7 @@ internal static unsafe partial class RowDot
         d3 += ScaledDot(v0, Avx.LoadVector256(acts[3].Qs + x), s0) + ScaledDot(v1, Avx.LoadVector256(acts[3].Qs + x + 32), s1);
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void FastQ4_KBatch4(BlockQ4_K* w, ActivationRow* acts, int blocks, float* y, long yStride)
     {
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero, acc2 = Vector256<float>.Zero, acc3 = Vector256<float>.Zero;
@@ -63,7 +63,7 @@ internal static unsafe partial class RowDot
         y[3 * yStride] = Vector256.Sum(acc3) - min3;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static void FastQ6_KBatch4(BlockQ6_K* w, ActivationRow* acts, int blocks, float* y, long yStride)
     {
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero, acc2 = Vector256<float>.Zero, acc3 = Vector256<float>.Zero;

@@ -14,6 +14,8 @@ internal static unsafe partial class RowDot
     /// <summary>True when <see cref="Fast"/> has SIMD code on this machine (else it is the scalar twin).</summary>
     public static bool HasFastPath => Avx2.IsSupported && Fma.IsSupported;
 
+    // Each format's kernel is NoInlining: inlined through this switch into the pool's tier-1 job dispatch, a big
+    // kernel can exhaust the JIT's inline budget there and leave its own vector helpers as real calls.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Fast(GgmlType type, byte* w, in ActivationRow a, int columns)
     {
@@ -47,7 +49,7 @@ internal static unsafe partial class RowDot
         return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastF32(float* w, float* x, int n)
     {
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
@@ -76,7 +78,7 @@ internal static unsafe partial class RowDot
         return (Vector256.ConditionalSelect(isSpecial, infOrNan, finite.AsInt32()) | sign).AsSingle();
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastF16(ushort* w, float* x, int n)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -87,7 +89,7 @@ internal static unsafe partial class RowDot
         return sum;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastBF16(ushort* w, float* x, int n)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -131,7 +133,7 @@ internal static unsafe partial class RowDot
         return DotU8S8(Avx2.Abs(wq), Avx2.Sign(Avx.LoadVector256(x), wq));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastQ8_0(byte* w, int blockBytes, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -217,7 +219,7 @@ internal static unsafe partial class RowDot
         return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastQ4_0(byte* w, in ActivationRow a, int blocks)
     {
         // Nibbles are stored as q + 8: dot the unsigned nibbles, then subtract 8 * sum(x) per block (exact, in int).

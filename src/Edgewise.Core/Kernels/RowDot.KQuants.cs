@@ -62,7 +62,7 @@ internal static unsafe partial class RowDot
         return Vector256.Sum(Avx2.MultiplyLow(mins, subBlockSums));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastQ4_K(BlockQ4_K* w, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -82,7 +82,7 @@ internal static unsafe partial class RowDot
         return Vector256.Sum(acc) - minSum;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastQ5_K(BlockQ5_K* w, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -103,7 +103,7 @@ internal static unsafe partial class RowDot
         return Vector256.Sum(acc) - minSum;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastQ6_K(BlockQ6_K* w, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;

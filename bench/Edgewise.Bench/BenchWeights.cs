@@ -4,12 +4,15 @@ using Edgewise.Core.Tensors;
 
 namespace Edgewise.Bench;
 
-/// <summary>A weight matrix of a given format and shape in huge-page memory: 16 quantized random rows tiled over all rows.</summary>
+/// <summary>
+/// A weight matrix of a given format and shape in huge-page memory: 16 quantized random rows tiled over all rows;
+/// with <c>interleaved</c>, Q4_0 rows are repacked eight at a time (<see cref="WeightMatrix.Interleave"/>).
+/// </summary>
 internal sealed unsafe class BenchWeights : IDisposable
 {
     private readonly NativeBuffer _buffer;
 
-    public BenchWeights(GgmlType type, int rows, int columns)
+    public BenchWeights(GgmlType type, int rows, int columns, bool interleaved = false)
     {
         long rowBytes = GgmlTypeInfo.RowBytes(type, columns);
         _buffer = new NativeBuffer(rowBytes * rows);
@@ -27,6 +30,7 @@ internal sealed unsafe class BenchWeights : IDisposable
             }
         }
         Matrix = WeightMatrix.Create(new TensorView($"bench.{type}.{rows}x{columns}", type, [columns, rows], _buffer.Pointer, rowBytes * rows));
+        if (interleaved) Matrix = Matrix.Interleave();
         Bytes = rowBytes * rows;
     }
 

@@ -10,6 +10,7 @@ internal sealed unsafe partial class NativeBuffer : IDisposable
 {
     private const nuint HugePage = 2 * 1024 * 1024;
     private const int MadvHugePage = 14;
+    private const int MadvNoHugePage = 15;
 
     public NativeBuffer(long bytes)
     {
@@ -18,7 +19,8 @@ internal sealed unsafe partial class NativeBuffer : IDisposable
         Pointer = (byte*)NativeMemory.AlignedAlloc(size, HugePage);
         if (OperatingSystem.IsLinux())
         {
-            _ = Madvise(Pointer, size, MadvHugePage);
+            // EDGEWISE_BENCH_SMALL_PAGES=1: 4 KiB pages, like a memory-mapped GGUF, to see what mapping costs.
+            _ = Madvise(Pointer, size, Environment.GetEnvironmentVariable("EDGEWISE_BENCH_SMALL_PAGES") == "1" ? MadvNoHugePage : MadvHugePage);
         }
         new Span<byte>(Pointer, (int)Math.Min(bytes, int.MaxValue)).Clear();
         for (long offset = int.MaxValue; offset < bytes; offset += int.MaxValue)

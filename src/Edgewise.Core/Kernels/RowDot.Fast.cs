@@ -14,6 +14,8 @@ internal static unsafe partial class RowDot
     /// <summary>True when <see cref="Fast"/> has SIMD code on this machine (else it is the scalar twin).</summary>
     public static bool HasFastPath => Avx2.IsSupported && Fma.IsSupported;
 
+    // Each format's kernel is NoInlining: inlined through this switch into the pool's tier-1 job dispatch, a big
+    // kernel can exhaust the JIT's inline budget there and leave its own vector helpers as real calls.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float Fast(GgmlType type, byte* w, in ActivationRow a, int columns)
     {
@@ -47,7 +49,7 @@ internal static unsafe partial class RowDot
         return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastF32(float* w, float* x, int n)
     {
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
@@ -76,7 +78,7 @@ internal static unsafe partial class RowDot
         return (Vector256.ConditionalSelect(isSpecial, infOrNan, finite.AsInt32()) | sign).AsSingle();
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastF16(ushort* w, float* x, int n)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -87,7 +89,7 @@ internal static unsafe partial class RowDot
         return sum;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastBF16(ushort* w, float* x, int n)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -131,7 +133,7 @@ internal static unsafe partial class RowDot
         return DotU8S8(Avx2.Abs(wq), Avx2.Sign(Avx.LoadVector256(x), wq));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastQ8_0(byte* w, int blockBytes, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -149,10 +151,17 @@ internal static unsafe partial class RowDot
             Vector256<float> scales = GatherHalfScales(w, blockBytes) * Avx.LoadVector256(xd + b);
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), scales, acc);
         }
-        float sum = Vector256.Sum(acc);
-        for (; b < blocks; b++, w += blockBytes, xq += 32)
+        return Q8_0Tail(w, blockBytes, a, b, blocks, Vector256.Sum(acc));
+    }
+
+    /// <summary>Blocks [b, blocks) after the groups of eight, added to <paramref name="sum"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Q8_0Tail(byte* w, int blockBytes, in ActivationRow a, int b, int blocks, float sum)
+    {
+        int q = blockBytes - 32;
+        for (sbyte* xq = a.Qs + b * 32; b < blocks; b++, w += blockBytes, xq += 32)
         {
-            sum += Vector256.Sum(DotQ8Block(w + q, xq)) * (Half(*(ushort*)w) * xd[b]);
+            sum += Vector256.Sum(DotQ8Block(w + q, xq)) * (Half(*(ushort*)w) * a.Scales[b]);
         }
         return sum;
     }
@@ -176,10 +185,31 @@ internal static unsafe partial class RowDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> DotQ4BlockPair(byte* firstBlock, sbyte* x)
     {
+        Vector256<byte> low = UnpackQ4BlockPair(firstBlock, out Vector256<byte> high);
+        return DotQ4BlockPair(low, high, x);
+    }
+
+    /// <summary>
+    /// Two Q4_0 blocks' nibbles: one 256-bit value brings both blocks' 16 quant bytes; the low nibbles (returned)
+    /// meet the first 32 paired activation bytes and the high nibbles (<paramref name="high"/>) the next 32.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> UnpackQ4BlockPair(byte* firstBlock, out Vector256<byte> high)
+    {
         Vector256<byte> lowMask = Vector256.Create((byte)0x0F);
         Vector256<byte> raw = Vector256.Create(Sse2.LoadVector128(firstBlock + 2), Sse2.LoadVector128(firstBlock + 20));
-        Vector256<byte> low = raw & lowMask;
-        Vector256<byte> high = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
+        high = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
+        return raw & lowMask;
+    }
+
+    /// <summary>
+    /// Unpacked nibbles of two Q4_0 blocks against paired activations. Byte-pair sums of nibbles (at most
+    /// 2 * 15 * 127) add safely in int16, so both halves share one widening madd. Lanes 0-3 of the result belong
+    /// to the first block, lanes 4-7 to the second.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotQ4BlockPair(Vector256<byte> low, Vector256<byte> high, sbyte* x)
+    {
         if (AvxVnni.IsSupported)
         {
             Vector256<int> dot = AvxVnni.MultiplyWideningAndAdd(Vector256<int>.Zero, low, Avx.LoadVector256(x));
@@ -189,7 +219,7 @@ internal static unsafe partial class RowDot
         return Avx2.MultiplyAddAdjacent(pairs, Vector256.Create((short)1));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastQ4_0(byte* w, in ActivationRow a, int blocks)
     {
         // Nibbles are stored as q + 8: dot the unsigned nibbles, then subtract 8 * sum(x) per block (exact, in int).
@@ -200,14 +230,27 @@ internal static unsafe partial class RowDot
         {
             Vector256<int> p01 = DotQ4BlockPair(w, xq), p23 = DotQ4BlockPair(w + 36, xq + 64);
             Vector256<int> p45 = DotQ4BlockPair(w + 72, xq + 128), p67 = DotQ4BlockPair(w + 108, xq + 192);
-            // hadd(p01, p23) = [b0 b0 b2 b2 | b1 b1 b3 b3] pair sums; once more gives [b0 b2 b4 b6 | b1 b3 b5 b7].
-            Vector256<int> h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(p01, p23), Avx2.HorizontalAdd(p45, p67));
-            Vector256<int> sums = Avx2.PermuteVar8x32(h, Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7));
-            sums -= Avx2.ShiftLeftLogical(Avx.LoadVector256(a.Sums + b), 3);
-            Vector256<float> scales = GatherHalfScales(w, 18) * Avx.LoadVector256(a.Scales + b);
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), scales, acc);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q4_0BlockSums(p01, p23, p45, p67, a.Sums + b)),
+                GatherHalfScales(w, 18) * Avx.LoadVector256(a.Scales + b), acc);
         }
-        float sum = Vector256.Sum(acc);
+        return Q4_0Tail(w, a, b, blocks, Vector256.Sum(acc));
+    }
+
+    /// <summary>Four block-pair dots of eight blocks to eight exact block sums (lane k = block k), less 8·Σx.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> Q4_0BlockSums(Vector256<int> p01, Vector256<int> p23, Vector256<int> p45, Vector256<int> p67, int* xSums)
+    {
+        // hadd(p01, p23) = [b0 b0 b2 b2 | b1 b1 b3 b3] pair sums; once more gives [b0 b2 b4 b6 | b1 b3 b5 b7].
+        Vector256<int> h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(p01, p23), Avx2.HorizontalAdd(p45, p67));
+        Vector256<int> sums = Avx2.PermuteVar8x32(h, Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7));
+        return sums - Avx2.ShiftLeftLogical(Avx.LoadVector256(xSums), 3);
+    }
+
+    /// <summary>Blocks [b, blocks) after the groups of eight, added to <paramref name="sum"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Q4_0Tail(byte* w, in ActivationRow a, int b, int blocks, float sum)
+    {
+        sbyte* xq = a.Qs + b * 32;
         for (; b + 2 <= blocks; b += 2, w += 36, xq += 64)
         {
             Vector256<int> pair = DotQ4BlockPair(w, xq);

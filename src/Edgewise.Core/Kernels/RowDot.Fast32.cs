@@ -34,7 +34,7 @@ internal static unsafe partial class RowDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> DotQ5_0Block(byte* block, sbyte* x) => DotU8S8(UnpackNibbles(block + 6) | FifthBits(block + 2), Avx.LoadVector256(x));
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastQ4_1(byte* w, in ActivationRow a, int blocks)
     {
         // x = d*q + m: Σ = d·dx·Σq·qx + m·dx·Σqx, both per block; the second term uses the activation block sums.
@@ -59,7 +59,7 @@ internal static unsafe partial class RowDot
         return sum;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastQ5_0(byte* w, in ActivationRow a, int blocks)
     {
         // Values are stored as q + 16 in 0..31: dot the unsigned values, subtract 16 * sum(x) per block.

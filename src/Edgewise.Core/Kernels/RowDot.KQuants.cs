@@ -56,12 +56,13 @@ internal static unsafe partial class RowDot
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static int MinsDot(ulong minima, int* bsums)
     {
-        int total = 0;
-        for (int j = 0; j < 8; j++, minima >>= 8) total += (int)(minima & 0xFF) * (bsums[2 * j] + bsums[2 * j + 1]);
-        return total;
+        // hadd of sums 0-7 and 8-15 gives sub-block sums in lane order [0 1 4 5 | 2 3 6 7]; the mins follow suit.
+        Vector256<int> subBlockSums = Avx2.HorizontalAdd(Avx.LoadVector256(bsums), Avx.LoadVector256(bsums + 8));
+        Vector256<int> mins = Avx2.PermuteVar8x32(Avx2.ConvertToVector256Int32(Vector128.CreateScalar(minima).AsByte()), Vector256.Create(0, 1, 4, 5, 2, 3, 6, 7));
+        return Vector256.Sum(Avx2.MultiplyLow(mins, subBlockSums));
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastQ4_K(BlockQ4_K* w, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -81,7 +82,7 @@ internal static unsafe partial class RowDot
         return Vector256.Sum(acc) - minSum;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastQ5_K(BlockQ5_K* w, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -102,7 +103,7 @@ internal static unsafe partial class RowDot
         return Vector256.Sum(acc) - minSum;
     }
 
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastQ6_K(BlockQ6_K* w, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
@@ -117,8 +118,7 @@ internal static unsafe partial class RowDot
             byte* qh = w[b].Qh;
             sbyte* sc = w[b].Scales;
             Vector256<int> blockDot = Vector256<int>.Zero;
-            int offset = 0;
-            for (int g = 0; g < 16; g++) offset += sc[g] * bsums[g];
+            int offset = Q6_KOffset(sc, bsums);
             for (int half = 0; half < 2; half++, ql += 64, qh += 32, sc += 8, x += 128)
             {
                 Vector256<byte> l0 = Avx.LoadVector256(ql);
@@ -179,5 +179,15 @@ internal static unsafe partial class RowDot
         Vector128<byte> bytes = Vector128.CreateScalar(eightBytes).AsByte();
         Vector128<short> widened = signed ? Sse41.ConvertToVector128Int16(bytes.AsSByte()) : Sse41.ConvertToVector128Int16(bytes).AsInt16();
         return Vector256.Create(widened, widened);
+    }
+
+    /// <summary>Σ scale_g · (sum of activation quants in 16-group g) over a Q6_K block's sixteen groups, exact in int32.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Q6_KOffset(sbyte* scales, int* bsums)
+    {
+        Vector128<sbyte> sc = Sse2.LoadVector128(scales);
+        Vector256<int> products = Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(sc), Avx.LoadVector256(bsums))
+            + Avx2.MultiplyLow(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(sc, 8)), Avx.LoadVector256(bsums + 8));
+        return Vector256.Sum(products);
     }
 }

@@ -53,6 +53,7 @@ public sealed unsafe partial class WeightMatrix
 
     internal void MatVecRowsCore(ReadOnlySpan<float> x, ReadOnlySpan<int> rows, Span<float> y, WorkerPool pool, bool fast)
     {
+        RefuseInterleaved(nameof(MatVecRows));
         if (x.Length < Columns) throw new ArgumentException($"'{Name}' has {Columns} columns; x has {x.Length}.", nameof(x));
         if (y.Length < rows.Length) throw new ArgumentException($"{rows.Length} rows asked; y holds {y.Length}.", nameof(y));
         foreach (int r in rows)
@@ -88,6 +89,7 @@ public sealed unsafe partial class WeightMatrix
 
     internal void SumRowsCore(ReadOnlySpan<int> rows, ReadOnlySpan<float> coefficients, Span<float> y, WorkerPool pool, bool fast)
     {
+        RefuseInterleaved(nameof(SumRows));
         if (coefficients.Length < rows.Length) throw new ArgumentException($"{rows.Length} rows but {coefficients.Length} coefficients.", nameof(coefficients));
         if (y.Length < Columns) throw new ArgumentException($"'{Name}' rows have {Columns} values; y holds {y.Length}.", nameof(y));
         foreach (int r in rows)
@@ -231,4 +233,13 @@ public sealed unsafe partial class WeightMatrix
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Store8(Vector256<int> q, Vector256<float> s, float* y) =>
         Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q), s, Vector256.Load(y)), y);
+
+    /// <summary>Row-sparse kernels read single rows, which an interleaved layout spreads over eight rows' cache lines.</summary>
+    private void RefuseInterleaved(string kernel)
+    {
+        if (IsInterleaved)
+        {
+            throw new NotSupportedException($"'{Name}' is interleaved in groups of {Q4_0x8.GroupRows} rows; {kernel} needs the ggml row layout (load it without interleaving).");
+        }
+    }
 }

@@ -19,9 +19,10 @@ public sealed unsafe partial class WeightMatrix
     // Set when the bytes were copied out of the file (Create with inHugePages): keeps the copy alive for slices too.
     private readonly HugePageMemory? _owner;
 
-    private WeightMatrix(string name, GgmlType type, byte* data, int rows, int columns, HugePageMemory? owner = null)
+    private WeightMatrix(string name, GgmlType type, byte* data, int rows, int columns, HugePageMemory? owner = null, bool interleaved = false)
     {
         _owner = owner;
+        IsInterleaved = interleaved;
         Name = name;
         Type = type;
         _data = data;
@@ -41,6 +42,15 @@ public sealed unsafe partial class WeightMatrix
     public long RowBytes { get; }
 
     internal ActivationKind Activation { get; }
+
+    /// <summary>
+    /// True when the bytes are Q4_0 with eight rows interleaved (<see cref="Interleave"/>): matrix products,
+    /// <see cref="DequantizeRow"/> and 8-aligned <see cref="SliceRows"/> work; the sparse row kernels refuse it.
+    /// </summary>
+    public bool IsInterleaved { get; }
+
+    /// <summary>True when <see cref="Interleave"/> would repack this matrix (Q4_0 with a multiple of eight rows).</summary>
+    public bool CanInterleave => Type == GgmlType.Q4_0 && Q4_0x8.Fits(Rows);
 
     /// <summary>True when this format has a matrix kernel (F32, F16, BF16, Q8_0, Q8_1, Q4_0, Q4_1, Q5_0, Q4_K, Q5_K, Q6_K).</summary>
     public static bool IsSupported(GgmlType type) => type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16
@@ -92,8 +102,9 @@ public sealed unsafe partial class WeightMatrix
     /// big table read once), at the cost of a disk read on the next load.
     /// </summary>
     /// <param name="arena">Where to place the bytes; null = a huge-page allocation of this matrix's own.</param>
+    /// <param name="interleave">Repack Q4_0 rows eight at a time (see <see cref="Interleave"/>) once read; ignored for other formats.</param>
     public static WeightMatrix ReadFromFile(string name, GgmlType type, int rows, int columns, string path, long offset,
-        bool dropFromPageCache = false, WeightArena? arena = null)
+        bool dropFromPageCache = false, WeightArena? arena = null, bool interleave = false)
     {
         if (!IsSupported(type)) throw new NotSupportedException($"Tensor '{name}' has type {type}, which has no matrix kernel.");
         long bytes = GgmlTypeInfo.RowBytes(type, columns) * rows;
@@ -111,18 +122,38 @@ public sealed unsafe partial class WeightMatrix
             done += read;
         }
         if (dropFromPageCache) FileAdvice.DontNeed(file, offset, bytes);
-        return new WeightMatrix(name, type, data, rows, columns, memory);
+        var matrix = new WeightMatrix(name, type, data, rows, columns, memory);
+        return interleave ? matrix.InterleaveInPlace() : matrix;
     }
 
     /// <summary>This matrix copied into huge-page memory (a resident copy of a mapped or borrowed tensor).</summary>
     /// <param name="arena">Where to place the bytes; null = a huge-page allocation of this matrix's own.</param>
-    public WeightMatrix CopyToMemory(WeightArena? arena = null)
+    /// <param name="interleave">Repack Q4_0 rows eight at a time (see <see cref="Interleave"/>); ignored for other formats.</param>
+    public WeightMatrix CopyToMemory(WeightArena? arena = null, bool interleave = false)
     {
         long bytes = RowBytes * Rows;
         HugePageMemory memory;
         byte* data = arena is null ? (memory = new HugePageMemory(bytes)).Pointer : arena.Allocate(bytes, out memory);
         Buffer.MemoryCopy(_data, data, bytes, bytes);
-        return new WeightMatrix(Name, Type, data, Rows, Columns, memory);
+        var copy = new WeightMatrix(Name, Type, data, Rows, Columns, memory, IsInterleaved);
+        return interleave ? copy.InterleaveInPlace() : copy;
+    }
+
+    /// <summary>
+    /// A copy of this matrix in memory with Q4_0 rows interleaved eight at a time (ggml's <c>q4_0x8</c> idea): the
+    /// decode matvec then needs no horizontal reductions and a prompt batch unpacks each weight block once for every
+    /// four activation rows. Same size as the ggml bytes. Only for matrices read in full every token: a table read a
+    /// row at a time (token or per-layer embeddings, routed experts) would touch eight rows' cache lines per row.
+    /// Returns this matrix when it cannot be interleaved (<see cref="CanInterleave"/> is false) or already is.
+    /// </summary>
+    public WeightMatrix Interleave(WeightArena? arena = null) => !CanInterleave || IsInterleaved ? this : CopyToMemory(arena, interleave: true);
+
+    /// <summary>Repacks bytes this matrix owns; the caller has just made them.</summary>
+    private WeightMatrix InterleaveInPlace()
+    {
+        if (!CanInterleave || IsInterleaved) return this;
+        Q4_0x8.Interleave(_data, Rows, Columns / 32);
+        return new WeightMatrix(Name, Type, _data, Rows, Columns, _owner, interleaved: true);
     }
 
     /// <summary>True when the matrix owns its bytes (a huge-page copy, or built by <see cref="FromRows"/>) rather than viewing the file.</summary>
@@ -135,7 +166,11 @@ public sealed unsafe partial class WeightMatrix
         {
             throw new ArgumentOutOfRangeException(nameof(firstRow), $"Rows [{firstRow}, {firstRow + rowCount}) are outside '{Name}' which has {Rows} rows.");
         }
-        return new WeightMatrix(Name, Type, _data + firstRow * RowBytes, rowCount, Columns, _owner);
+        if (IsInterleaved && (firstRow % Q4_0x8.GroupRows != 0 || rowCount % Q4_0x8.GroupRows != 0))
+        {
+            throw new NotSupportedException($"'{Name}' is interleaved in groups of {Q4_0x8.GroupRows} rows; rows [{firstRow}, {firstRow + rowCount}) do not start and end on a group boundary.");
+        }
+        return new WeightMatrix(Name, Type, _data + firstRow * RowBytes, rowCount, Columns, _owner, IsInterleaved);
     }
 
     /// <summary>y[Rows] = W · x[Columns].</summary>
@@ -157,6 +192,16 @@ public sealed unsafe partial class WeightMatrix
         }
         fixed (float* d = dst)
         {
+            if (IsInterleaved)
+            {
+                Span<byte> plain = RowBytes <= 16384 ? stackalloc byte[(int)RowBytes] : new byte[RowBytes];
+                fixed (byte* p = plain)
+                {
+                    Q4_0x8.ExtractRow(_data, Columns / 32, row, p);
+                    Dequantizer.DequantizeRow(Type, p, d, Columns);
+                }
+                return;
+            }
             Dequantizer.DequantizeRow(Type, _data + row * RowBytes, d, Columns);
         }
     }
@@ -179,6 +224,11 @@ public sealed unsafe partial class WeightMatrix
         if (Rows == 0) return;
 
         int actBytes = ActivationQuantizer.BytesPerRow(Activation, Columns);
+        if (IsInterleaved)
+        {
+            MatMulInterleaved(x, n, y, pool, fast, actBytes);
+            return;
+        }
         byte* scratch = Scratch.Get((long)actBytes * n);
         fixed (float* xp = x)
         fixed (float* yp = y)
@@ -240,7 +290,23 @@ public sealed unsafe partial class WeightMatrix
         {
             int first = item * RowsPerItem;
             int end = Math.Min(Rows, first + RowsPerItem);
-            for (int j = 0; j < N; j++)
+            int j = 0;
+            if (Fast && N >= 4 && RowDot.HasBatch4(Type))
+            {
+                // Four activation rows per pass over the tile, each weight row unpacked once for all four.
+                ActivationRow* acts = stackalloc ActivationRow[4];
+                for (; j + 4 <= N; j += 4)
+                {
+                    for (int k = 0; k < 4; k++)
+                    {
+                        acts[k] = ActivationQuantizer.Layout(Kind, X + (long)(j + k) * Columns, Scratch + (long)(j + k) * ScratchStride, Columns);
+                    }
+                    float* y4 = Y + (long)j * Rows;
+                    byte* w4 = Weights + first * RowBytes;
+                    for (int r = first; r < end; r++, w4 += RowBytes) RowDot.FastBatch4(Type, w4, acts, Columns, y4 + r, Rows);
+                }
+            }
+            for (; j < N; j++)
             {
                 ActivationRow act = ActivationQuantizer.Layout(Kind, X + (long)j * Columns, Scratch + (long)j * ScratchStride, Columns);
                 float* y = Y + (long)j * Rows;

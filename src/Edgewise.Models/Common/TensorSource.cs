@@ -41,6 +41,13 @@ public sealed class WeightReader
 
     public WeightPlacement Placement { get; }
 
+    /// <summary>
+    /// With <see cref="WeightPlacement.HugePages"/>, Q4_0 matrices are repacked eight rows at a time as they are read
+    /// (<see cref="WeightMatrix.Interleave"/>): a faster decode matvec and prompt batch at no extra memory. Only for
+    /// models that never call the row-sparse kernels (<see cref="WeightMatrix.MatVecRows"/>) on these matrices.
+    /// </summary>
+    public bool InterleaveQ4_0 { get; init; }
+
     public string Path => _source.Path;
 
     public bool Has(string name) => _source.TryGetTensor(name, out _);
@@ -83,8 +90,8 @@ public sealed class WeightReader
         // Positioned reads, not a copy out of the mapping: the mapped pages are never touched, so the weights are
         // counted once in the resident set, not twice.
         return _source.TryGetFileRange(name, out string file, out long offset)
-            ? WeightMatrix.ReadFromFile(name, view.Type, mapped.Rows, mapped.Columns, file, offset, arena: _arena)
-            : mapped.CopyToMemory(_arena);
+            ? WeightMatrix.ReadFromFile(name, view.Type, mapped.Rows, mapped.Columns, file, offset, arena: _arena, interleave: InterleaveQ4_0)
+            : mapped.CopyToMemory(_arena, interleave: InterleaveQ4_0);
     }
 
     /// <summary>A required vector of exactly <paramref name="length"/> values, dequantized to floats.</summary>

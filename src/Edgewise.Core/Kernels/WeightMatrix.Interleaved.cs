@@ -1,0 +1,94 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using Edgewise.Core.Tensors;
+using Edgewise.Core.Threading;
+
+namespace Edgewise.Core.Kernels;
+
+// Matrix products over Q4_0 rows interleaved eight at a time (Q4_0x8): work items are runs of 8-row groups, and
+// within a group every activation row of the batch passes over the group's blocks while they sit in L1.
+public sealed unsafe partial class WeightMatrix
+{
+    private void MatMulInterleaved(ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool, bool fast, int actBytes)
+    {
+        // Quantized rows, then one ActivationRow descriptor per row, in the caller's scratch.
+        long descriptorOffset = ((long)actBytes * n + 63) & ~63L;
+        byte* scratch = Scratch.Get(descriptorOffset + (long)n * sizeof(ActivationRow));
+        var acts = (ActivationRow*)(scratch + descriptorOffset);
+        fixed (float* xp = x)
+        fixed (float* yp = y)
+        {
+            for (int j = 0; j < n; j++)
+            {
+                acts[j] = ActivationQuantizer.Layout(Activation, xp + (long)j * Columns, scratch + (long)j * actBytes, Columns);
+                ActivationQuantizer.Quantize(Activation, acts[j], Columns);
+            }
+            int groups = Rows / Q4_0x8.GroupRows;
+            var job = new InterleavedJob
+            {
+                Weights = _data,
+                GroupBytes = RowBytes * Q4_0x8.GroupRows,
+                Blocks = Columns / 32,
+                Rows = Rows,
+                Columns = Columns,
+                Groups = groups,
+                Acts = acts,
+                N = n,
+                Y = yp,
+                GroupsPerItem = Math.Max(1, RowsPerItem(Rows, n, pool.ThreadCount) / Q4_0x8.GroupRows),
+                Fast = fast && RowDot.HasFastPath,
+            };
+            pool.Run(ref job, (groups + job.GroupsPerItem - 1) / job.GroupsPerItem);
+        }
+    }
+
+    private struct InterleavedJob : IParallelJob
+    {
+        public byte* Weights;
+        public long GroupBytes;
+        public int Blocks;
+        public int Rows;
+        public int Columns;
+        public int Groups;
+        public ActivationRow* Acts;
+        public int N;
+        public float* Y;
+        public int GroupsPerItem;
+        public bool Fast;
+
+        [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+        public readonly void Execute(int item)
+        {
+            int first = item * GroupsPerItem;
+            int end = Math.Min(Groups, first + GroupsPerItem);
+            if (!Fast)
+            {
+                Scalar(first, end);
+                return;
+            }
+            for (int g = first; g < end; g++)
+            {
+                Q4_0x8.Fast(Weights + g * GroupBytes, Blocks, Acts, N, Y + g * Q4_0x8.GroupRows, Rows);
+            }
+        }
+
+        /// <summary>The scalar twin: each row back in ggml layout, then the plain Q4_0 reference dot.</summary>
+        private readonly void Scalar(int firstGroup, int endGroup)
+        {
+            int rowBytes = Blocks * 18;
+            byte* plain = (byte*)NativeMemory.Alloc((nuint)rowBytes);
+            try
+            {
+                for (int r = firstGroup * Q4_0x8.GroupRows; r < endGroup * Q4_0x8.GroupRows; r++)
+                {
+                    Q4_0x8.ExtractRow(Weights, Blocks, r, plain);
+                    for (int j = 0; j < N; j++) Y[(long)j * Rows + r] = RowDot.Scalar(GgmlType.Q4_0, plain, Acts[j], Columns);
+                }
+            }
+            finally
+            {
+                NativeMemory.Free(plain);
+            }
+        }
+    }
+}

@@ -1,0 +1,195 @@
+using Edgewise.Core.Kernels;
+using Edgewise.Core.Quantization;
+using Edgewise.Core.Tensors;
+using Edgewise.Core.Tests.Quantization;
+using Edgewise.Core.Threading;
+using Xunit;
+
+namespace Edgewise.Core.Tests.Kernels;
+
+/// <summary>Q4_0 with rows interleaved eight at a time (<see cref="WeightMatrix.Interleave"/>) against the plain layout and the scalar twin.</summary>
+public sealed unsafe class InterleavedQ4_0Tests : IDisposable
+{
+    private readonly WorkerPool _pool = new(2);
+
+    public void Dispose() => _pool.Dispose();
+
+    private static (WeightMatrix Plain, WeightMatrix Interleaved, byte[] Keep) Build(int rows, int columns, int seed)
+    {
+        float[] values = QuantTestData.Random(rows * columns, seed);
+        byte[] bytes = GC.AllocateArray<byte>((int)Quantizer.QuantizedBytes(GgmlType.Q4_0, values.Length), pinned: true);
+        Quantizer.Quantize(GgmlType.Q4_0, values, bytes);
+        fixed (byte* p = bytes)
+        {
+            WeightMatrix plain = WeightMatrix.Create(new TensorView("blk.0.ffn_up.weight", GgmlType.Q4_0, [columns, rows], p, bytes.Length));
+            return (plain, plain.Interleave(), bytes);
+        }
+    }
+
+    private static double Magnitude(WeightMatrix m, float[] x, int j, int r)
+    {
+        var w = new float[m.Columns];
+        m.DequantizeRow(r, w);
+        double sum = 0;
+        for (int c = 0; c < m.Columns; c++) sum += Math.Abs((double)w[c] * x[j * m.Columns + c]);
+        return sum;
+    }
+
+    /// <summary>
+    /// Batch sizes around the four-row tile (1, 3, 5, 17, 64), odd block counts (the unpaired last activation
+    /// block) and row counts that are not a multiple of the work-item size: fast kernel == scalar twin per element.
+    /// </summary>
+    [Theory]
+    [InlineData(8, 1)]
+    [InlineData(24, 3)]
+    [InlineData(40, 17)]
+    [InlineData(72, 48)]
+    [InlineData(136, 5)]
+    public void FastEqualsScalarTwinForOddShapes(int rows, int blocks)
+    {
+        int columns = blocks * 32;
+        (_, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: rows + blocks);
+        Assert.True(m.IsInterleaved);
+        foreach (int n in new[] { 1, 3, 5, 17, 64 })
+        {
+            float[] x = QuantTestData.Random(n * columns, n + blocks, 2f);
+            var fast = new float[n * rows];
+            var scalar = new float[n * rows];
+            m.MatMulCore(x, n, fast, _pool, fast: true);
+            m.MatMulCore(x, n, scalar, WorkerPool.Inline, fast: false);
+            for (int j = 0; j < n; j++)
+            {
+                for (int r = 0; r < rows; r++)
+                {
+                    float f = fast[j * rows + r], s = scalar[j * rows + r];
+                    Assert.True(Math.Abs(f - s) <= 2e-6 * Magnitude(m, x, j, r) + 1e-6, $"rows {rows} blocks {blocks} n {n} act {j} row {r}: fast {f} scalar {s}");
+                }
+            }
+        }
+        GC.KeepAlive(keep);
+    }
+
+    /// <summary>The layout changes the order of float sums only: products equal the plain layout's within rounding.</summary>
+    [Fact]
+    public void InterleavedMatchesThePlainLayout()
+    {
+        const int rows = 48, columns = 17 * 32, n = 6;
+        (WeightMatrix plain, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: 3);
+        float[] x = QuantTestData.Random(n * columns, 4, 2f);
+        var expected = new float[n * rows];
+        var actual = new float[n * rows];
+        plain.MatMul(x, n, expected, _pool);
+        m.MatMul(x, n, actual, _pool);
+        for (int j = 0; j < n; j++)
+        {
+            for (int r = 0; r < rows; r++)
+            {
+                Assert.True(Math.Abs(expected[j * rows + r] - actual[j * rows + r]) <= 2e-6 * Magnitude(plain, x, j, r) + 1e-6, $"act {j} row {r}");
+            }
+        }
+        GC.KeepAlive(keep);
+    }
+
+    /// <summary>Prefill must equal token-by-token decode: a batch gives bit-identical results to one matvec per row.</summary>
+    [Fact]
+    public void BatchEqualsOneMatVecPerRowExactly()
+    {
+        const int rows = 64, columns = 9 * 32, n = 7;
+        (_, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: 5);
+        float[] x = QuantTestData.Random(n * columns, 6);
+        var batched = new float[n * rows];
+        m.MatMul(x, n, batched, _pool);
+        var single = new float[rows];
+        for (int j = 0; j < n; j++)
+        {
+            m.MatVec(x.AsSpan(j * columns, columns), single, _pool);
+            Assert.Equal(single, batched.AsSpan(j * rows, rows).ToArray());
+        }
+        GC.KeepAlive(keep);
+    }
+
+    [Fact]
+    public void RowsDequantizeAndSliceAsInThePlainLayout()
+    {
+        const int rows = 32, columns = 96;
+        (WeightMatrix plain, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: 8);
+        var a = new float[columns];
+        var b = new float[columns];
+        for (int r = 0; r < rows; r++)
+        {
+            plain.DequantizeRow(r, a);
+            m.DequantizeRow(r, b);
+            Assert.Equal(a, b);
+        }
+        WeightMatrix slice = m.SliceRows(8, 16);
+        Assert.True(slice.IsInterleaved);
+        slice.GatherRow(3, b);
+        plain.GatherRow(11, a);
+        Assert.Equal(a, b);
+        float[] x = QuantTestData.Random(columns, 9);
+        var full = new float[rows];
+        var part = new float[16];
+        m.MatVec(x, full, _pool);
+        slice.MatVec(x, part, _pool);
+        Assert.Equal(full.AsSpan(8, 16).ToArray(), part);
+
+        var misaligned = Assert.Throws<NotSupportedException>(() => m.SliceRows(4, 8));
+        Assert.Contains("blk.0.ffn_up.weight", misaligned.Message);
+        Assert.Throws<NotSupportedException>(() => m.MatVecRows(x, [1, 2], new float[2], _pool));
+        Assert.Throws<NotSupportedException>(() => m.SumRows([1], [1f], new float[columns], _pool));
+        GC.KeepAlive(keep);
+    }
+
+    [Fact]
+    public void OnlyQ4_0WithWholeGroupsIsInterleaved()
+    {
+        (WeightMatrix plain, _, byte[] keep) = Build(12, 64, seed: 10);   // 12 rows: not a multiple of 8
+        Assert.Same(plain, plain.Interleave());
+        float[] values = QuantTestData.Random(16 * 64, 11);
+        byte[] q8 = QuantTestData.Quantize(GgmlType.Q8_0, values);
+        fixed (byte* p = q8)
+        {
+            WeightMatrix m = WeightMatrix.Create(new TensorView("q8", GgmlType.Q8_0, [64, 16], p, q8.Length));
+            Assert.False(m.CanInterleave);
+            Assert.Same(m, m.Interleave());
+        }
+        GC.KeepAlive(keep);
+    }
+
+    [Fact]
+    public void InterleavedMatVecAllocatesNothingOnceWarm()
+    {
+        (_, WeightMatrix m, byte[] keep) = Build(256, 1024, seed: 12);
+        float[] x = QuantTestData.Random(4 * 1024, 13);
+        var y = new float[4 * 256];
+        m.MatMul(x, 4, y, _pool);
+        m.MatVec(x.AsSpan(0, 1024), y, _pool);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 10; i++)
+        {
+            m.MatVec(x.AsSpan(0, 1024), y, _pool);
+            m.MatMul(x, 4, y, _pool);
+        }
+        Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+        GC.KeepAlive(keep);
+    }
+
+    /// <summary>The SSE2 transpose used at load writes exactly the bytes of the scalar repack.</summary>
+    [Fact]
+    public void VectorRepackWritesTheScalarRepackBytes()
+    {
+        const int rows = 24, blocks = 5;
+        var random = new Random(14);
+        byte[] original = new byte[rows * blocks * 18];
+        random.NextBytes(original);
+        byte[] vector = (byte[])original.Clone(), scalar = (byte[])original.Clone();
+        fixed (byte* v = vector)
+        fixed (byte* s = scalar)
+        {
+            Q4_0x8.Interleave(v, rows, blocks, vector: System.Runtime.Intrinsics.X86.Sse2.IsSupported);
+            Q4_0x8.Interleave(s, rows, blocks, vector: false);
+        }
+        Assert.Equal(scalar, vector);
+        Assert.NotEqual(original, scalar);
+    }
+}

@@ -21,7 +21,7 @@ internal static class Orchestrator
             Console.WriteLine("""
                 edgewise-compare run [--rounds 3] [--threads 2] [--arches gemma4,gemma3n] [--dtypes q4_0,q8_0] [--ple-modes mmap]
                                      [--ple-cache 64MB] [--prompt 512] [--gen 128] [--ttft-prompt 16] [--seed 1]
-                                     [--weights mmap|hugepages] [--models DIR] [--out FILE.md] [--llama-mmap] [--no-llama]
+                                     [--weights mmap,hugepages] [--models DIR] [--out FILE.md] [--llama-mmap] [--no-llama]
                                      [--edgewise PATH/TO/edgewise]
                 --edgewise: the published CLI (scripts/publish.sh; run.sh passes it). Edgewise's TTFT is then its
                 `edgewise bench --json` cold_first_token_ms, in a fresh process, from process start to first token;
@@ -34,6 +34,7 @@ internal static class Orchestrator
         string[] arches = a.Get("arches", "gemma4").Split(',');
         string[] dtypes = a.Get("dtypes", "q4_0,q8_0").Split(',');
         string[] pleModes = a.Get("ple-modes", "mmap").Split(',');
+        string[] weightModes = a.Get("weights", "mmap").Split(',');
         ulong seed = ulong.Parse(a.Get("seed", "1"), CultureInfo.InvariantCulture);
         string? cli = a.Get("edgewise", "") is { Length: > 0 } given ? Path.GetFullPath(given) : null;
         if (cli is not null && !File.Exists(cli)) throw new ArgumentException($"--edgewise: no such file '{cli}'; run scripts/publish.sh first.");
@@ -60,7 +61,10 @@ internal static class Orchestrator
             foreach (string file in files)
             {
                 var runs = new List<string>();
-                foreach (string ple in pleModes) runs.Add($"measure --engine edgewise --model \"{file}\" --ple {ple.Trim()} --ple-cache {a.Get("ple-cache", "64MB")} --weights {a.Get("weights", "mmap")} {common}");
+                foreach (string weights in weightModes)
+                {
+                    foreach (string ple in pleModes) runs.Add($"measure --engine edgewise --model \"{file}\" --ple {ple.Trim()} --ple-cache {a.Get("ple-cache", "64MB")} --weights {weights.Trim()} {common}");
+                }
                 if (!a.Has("no-llama"))
                 {
                     string llama = $"measure --engine llama.cpp --model \"{file}\" {common}{(a.Has("llama-mmap") ? " --llama-mmap" : "")}";
@@ -75,7 +79,7 @@ internal static class Orchestrator
                     {
                         // What a user waits for: the shipped binary, cold, through the chat session.
                         inProcess = $" (harness child {r.TtftMs:F0} ms)";
-                        r = r with { TtftMs = ColdFirstTokenMs(cli, file, threads, a.GetInt("ttft-prompt", 16), Arg(run, "--ple"), a.Get("ple-cache", "64MB"), a.Get("weights", "mmap")) };
+                        r = r with { TtftMs = ColdFirstTokenMs(cli, file, threads, a.GetInt("ttft-prompt", 16), Arg(run, "--ple"), a.Get("ple-cache", "64MB"), Arg(run, "--weights")) };
                     }
                     Console.WriteLine($"round {round + 1}/{rounds} {r.Engine,-9} {r.Ple,-8} {r.Model}: prompt {r.PrefillTokPerS:F1} tok/s, decode {r.DecodeTokPerS:F2} tok/s, " +
                         $"TTFT {r.TtftMs:F0} ms{inProcess}, load {r.LoadMs:F0} ms, peak RSS {r.PeakRssBytes / 1048576.0:F0} MiB");

@@ -30,10 +30,15 @@ internal static class BatchDecodeBench
         int vocab = int.Parse(Arg(args, 3, "262144"), CultureInfo.InvariantCulture);
         int rounds = int.Parse(Arg(args, 4, "7"), CultureInfo.InvariantCulture);
         int threads = int.Parse(Arg(args, 5, "2"), CultureInfo.InvariantCulture);
-        string path = Synthesize(arch, type, layers, vocab);
+        // EDGEWISE_BENCH_MODEL: an existing file instead of a synthesized one; EDGEWISE_BENCH_WEIGHTS=hugepages: weights
+        // copied into huge pages (Q4_0 interleaved), as `serve` loads them.
+        string path = Environment.GetEnvironmentVariable("EDGEWISE_BENCH_MODEL") is { Length: > 0 } given ? given : Synthesize(arch, type, layers, vocab);
+        WeightPlacement placement = Environment.GetEnvironmentVariable("EDGEWISE_BENCH_WEIGHTS") == "hugepages" ? WeightPlacement.HugePages : WeightPlacement.Mapped;
 
         using var pool = new WorkerPool(threads);
-        using ILanguageModel model = Architectures.Load(path, new ModelLoadOptions { Pool = pool, MaxBatch = BatchSizes[^1] });
+        using ILanguageModel model = Architectures.Load(path, new ModelLoadOptions { Pool = pool, MaxBatch = BatchSizes[^1], Weights = placement });
+        vocab = model.Info.VocabularySize;
+        layers = model.Info.LayerCount;
         int max = BatchSizes[^1];
         var states = new IModelState[max];
         var logits = new float[max * model.Info.VocabularySize];
@@ -71,7 +76,7 @@ internal static class BatchDecodeBench
             }
         }
 
-        Console.WriteLine($"{model.Info.Name}: {layers} layers, vocab {vocab}, {type}, {threads} threads, median of {rounds} rounds; " +
+        Console.WriteLine($"{model.Info.Name}: {layers} layers, vocab {vocab}, {placement} weights, {threads} threads, median of {rounds} rounds; " +
             $"file {new FileInfo(path).Length / 1048576.0:F0} MiB");
         Console.WriteLine(gemma3n ? "  B   ms/step  tok/s  speedup   (dense FFN: ms/step  tok/s)" : "  B   ms/step  tok/s  speedup");
         double single = Median(times[0, 0]);

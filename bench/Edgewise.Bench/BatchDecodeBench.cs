@@ -31,7 +31,7 @@ internal static class BatchDecodeBench
         int rounds = int.Parse(Arg(args, 4, "7"), CultureInfo.InvariantCulture);
         int threads = int.Parse(Arg(args, 5, "2"), CultureInfo.InvariantCulture);
         // EDGEWISE_BENCH_MODEL: an existing file instead of a synthesized one; EDGEWISE_BENCH_WEIGHTS=hugepages: weights
-        // copied into huge pages (Q4_0 interleaved), as `serve` loads them.
+        // copied into huge pages (Q4_0 interleaved), as `serve` loads them; EDGEWISE_BENCH_CTX: each state's context.
         string path = Environment.GetEnvironmentVariable("EDGEWISE_BENCH_MODEL") is { Length: > 0 } given ? given : Synthesize(arch, type, layers, vocab);
         WeightPlacement placement = Environment.GetEnvironmentVariable("EDGEWISE_BENCH_WEIGHTS") == "hugepages" ? WeightPlacement.HugePages : WeightPlacement.Mapped;
 
@@ -44,7 +44,7 @@ internal static class BatchDecodeBench
         var logits = new float[max * model.Info.VocabularySize];
         for (int i = 0; i < max; i++)
         {
-            states[i] = model.CreateState(256);
+            states[i] = model.CreateState(int.Parse(Environment.GetEnvironmentVariable("EDGEWISE_BENCH_CTX") ?? "256", CultureInfo.InvariantCulture));
             var prompt = new int[2 + 3 * i];   // different positions per sequence
             for (int j = 0; j < prompt.Length; j++) prompt[j] = 2 + (j * 7 + i * 13) % (vocab - 2);
             states[i].Forward(prompt, logits);

@@ -40,6 +40,7 @@ public class Gemma3nSparseFfnBench
         if (!File.Exists(path)) Gemma3nGgufSynthesizer.Write(Gemma3nSynthSpec.Preset("e2b") with { Layers = 12, SharedKvLayers = 0, Vocab = 1024, Context = 512, Dtype = type }, path);
         _pool = new WorkerPool(Environment.ProcessorCount);
         _model = Gemma3nModel.Load(GgufFile.Open(path), new ModelLoadOptions { Pool = _pool });
+        _model.Weights.EnsureSparseDowns();
         _state = _model.CreateGemma3nState(512);
         var prompt = new int[32];
         for (int i = 0; i < prompt.Length; i++) prompt[i] = 2 + i * 7 % 1000;

@@ -27,12 +27,22 @@ public sealed class Gemma3nLayerWeights
     /// <summary>
     /// Sparse layers only: <see cref="Down"/> transposed to [I, H], so the columns of the intermediate units that
     /// survive the Gaussian top-k are contiguous rows (a block-quantized [H, I] matrix cannot be read by column).
-    /// Owned memory; see <see cref="Gemma3nWeights.SparseDownBytes"/>.
+    /// Owned memory; see <see cref="Gemma3nWeights.SparseDownBytes"/>. Null until
+    /// <see cref="Gemma3nWeights.EnsureSparseDowns"/> has built it (the first decode step does).
     /// </summary>
-    public WeightMatrix? DownTransposed { get; init; }        // [I, H]
+    public WeightMatrix? DownTransposed => Volatile.Read(ref _downTransposed);   // [I, H]
 
     /// <summary>The pinned bytes <see cref="DownTransposed"/> views: held here so they live as long as the layer.</summary>
-    internal byte[]? DownTransposedStorage { get; init; }
+    internal byte[]? DownTransposedStorage { get; private set; }
+
+    private WeightMatrix? _downTransposed;
+
+    /// <summary>Publishes a built transpose; the storage first, so a reader that sees the matrix sees its bytes alive.</summary>
+    internal void PublishDownTransposed(WeightMatrix matrix, byte[] storage)
+    {
+        DownTransposedStorage = storage;
+        Volatile.Write(ref _downTransposed, matrix);
+    }
     public required float[] PostFfwNorm { get; init; }       // [H]
 
     public required WeightMatrix LaurelLeft { get; init; }    // [R, H]
@@ -64,14 +74,40 @@ public sealed class Gemma3nWeights
     public required WeightMatrix[] AltUpUnembedProjections { get; init; } // (S−1) × [H, H]
     public required Gemma3nLayerWeights[] Layers { get; init; }
 
-    /// <summary>Bytes of the transposed down projections kept for sparse decode (the only weight memory not in the file).</summary>
-    public long SparseDownBytes
+    private readonly Lock _sparseBuild = new();
+    private Gemma3nConfig? _config;
+    private WeightMatrix[]? _pendingDowns;   // the sparse layers' [H, I] downs until their transposes exist
+    private int _threads;
+
+    /// <summary>
+    /// Bytes of the transposed down projections kept for sparse decode (the only weight memory not in the file),
+    /// whether or not <see cref="EnsureSparseDowns"/> has built them yet.
+    /// </summary>
+    public long SparseDownBytes { get; private init; }
+
+    /// <summary>True while the sparse layers' transposed down projections are still to be built.</summary>
+    public bool SparseDownsPending => Volatile.Read(ref _pendingDowns) is not null;
+
+    /// <summary>
+    /// Builds the transposed down projections of the sparse layers, once (later calls return at once). Only
+    /// single-token decode reads them, so the load leaves them to the first decode step: the first token of a
+    /// cold start does not wait for them (0.5 s of an E2B load on 2 cores), and every decode step, the first one
+    /// included, takes the same sparse path, so outputs never depend on timing.
+    /// </summary>
+    public void EnsureSparseDowns()
     {
-        get
+        if (Volatile.Read(ref _pendingDowns) is null) return;
+        lock (_sparseBuild)
         {
-            long total = 0;
-            foreach (Gemma3nLayerWeights l in Layers) total += l.DownTransposed?.ByteLength ?? 0;
-            return total;
+            WeightMatrix[]? downs = _pendingDowns;
+            if (downs is null) return;
+            var transposed = new (WeightMatrix Matrix, byte[] Storage)?[downs.Length];
+            TransposeSparseDowns(_config!, downs, _threads, transposed);
+            for (int i = 0; i < transposed.Length; i++)
+            {
+                if (transposed[i] is { } built) Layers[i].PublishDownTransposed(built.Matrix, built.Storage);
+            }
+            Volatile.Write(ref _pendingDowns, null);
         }
     }
 
@@ -84,15 +120,19 @@ public sealed class Gemma3nWeights
         WeightMatrix embd = tied ? r.Matrix(N.TokenEmbedding, c.VocabSize, h) : r.MappedMatrix(N.TokenEmbedding, c.VocabSize, h);
         var downs = new WeightMatrix[c.LayerCount];
         for (int i = 0; i < downs.Length; i++) downs[i] = r.Matrix(N.Block(i, N.FfnDown), h, c.FfnWidths[i]);
-        var transposed = new (WeightMatrix Matrix, byte[] Storage)?[c.LayerCount];
-        if (sparseDown) TransposeSparseDowns(c, downs, (options ?? ModelLoadOptions.Default).Threads, transposed);
         var layers = new Gemma3nLayerWeights[c.LayerCount];
+        long sparseBytes = 0;
         for (int i = 0; i < layers.Length; i++)
         {
-            layers[i] = LoadLayer(c, r, i, downs[i], transposed[i]);
+            layers[i] = LoadLayer(c, r, i, downs[i]);
+            if (sparseDown && c.IsSparse(i)) sparseBytes += GgmlTypeInfo.RowBytes(TransposedType(downs[i].Type), h) * downs[i].Columns;
         }
         return new Gemma3nWeights
         {
+            _config = c,
+            _pendingDowns = sparseDown ? downs : null,
+            _threads = (options ?? ModelLoadOptions.Default).Threads,
+            SparseDownBytes = sparseBytes,
             TokenEmbedding = embd,
             Output = r.OptionalMatrix(N.Output, c.VocabSize, h) ?? embd,
             OutputNorm = r.Vector(N.OutputNorm, h),
@@ -118,7 +158,7 @@ public sealed class Gemma3nWeights
         return parts;
     }
 
-    private static Gemma3nLayerWeights LoadLayer(Gemma3nConfig c, WeightReader r, int i, WeightMatrix down, (WeightMatrix Matrix, byte[] Storage)? downTransposed)
+    private static Gemma3nLayerWeights LoadLayer(Gemma3nConfig c, WeightReader r, int i, WeightMatrix down)
     {
         int h = c.HiddenSize, d = c.HeadDim, q = c.HeadCount * d, kv = c.KvHeadCount * d, ffn = c.FfnWidths[i];
         int s = c.AltUpInputs, p = c.PerLayerInputSize, rank = c.LaurelRank;
@@ -149,8 +189,6 @@ public sealed class Gemma3nWeights
             Gate = r.Matrix(B(N.FfnGate), ffn, h),
             Up = r.Matrix(B(N.FfnUp), ffn, h),
             Down = down,
-            DownTransposed = downTransposed?.Matrix,
-            DownTransposedStorage = downTransposed?.Storage,
             PostFfwNorm = r.Vector(B(N.PostFfwNorm), h),
             LaurelLeft = r.Matrix(B(N.LaurelLeft), rank, h),
             LaurelRight = r.Matrix(B(N.LaurelRight), h, rank),
@@ -175,7 +213,7 @@ public sealed class Gemma3nWeights
 
     /// <summary>
     /// The transposed down projections of the sparse layers, several layers at once (up to <paramref name="threads"/>),
-    /// into <paramref name="result"/>: this is most of a Gemma 3n load, and the first prompt waits for it.
+    /// into <paramref name="result"/>: about 0.5 s at E2B on 2 cores, so the first decode step does it, not the load.
     /// </summary>
     private static void TransposeSparseDowns(Gemma3nConfig c, WeightMatrix[] downs, int threads, (WeightMatrix, byte[])?[] result)
     {

@@ -91,6 +91,7 @@ public sealed class Gemma3nStateTests(ITestOutputHelper output)
         int[] tokens = TestShapes.Tokens(16, spec.Vocab, seed: 9);
         using Gemma3nModel model = Gemma3nTestShapes.Load(path, Gemma3nOptions.Default);
         Gemma3nLayerWeights first = model.Weights.Layers[0];
+        model.Weights.EnsureSparseDowns();
         Assert.Equal(GgmlType.Q8_0, first.DownTransposed!.Type);
         Assert.Equal((spec.Ffn, spec.Hidden), (first.DownTransposed.Rows, first.DownTransposed.Columns));
         Assert.Null(model.Weights.Layers[10].DownTransposed);   // dense layer: no copy

@@ -11,6 +11,44 @@ namespace Edgewise.Models.Tests.Gemma3n;
 /// <summary>The transposed down projections built at load for sparse decode.</summary>
 public sealed class Gemma3nWeightsTests
 {
+    [Fact]
+    public void Transposes_wait_for_the_first_decode_step_and_change_no_logit()
+    {
+        using var dir = new TempDirectory();
+        Gemma3nSynthSpec spec = Gemma3nTestShapes.Small;
+        string path = Gemma3nTestShapes.Write(dir, spec, GgmlType.Q4_0);
+        int[] prompt = TestShapes.Tokens(12, spec.Vocab, seed: 4);
+        int[] next = [7, 300, 41];
+        var lazy = (Gemma3nModel)Architectures.Load(path, new ModelLoadOptions { Threads = 2 });
+        var eager = (Gemma3nModel)Architectures.Load(path, new ModelLoadOptions { Threads = 2 });
+        using (lazy)
+        using (eager)
+        {
+            eager.Weights.EnsureSparseDowns();
+            Assert.True(lazy.Weights.SparseDownsPending);
+            Assert.Null(lazy.Weights.Layers[0].DownTransposed);
+            Assert.Equal(eager.Weights.SparseDownBytes, lazy.Weights.SparseDownBytes);   // reported before they exist
+            Assert.True(lazy.Weights.SparseDownBytes > 0);
+
+            using Gemma3nState a = lazy.CreateGemma3nState(64), b = eager.CreateGemma3nState(64);
+            var la = new float[spec.Vocab];
+            var lb = new float[spec.Vocab];
+            a.Forward(prompt, la);
+            b.Forward(prompt, lb);
+            Assert.Equal(lb, la);
+            Assert.True(lazy.Weights.SparseDownsPending);   // a prompt batch runs dense: the first token did not wait
+
+            foreach (int token in next)
+            {
+                a.Forward([token], la);
+                b.Forward([token], lb);
+                Assert.False(lazy.Weights.SparseDownsPending);
+                Assert.Equal(lb, la);   // the first decode step already took the sparse path, as every later one
+            }
+            Assert.True(a.LastSparseTraffic.SurvivingUnits < a.LastSparseTraffic.Units);
+        }
+    }
+
     [Theory]
     [InlineData(GgmlType.Q4_0, 1)]
     [InlineData(GgmlType.Q4_0, 3)]
@@ -21,6 +59,7 @@ public sealed class Gemma3nWeightsTests
         Gemma3nSynthSpec spec = Gemma3nTestShapes.Small;
         string path = Gemma3nTestShapes.Write(dir, spec, dtype);
         using var model = (Gemma3nModel)Architectures.Load(path, new ModelLoadOptions { Threads = threads });
+        model.Weights.EnsureSparseDowns();
         int sparseLayers = 0;
         for (int i = 0; i < model.Config.LayerCount; i++)
         {

@@ -35,7 +35,7 @@ public sealed unsafe partial class WeightMatrix
                 Acts = acts,
                 N = n,
                 Y = yp,
-                GroupsPerItem = Math.Max(1, RowsPerItem(Rows, n, pool.ThreadCount) / Q4_0x8.GroupRows),
+                GroupsPerItem = Math.Max(1, RowsPerItem(Rows, n, pool.ThreadCount, RowBytes) / Q4_0x8.GroupRows),
                 Fast = fast && RowDot.HasFastPath,
             };
             pool.Run(ref job, (groups + job.GroupsPerItem - 1) / job.GroupsPerItem);

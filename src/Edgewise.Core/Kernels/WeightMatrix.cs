@@ -251,7 +251,7 @@ public sealed unsafe partial class WeightMatrix
                 ScratchStride = actBytes,
                 N = n,
                 Y = yp,
-                RowsPerItem = RowsPerItem(Rows, n, pool.ThreadCount),
+                RowsPerItem = RowsPerItem(Rows, n, pool.ThreadCount, RowBytes),
                 Fast = fast,
             };
             pool.Run(ref job, (Rows + job.RowsPerItem - 1) / job.RowsPerItem);
@@ -260,14 +260,21 @@ public sealed unsafe partial class WeightMatrix
 
     /// <summary>
     /// Enough items (about 16 per thread) that a slow core hands work to a fast one; for batches, tiles small
-    /// enough that a tile of weight rows stays in L2 while every activation row passes over it.
+    /// enough that a tile of weight rows stays in cache while every activation row passes over it. Prompt batches
+    /// (many rows) take 32-row tiles; a decode batch of a few sequences takes tiles of up to 256 KiB (half an L2
+    /// here): 32-row tiles cut the 262144-row output head into 8192 items, whose hand-offs cost more than a
+    /// B = 2 step saves.
     /// </summary>
-    private static int RowsPerItem(int rows, int n, int threads)
+    private static int RowsPerItem(int rows, int n, int threads, long rowBytes)
     {
         int perItem = Math.Max(4, rows / (threads * 16));
-        if (n > 1) perItem = Math.Min(perItem, 32);
+        if (n >= DecodeBatchRows) return Math.Min(perItem, 32);
+        if (n > 1) perItem = Math.Min(perItem, (int)Math.Max(32, DecodeTileBytes / Math.Max(1, rowBytes)));
         return perItem;
     }
+
+    private const int DecodeBatchRows = 16;
+    private const long DecodeTileBytes = 256 << 10;
 
     private struct MatMulJob : IParallelJob
     {

@@ -5,11 +5,10 @@ namespace Edgewise.Server.Json;
 // Wire shapes of Ollama's native API (/api/chat, /api/generate, /api/tags, /api/show, /api/version).
 // Ollama streams by default (NDJSON, one object per line) and sends tool calls whole, arguments as an object.
 
-public sealed class OllamaChatRequestDto
+/// <summary>What <c>/api/chat</c> and <c>/api/generate</c> bodies share: model, sampling options, format, thinking, log-probs.</summary>
+public abstract class OllamaRequestDto
 {
     public string? Model { get; set; }
-    public List<OllamaMessageDto?>? Messages { get; set; }
-    public List<ToolDto?>? Tools { get; set; }
 
     /// <summary><c>"json"</c> or a JSON Schema object.</summary>
     public JsonElement? Format { get; set; }
@@ -29,25 +28,19 @@ public sealed class OllamaChatRequestDto
     public JsonElement? KeepAlive { get; set; }
 }
 
-public sealed class OllamaGenerateRequestDto
+public sealed class OllamaChatRequestDto : OllamaRequestDto
 {
-    public string? Model { get; set; }
+    public List<OllamaMessageDto?>? Messages { get; set; }
+    public List<ToolDto?>? Tools { get; set; }
+}
+
+public sealed class OllamaGenerateRequestDto : OllamaRequestDto
+{
     public string? Prompt { get; set; }
     public string? Suffix { get; set; }
     public string? System { get; set; }
-    public JsonElement? Format { get; set; }
-    public OllamaOptionsDto? Options { get; set; }
-    public bool? Stream { get; set; }
     public bool? Raw { get; set; }
-    public JsonElement? Think { get; set; }
     public List<string>? Images { get; set; }
-    /// <summary>Return each output token's log-probability (Ollama 0.12.11+).</summary>
-    public bool? Logprobs { get; set; }
-
-    /// <summary>Alternatives per position, 0..20; needs <see cref="Logprobs"/>.</summary>
-    public int? TopLogprobs { get; set; }
-
-    public JsonElement? KeepAlive { get; set; }
 }
 
 public sealed class OllamaMessageDto

@@ -13,7 +13,7 @@ internal static class OllamaRequestMapper
         var tools = ToolMapping.Tools(dto.Tools);
         if (tools.Count > 0 && !model.SupportsTools)
             throw ApiException.Invalid("tools", $"{model.Id} does not support tools", "unsupported_value");
-        return Common(dto.Options, dto.Format, dto.Think, model, dto.Logprobs, dto.TopLogprobs) with
+        return Common(dto, model) with
         {
             Messages = Messages(dto.Messages!),
             Tools = tools,
@@ -25,7 +25,7 @@ internal static class OllamaRequestMapper
     {
         if (!string.IsNullOrEmpty(dto.Suffix))
             throw ApiException.Invalid("suffix", $"{model.Id} does not support insert (suffix)", "unsupported_value");
-        var request = Common(dto.Options, dto.Format, dto.Think, model, dto.Logprobs, dto.TopLogprobs);
+        var request = Common(dto, model);
         if (dto.Raw == true)
             return request with { Prompt = dto.Prompt ?? "" };
         var messages = new List<ConversationMessage>();
@@ -35,23 +35,24 @@ internal static class OllamaRequestMapper
         return request with { Messages = messages };
     }
 
-    private static GenerationRequest Common(OllamaOptionsDto? options, JsonElement? format, JsonElement? think, ModelDescriptor model, bool? logprobs, int? topLogprobs)
+    private static GenerationRequest Common(OllamaRequestDto dto, ModelDescriptor model)
     {
+        var options = dto.Options;
         var numPredict = options?.NumPredict;
-        if (topLogprobs is > 0 && logprobs != true)
+        if (dto.TopLogprobs is > 0 && dto.Logprobs != true)
             throw ApiException.Invalid("top_logprobs", "'top_logprobs' requires 'logprobs' to be true.", "invalid_value");
         return new GenerationRequest
         {
             Model = model.Id,
-            ResponseFormat = ToolMapping.OllamaFormat(format),
+            ResponseFormat = ToolMapping.OllamaFormat(dto.Format),
             Sampling = RequestValidation.Sampling(options?.Temperature, options?.TopP, options?.TopK, options?.MinP,
                 options?.PresencePenalty, options?.FrequencyPenalty, options?.RepeatPenalty, options?.Seed, null),
             Stop = RequestValidation.Stop(options?.Stop, "options.stop"),
             // -1 (infinite) and -2 (fill the context) both mean "no cap".
             MaxTokens = numPredict is > 0 ? RequestValidation.MaxTokens(numPredict, "options.num_predict", model) : null,
-            EnableThinking = Think(think) && model.SupportsThinking,
-            Logprobs = logprobs ?? false,
-            TopLogprobs = RequestValidation.Range(topLogprobs, "top_logprobs", 0, RequestValidation.MaxTopLogprobs) ?? 0,
+            EnableThinking = Think(dto.Think) && model.SupportsThinking,
+            Logprobs = dto.Logprobs ?? false,
+            TopLogprobs = RequestValidation.Range(dto.TopLogprobs, "top_logprobs", 0, RequestValidation.MaxTopLogprobs) ?? 0,
         };
     }
 

@@ -95,14 +95,7 @@ public abstract class ChunkedModelState : IModelState
     {
         int b = states.Length, vocab = model.Info.VocabularySize;
         if (b == 0) throw new ArgumentException("At least one state is needed.", nameof(states));
-        if (tokens.Length != b)
-        {
-            throw new ArgumentException($"{b} states need {b} tokens; {tokens.Length} were given.", nameof(tokens));
-        }
-        if (logits.Length < (long)b * vocab)
-        {
-            throw new ArgumentException($"logits holds {logits.Length} values; {b} sequences × {vocab} are needed.", nameof(logits));
-        }
+        ILanguageModel.CheckBatchShapes(vocab, b, tokens.Length, logits.Length);
         if (b > model.MaxBatchSequences)
         {
             throw new ArgumentException($"{b} sequences were given; this model batches at most {model.MaxBatchSequences} (ModelLoadOptions.MaxBatch).", nameof(states));

@@ -24,15 +24,21 @@ public interface ILanguageModel : IDisposable
     void ForwardBatch(ReadOnlySpan<IModelState> states, ReadOnlySpan<int> tokens, Span<float> logits)
     {
         int vocab = Info.VocabularySize;
-        if (tokens.Length != states.Length)
-        {
-            throw new ArgumentException($"{states.Length} states need {states.Length} tokens; {tokens.Length} were given.", nameof(tokens));
-        }
-        if (logits.Length < (long)states.Length * vocab)
-        {
-            throw new ArgumentException($"logits holds {logits.Length} values; {states.Length} sequences × {vocab} are needed.", nameof(logits));
-        }
+        CheckBatchShapes(vocab, states.Length, tokens.Length, logits.Length);
         for (int i = 0; i < states.Length; i++) states[i].Forward(tokens.Slice(i, 1), logits.Slice(i * vocab, vocab));
+    }
+
+    /// <summary>One token per state, and room for one row of logits per state.</summary>
+    internal static void CheckBatchShapes(int vocab, int states, int tokens, int logits)
+    {
+        if (tokens != states)
+        {
+            throw new ArgumentException($"{states} states need {states} tokens; {tokens} were given.", nameof(tokens));
+        }
+        if (logits < (long)states * vocab)
+        {
+            throw new ArgumentException($"logits holds {logits} values; {states} sequences × {vocab} are needed.", nameof(logits));
+        }
     }
 }
 

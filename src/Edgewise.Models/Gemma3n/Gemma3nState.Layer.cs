@@ -67,8 +67,9 @@ public sealed partial class Gemma3nState
         int h = _c.HiddenSize, rows = t - row0;
         for (int r = 0; r < rows; r++) RowMath.RmsNorm(_z.AsSpan(r * h, h), lw.FfnNorm, _c.RmsNormEps, _xn.AsSpan(r * h, h));
         bool decodeRows = rows == 1 || (IsDecodeStep && rows <= SparseDecodeMaxRows);
-        if (decodeRows && UseSparseDecode && _c.IsSparse(il)) _w.EnsureSparseDowns();   // once per model; see there
-        if (decodeRows && UseSparseDecode && lw.DownTransposed is not null) SparseMlp(lw, _c.SparsityStdMultipliers[il], rows);
+        bool sparse = decodeRows && UseSparseDecode && _c.IsSparse(il);
+        if (sparse) _w.EnsureSparseDowns();   // once per model; see there
+        if (sparse && lw.DownTransposed is not null) SparseMlp(lw, _c.SparsityStdMultipliers[il], rows);
         else DenseMlp(il, lw, rows);
         for (int r = 0; r < rows; r++)
         {

@@ -40,6 +40,23 @@ public sealed unsafe class MemoryAdviceTests
         Assert.False(MemoryAdvice.PopulateRead(&b, 0));
     }
 
+    [Fact]
+    public void HugePages_advises_only_whole_aligned_huge_pages_inside_the_range()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var dir = new TempDirectory();
+        string path = dir.File("weights.bin");
+        File.WriteAllBytes(path, new byte[8 << 20]);
+        using MappedFile mapped = MappedFile.Open(path);
+        // Less than one aligned 2 MiB page inside: nothing to advise (rounding outward would touch the neighbours).
+        long toNextHuge = (2L << 20) - ((long)mapped.Pointer & ((2L << 20) - 1));
+        Assert.False(MemoryAdvice.HugePages(mapped.Pointer + toNextHuge + 32, (2L << 20) - 64));
+        Assert.False(MemoryAdvice.HugePages(null, 4 << 20));
+        // Six MiB hold at least one whole aligned 2 MiB page wherever the mapping starts.
+        Assert.True(MemoryAdvice.HugePages(mapped.Pointer + 32, 6L << 20));
+        Assert.Equal(0, mapped.Pointer[(6 << 20) + 1]);
+    }
+
     /// <summary>VmRSS of this process in bytes.</summary>
     private static long ResidentBytes()
     {

@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Edgewise.Core.IO;
 
 namespace Edgewise.Hub;
 
@@ -103,6 +104,9 @@ internal sealed class FileDownloader(HubClient hub, Func<string, long> freeSpace
             hash.GetHashAndReset();
         }
         output.Position = have;
+        // Aligned 4 MiB writes, whatever the network hands over: the file stays in the page cache as 2 MiB folios, so
+        // the first run after a pull maps it in huge pages. Disposal writes what is buffered, also on cancellation.
+        await using var writer = new ChunkedWriteStream(output, leaveOpen: true);
         WriteState(statePath, new PartialState(repository, commit, file.Path, file.Size, file.Sha256, download.ETag ?? download.LinkedETag));
 
         var clock = Stopwatch.StartNew();
@@ -117,7 +121,7 @@ internal sealed class FileDownloader(HubClient hub, Func<string, long> freeSpace
                 {
                     break;
                 }
-                await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                await writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
                 hash.AppendData(buffer, 0, read);
                 have += read;
                 if (progress is not null && clock.Elapsed - lastReport >= ProgressInterval)
@@ -129,7 +133,7 @@ internal sealed class FileDownloader(HubClient hub, Func<string, long> freeSpace
         }
         catch (HubException ex) when (ex.Kind == HubErrorKind.NetworkLost)
         {
-            await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             throw new HubException(HubErrorKind.NetworkLost, $"{ex.Message} Kept {have:N0} of {file.Size:N0} bytes of '{file.Path}'.", ex)
             { Repository = repository, FileName = file.Path };
         }

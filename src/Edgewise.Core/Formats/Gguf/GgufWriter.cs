@@ -168,7 +168,8 @@ public sealed class GgufWriter : IDisposable
             dataSize = AlignUp(dataSize + _tensors[i].ByteSize, _alignment);
         }
 
-        using var file = new FileStream(_path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 20);
+        // Aligned 4 MiB writes: the new file stays in the page cache as 2 MiB folios, which map as huge pages.
+        using var file = ChunkedWriteStream.Create(_path);
         using (var header = new BinaryWriter(file, Encoding.UTF8, leaveOpen: true))
         {
             header.Write("GGUF"u8);

@@ -50,6 +50,26 @@ internal static partial class SynthCommand
 
         command.SetAction(parse =>
         {
+            try
+            {
+                return Run(parse);
+            }
+            catch (ArgumentException ex)
+            {
+                // An impossible shape or option combination: the spec's own message names what is wrong.
+                Console.Error.WriteLine($"edgewise synth: {ex.Message}");
+                return 2;
+            }
+            catch (IOException ex)
+            {
+                Console.Error.WriteLine($"edgewise synth: cannot write {parse.GetValue(output)}: {ex.Message}");
+                return 1;
+            }
+        });
+        return command;
+
+        int Run(ParseResult parse)
+        {
             if (parse.GetValue(arch) == "gemma3n")
             {
                 var given = new Dictionary<string, int>();
@@ -94,8 +114,7 @@ internal static partial class SynthCommand
             Console.WriteLine($"wrote {path}: {bytes / 1048576.0:F1} MiB in {clock.Elapsed.TotalSeconds:F1} s " +
                 $"({spec.Layers} layers, hidden {spec.Hidden}, vocab {spec.Vocab}, {spec.Dtype})");
             return 0;
-        });
-        return command;
+        }
     }
 
     private static GgmlType ParseDtype(string text) => text.ToLowerInvariant() switch

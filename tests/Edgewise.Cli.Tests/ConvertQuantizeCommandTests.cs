@@ -86,4 +86,27 @@ public sealed class ConvertQuantizeCommandTests : IDisposable
         Assert.Contains("Unknown model type 'q3_k'", error.ToString());
         Assert.Contains("No such directory", error.ToString());
     }
+
+    [Fact]
+    public void Synth_of_an_impossible_shape_or_dtype_fails_with_the_reason_and_writes_nothing()
+    {
+        var error = new StringWriter();
+        TextWriter previous = Console.Error;
+        Console.SetError(error);
+        string output = Path.Combine(_dir, "never.gguf");
+        try
+        {
+            // Six layers with the E2B preset's 20 KV-shared ones leave no layer to own a KV cache.
+            Assert.Equal(2, Invoke(SynthCommand.Create(), "--shape", "e2b", "--layers", "6", "--out", output));
+            Assert.Equal(2, Invoke(SynthCommand.Create(), "--dtype", "q3_k", "--out", output));
+        }
+        finally
+        {
+            Console.SetError(previous);
+        }
+        Assert.Contains("edgewise synth: Invalid synthetic model shape: at least 2 layers must own their KV cache.", error.ToString());
+        Assert.Contains("Unknown --dtype 'q3_k'", error.ToString());
+        Assert.DoesNotContain("   at ", error.ToString());
+        Assert.False(File.Exists(output));
+    }
 }

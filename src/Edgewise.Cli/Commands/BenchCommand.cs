@@ -132,6 +132,24 @@ internal static class BenchCommand
         return null;
     }
 
+    /// <summary>
+    /// Resident bytes of this process in 2 MiB pages: huge-page-mapped file pages (the mapped weights) plus anonymous
+    /// huge pages (weights copied by <c>--weights hugepages</c>), from /proc/self/smaps_rollup. Null where /proc lacks it.
+    /// </summary>
+    internal static long? HugePageResidentBytes()
+    {
+        const string Rollup = "/proc/self/smaps_rollup";
+        if (!File.Exists(Rollup)) return null;
+        long kb = 0;
+        foreach (string line in File.ReadLines(Rollup))
+        {
+            int colon = line.IndexOf(':', StringComparison.Ordinal);
+            if (colon < 0 || line[..colon] is not ("AnonHugePages" or "FilePmdMapped" or "ShmemPmdMapped")) continue;
+            kb += long.Parse(line[(colon + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
+        }
+        return kb * 1024;
+    }
+
     private static string Text(EdgewiseModel model, BenchResult r, TimeSpan load, long? pleBytes)
     {
         var s = new StringBuilder();
@@ -141,6 +159,7 @@ internal static class BenchCommand
         s.AppendLine($"decode           {r.GeneratedTokens} tokens, {r.DecodeTokensPerSecond:F1} tok/s");
         s.AppendLine($"first token      {r.TimeToFirstToken.TotalMilliseconds:F1} ms ({r.ColdFirstToken.TotalMilliseconds:F0} ms after the process started)");
         if (PeakResidentBytes() is long peak) s.AppendLine($"peak resident    {PullCommand.FormatSize(peak)}");
+        if (HugePageResidentBytes() is long huge) s.AppendLine($"in huge pages    {PullCommand.FormatSize(huge)} (mapped or copied weights on 2 MiB pages)");
         if (pleBytes is long ple) s.AppendLine($"PLE read/token   {PullCommand.FormatSize(ple)}");
         return s.ToString().TrimEnd();
     }
@@ -163,6 +182,8 @@ internal static class BenchCommand
             w.WriteNumber("cold_first_token_ms", Math.Round(r.ColdFirstToken.TotalMilliseconds, 1));
             if (PeakResidentBytes() is long peak) w.WriteNumber("peak_resident_bytes", peak);
             else w.WriteNull("peak_resident_bytes");
+            if (HugePageResidentBytes() is long huge) w.WriteNumber("huge_page_resident_bytes", huge);
+            else w.WriteNull("huge_page_resident_bytes");
             if (pleBytes is long ple) w.WriteNumber("ple_bytes_per_token", ple);
             else w.WriteNull("ple_bytes_per_token");
             w.WriteEndObject();

@@ -14,7 +14,7 @@ namespace Edgewise.Compare;
 /// <summary>What one engine did on one file in one fresh process. <c>TtftMs</c> counts from the process start.</summary>
 internal sealed record MeasureResult(
     string Engine, string Model, string Ple, double LoadMs, double TtftMs, double PrefillTokPerS, double DecodeTokPerS,
-    long PeakRssBytes, double PleBytesPerToken);
+    long PeakRssBytes, double PleBytesPerToken, long HugePageBytes = 0);
 
 /// <summary>
 /// A child process: loads one model with one engine and measures, in order, cold time to first token (from the
@@ -46,7 +46,7 @@ internal static class Measurement
         MeasureResult r = engine == "edgewise"
             ? Edgewise(model, threads, a.Get("ple", "mmap"), a.Get("ple-cache", "64MB"), a.Get("weights", "mmap"), tokens, shortPrompt, gen)
             : LlamaCpp(model, threads, a.Has("llama-mmap"), tokens, shortPrompt, gen);
-        r = r with { PeakRssBytes = PeakRss() };
+        r = r with { PeakRssBytes = PeakRss(), HugePageBytes = HugePageResident() };
         Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(r));
         return 0;
     }
@@ -162,6 +162,21 @@ internal static class Measurement
         var tokens = new int[count];
         for (int i = 0; i < count; i++) tokens[i] = i == 0 ? 2 : 1000 + random.Next(limit - 1000);
         return tokens;
+    }
+
+    /// <summary>Resident bytes in 2 MiB pages now (after decode): huge-page-mapped file pages plus anonymous huge pages.</summary>
+    public static long HugePageResident()
+    {
+        if (!OperatingSystem.IsLinux()) return 0;
+        long kb = 0;
+        foreach (string line in File.ReadLines("/proc/self/smaps_rollup"))
+        {
+            if (line.StartsWith("AnonHugePages:", StringComparison.Ordinal) || line.StartsWith("FilePmdMapped:", StringComparison.Ordinal))
+            {
+                kb += long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+            }
+        }
+        return kb * 1024;
     }
 
     /// <summary>VmHWM: the process's peak resident set (anonymous + file-backed pages).</summary>

@@ -21,8 +21,8 @@ internal static class Report
             double rooflineTokPerS = bwN * 1e9 / bytesPerToken;
             s.AppendLine(ci, $"### {name}: decode reads {bytesPerToken / 1048576.0:F0} MiB/token; roofline {rooflineTokPerS:F1} tok/s at {bwN:F1} GB/s");
             s.AppendLine();
-            s.AppendLine("| engine | PLE | prompt tok/s | decode tok/s | TTFT ms | load ms | peak RSS MiB | decode GB/s | % roofline | PLE bytes/token |");
-            s.AppendLine("|---|---|---|---|---|---|---|---|---|---|");
+            s.AppendLine("| engine | PLE | prompt tok/s | decode tok/s | TTFT ms | load ms | peak RSS MiB | in 2 MiB pages MiB | decode GB/s | % roofline | PLE bytes/token |");
+            s.AppendLine("|---|---|---|---|---|---|---|---|---|---|---|");
             var groups = new List<List<MeasureResult>>();
             foreach (string ple in Distinct(results.FindAll(r => r.Model == name && r.Engine == "edgewise")))
             {
@@ -33,7 +33,7 @@ internal static class Report
             {
                 double decode = Median(g, r => r.DecodeTokPerS);
                 s.AppendLine(ci, $"| {g[0].Engine} | {g[0].Ple} | {Median(g, r => r.PrefillTokPerS):F1} | {decode:F2} | {Median(g, r => r.TtftMs):F0} | " +
-                    $"{Median(g, r => r.LoadMs):F0} | {Median(g, r => r.PeakRssBytes) / 1048576.0:F0} | {decode * bytesPerToken / 1e9:F1} | " +
+                    $"{Median(g, r => r.LoadMs):F0} | {Median(g, r => r.PeakRssBytes) / 1048576.0:F0} | {Median(g, r => r.HugePageBytes) / 1048576.0:F0} | {decode * bytesPerToken / 1e9:F1} | " +
                     $"{100 * decode / rooflineTokPerS:F0}% | {Median(g, r => r.PleBytesPerToken):F0} |");
             }
             if (llama.Count > 0)
@@ -43,7 +43,7 @@ internal static class Report
                     if (g == llama) continue;
                     s.AppendLine(ci, $"| **ratio** Edgewise/llama.cpp | {g[0].Ple} | **{Median(g, r => r.PrefillTokPerS) / Median(llama, r => r.PrefillTokPerS):F2}x** | " +
                         $"**{Median(g, r => r.DecodeTokPerS) / Median(llama, r => r.DecodeTokPerS):F2}x** | {Median(g, r => r.TtftMs) / Median(llama, r => r.TtftMs):F2}x | " +
-                        $"{Median(g, r => r.LoadMs) / Median(llama, r => r.LoadMs):F2}x | {Median(g, r => r.PeakRssBytes) / Median(llama, r => r.PeakRssBytes):F2}x | | | |");
+                        $"{Median(g, r => r.LoadMs) / Median(llama, r => r.LoadMs):F2}x | {Median(g, r => r.PeakRssBytes) / Median(llama, r => r.PeakRssBytes):F2}x | | | | |");
                 }
             }
             s.AppendLine();

@@ -44,7 +44,8 @@ public sealed class WeightReader
     /// <summary>
     /// With <see cref="WeightPlacement.HugePages"/>, Q4_0 matrices are repacked eight rows at a time as they are read
     /// (<see cref="WeightMatrix.Interleave"/>): a faster decode matvec and prompt batch at no extra memory. Only for
-    /// models that never call the row-sparse kernels (<see cref="WeightMatrix.MatVecRows"/>) on these matrices.
+    /// matrices that never meet the row-sparse kernels (<see cref="WeightMatrix.MatVecRows"/>): load those with
+    /// <see cref="RowSparseMatrix"/>.
     /// </summary>
     public bool InterleaveQ4_0 { get; init; }
 
@@ -67,18 +68,26 @@ public sealed class WeightReader
     public WeightMatrix Matrix(string name, long rows, long columns) =>
         OptionalMatrix(name, rows, columns) ?? throw Missing(name, $"a [{columns}, {rows}] tensor");
 
-    public WeightMatrix? OptionalMatrix(string name, long rows, long columns) => Load(name, rows, columns, Placement);
+    public WeightMatrix? OptionalMatrix(string name, long rows, long columns) => Load(name, rows, columns, Placement, InterleaveQ4_0);
+
+    /// <summary>
+    /// A required matrix that a decode step reads whole or only some rows of (the row-sparse kernels,
+    /// <see cref="WeightMatrix.MatVecRows"/>): placed as <see cref="Placement"/> says, but never interleaved, since those
+    /// kernels read ggml rows.
+    /// </summary>
+    public WeightMatrix RowSparseMatrix(string name, long rows, long columns) =>
+        Load(name, rows, columns, Placement, interleave: false) ?? throw Missing(name, $"a [{columns}, {rows}] tensor");
 
     /// <summary>
     /// A required matrix that tokens read a few rows of (embedding tables, routed experts): it stays a view of the
     /// mapped file whatever <see cref="Placement"/> says, so only the rows used are ever paged in.
     /// </summary>
     public WeightMatrix MappedMatrix(string name, long rows, long columns) =>
-        Load(name, rows, columns, WeightPlacement.Mapped) ?? throw Missing(name, $"a [{columns}, {rows}] tensor");
+        Load(name, rows, columns, WeightPlacement.Mapped, interleave: false) ?? throw Missing(name, $"a [{columns}, {rows}] tensor");
 
-    public WeightMatrix? OptionalMappedMatrix(string name, long rows, long columns) => Load(name, rows, columns, WeightPlacement.Mapped);
+    public WeightMatrix? OptionalMappedMatrix(string name, long rows, long columns) => Load(name, rows, columns, WeightPlacement.Mapped, interleave: false);
 
-    private WeightMatrix? Load(string name, long rows, long columns, WeightPlacement placement)
+    private WeightMatrix? Load(string name, long rows, long columns, WeightPlacement placement, bool interleave)
     {
         if (!_source.TryGetTensor(name, out TensorView view)) return null;
         if (view.Columns != columns || view.Rows != rows)
@@ -90,8 +99,8 @@ public sealed class WeightReader
         // Positioned reads, not a copy out of the mapping: the mapped pages are never touched, so the weights are
         // counted once in the resident set, not twice.
         return _source.TryGetFileRange(name, out string file, out long offset)
-            ? WeightMatrix.ReadFromFile(name, view.Type, mapped.Rows, mapped.Columns, file, offset, arena: _arena, interleave: InterleaveQ4_0)
-            : mapped.CopyToMemory(_arena, interleave: InterleaveQ4_0);
+            ? WeightMatrix.ReadFromFile(name, view.Type, mapped.Rows, mapped.Columns, file, offset, arena: _arena, interleave: interleave)
+            : mapped.CopyToMemory(_arena, interleave: interleave);
     }
 
     /// <summary>A required vector of exactly <paramref name="length"/> values, dequantized to floats.</summary>

@@ -187,7 +187,8 @@ public sealed class Gemma3nWeights
             PostAttentionNorm = r.Vector(B(N.PostAttentionNorm), h),
             FfnNorm = r.Vector(B(N.FfnNorm), h),
             Gate = r.Matrix(B(N.FfnGate), ffn, h),
-            Up = r.Matrix(B(N.FfnUp), ffn, h),
+            // The sparse decode reads the surviving rows of Up (MatVecRows): ggml rows, never interleaved.
+            Up = c.IsSparse(i) ? r.RowSparseMatrix(B(N.FfnUp), ffn, h) : r.Matrix(B(N.FfnUp), ffn, h),
             Down = down,
             PostFfwNorm = r.Vector(B(N.PostFfwNorm), h),
             LaurelLeft = r.Matrix(B(N.LaurelLeft), rank, h),

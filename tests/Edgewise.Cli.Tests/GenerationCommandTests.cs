@@ -92,6 +92,37 @@ public sealed class GenerationCommandTests(SyntheticModelFile model) : IClassFix
     }
 
     [Fact]
+    public async Task Bench_builds_the_repack_cache_once_in_EDGEWISE_HOME_and_off_skips_it()
+    {
+        string home = System.IO.Path.Combine(model.Directory, "home");
+        string q4 = System.IO.Path.Combine(model.Directory, "tiny-q4_0.gguf");
+        Edgewise.Models.Synthesis.Gemma4GgufSynthesizer.Write(SyntheticModelFile.Spec with { Dtype = Edgewise.Core.Tensors.GgmlType.Q4_0 }, q4);
+        string? saved = Environment.GetEnvironmentVariable("EDGEWISE_HOME");
+        TextWriter savedError = Console.Error;
+        var error = new StringWriter();
+        Environment.SetEnvironmentVariable("EDGEWISE_HOME", home);
+        Console.SetError(error);
+        try
+        {
+            string[] args = [q4, "--prompt", "8", "--gen", "2", "--threads", "2", "--json", "--offline"];
+            Assert.Equal(0, (await InvokeAsync(BenchCommand.Create(), [.. args, "--repack-cache", "off"])).Code);
+            Assert.False(System.IO.Directory.Exists(System.IO.Path.Combine(home, "repacked")));
+            Assert.Equal(0, (await InvokeAsync(BenchCommand.Create(), args)).Code);
+            Assert.Single(System.IO.Directory.GetFiles(System.IO.Path.Combine(home, "repacked"), "*.q4x8"));
+            Assert.Equal(0, (await InvokeAsync(BenchCommand.Create(), args)).Code);
+        }
+        finally
+        {
+            Console.SetError(savedError);
+            Environment.SetEnvironmentVariable("EDGEWISE_HOME", saved);
+        }
+        // Said once: the second run found the cache current.
+        string log = error.ToString();
+        Assert.Contains("Repacked the Q4_0 matrices for fast decode", log);
+        Assert.Equal(log.IndexOf("Repacked", StringComparison.Ordinal), log.LastIndexOf("Repacked", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Bench_RejectsAnUnknownPlePlacement()
     {
         (int code, _) = await InvokeAsync(BenchCommand.Create(), model.Path, "--ple", "disk", "--offline");

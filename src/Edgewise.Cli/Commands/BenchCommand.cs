@@ -37,7 +37,7 @@ internal static class BenchCommand
             }
             try
             {
-                (EdgewiseModel loaded, TimeSpan loadTime) = await model.LoadAsync(parse, Console.Error, cancellationToken).ConfigureAwait(false);
+                (EdgewiseModel loaded, TimeSpan loadTime) = await model.LoadAsync(parse, Console.Error, cancellationToken, prepareRepackCache: true).ConfigureAwait(false);
                 using (loaded)
                 {
                     int context = parse.GetValue(model.Context) ?? promptTokens + genTokens + 1;

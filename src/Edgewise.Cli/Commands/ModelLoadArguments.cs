@@ -1,11 +1,13 @@
 using System.CommandLine;
+using Edgewise.Hub;
 using Edgewise.Models.Common;
 
 namespace Edgewise.Cli.Commands;
 
 /// <summary>
 /// The load options every command that opens a model shares (<c>run</c>, <c>serve</c>, <c>bench</c>, <c>logits</c>):
-/// <c>--threads</c>, <c>--ple mmap|resident|stream</c>, <c>--ple-cache 64MB</c>, <c>--weights mmap|hugepages</c>.
+/// <c>--threads</c>, <c>--ple mmap|resident|stream</c>, <c>--ple-cache 64MB</c>, <c>--weights mmap|hugepages</c>,
+/// <c>--repack-cache on|off</c>.
 /// Add them with <see cref="AddTo"/>, read them back with <see cref="Read"/>.
 /// </summary>
 internal sealed class ModelLoadArguments
@@ -18,6 +20,11 @@ internal sealed class ModelLoadArguments
     };
     private readonly Option<string> _pleCache = new("--ple-cache") { Description = "Row cache of --ple stream, e.g. 64MB.", DefaultValueFactory = _ => "64MB" };
     private readonly Option<string> _weights;
+    private readonly Option<string> _repackCache = new("--repack-cache")
+    {
+        Description = "With --weights mmap: keep Q4_0 matrices interleaved in EDGEWISE_HOME/repacked (written once in the background, ~half the model file; mapped on later runs for hugepages-like decode speed with an instant load), or off.",
+        DefaultValueFactory = _ => "on",
+    };
 
     /// <param name="defaultWeights">
     /// The <c>--weights</c> default: <c>mmap</c> where the first token should come fast (run, generate, bench),
@@ -33,6 +40,7 @@ internal sealed class ModelLoadArguments
         };
         _ple.AcceptOnlyFromAmong("mmap", "resident", "stream");
         _weights.AcceptOnlyFromAmong("hugepages", "mmap");
+        _repackCache.AcceptOnlyFromAmong("on", "off");
         _pleCache.Validators.Add(result =>
         {
             try
@@ -52,6 +60,7 @@ internal sealed class ModelLoadArguments
         command.Options.Add(_ple);
         command.Options.Add(_pleCache);
         command.Options.Add(_weights);
+        command.Options.Add(_repackCache);
     }
 
     public ModelLoadOptions Read(ParseResult parse) => new()
@@ -60,5 +69,9 @@ internal sealed class ModelLoadArguments
         PerLayerEmbeddings = PerLayerEmbeddingStore.ParseMode(parse.GetValue(_ple)!),
         PerLayerEmbeddingCacheBytes = PerLayerEmbeddingStore.ParseSize(parse.GetValue(_pleCache)!),
         Weights = parse.GetValue(_weights) == "mmap" ? WeightPlacement.Mapped : WeightPlacement.HugePages,
+        RepackCacheDirectory = parse.GetValue(_repackCache) == "on" ? RepackCacheDirectory : null,
     };
+
+    /// <summary>Where repack caches live: beside the model store, so <c>EDGEWISE_HOME</c> moves both.</summary>
+    public static string RepackCacheDirectory => Path.Combine(ModelStoreOptions.DefaultRoot(), "repacked");
 }

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Edgewise.Cli.Infrastructure;
 using Edgewise.Hub;
 using Spectre.Console;
 
@@ -52,6 +53,8 @@ internal static class PullCommand
             var store = new ModelStore(hub);
             var installed = await HubConsole.WithProgressAsync(reference.Text, progress => store.PullAsync(reference, progress, cancellationToken)).ConfigureAwait(false);
             HubConsole.Done($"{installed.Repository}/{installed.File} ({FormatSize(installed.Size)}, commit {installed.Commit[..Math.Min(12, installed.Commit.Length)]})");
+            // Now, while the user waits for the pull anyway, not in the background of the first chat.
+            RepackCacheStep.Prepare(installed.Path, ModelLoadArguments.RepackCacheDirectory, Environment.ProcessorCount, Console.Error);
             Console.WriteLine(installed.Path);
             return 0;
         }

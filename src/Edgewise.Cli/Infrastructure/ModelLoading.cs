@@ -25,10 +25,16 @@ internal sealed class ModelOptions
     }
 
     /// <summary>Resolves and loads the model, with a spinner on a terminal; returns the model and the load time.</summary>
-    public async Task<(EdgewiseModel Model, TimeSpan LoadTime)> LoadAsync(ParseResult parse, TextWriter log, CancellationToken cancellationToken)
+    /// <param name="prepareRepackCache">Build a missing repack cache before loading (not counted as load time), rather than in the background.</param>
+    public async Task<(EdgewiseModel Model, TimeSpan LoadTime)> LoadAsync(ParseResult parse, TextWriter log, CancellationToken cancellationToken,
+        bool prepareRepackCache = false)
     {
         string path = await ModelResolver.ResolveAsync(parse.GetValue(Model)!, parse.GetValue(Offline), cancellationToken).ConfigureAwait(false);
         Edgewise.Models.Common.ModelLoadOptions placement = Load.Read(parse);
+        if (prepareRepackCache && placement.Weights == Edgewise.Models.Common.WeightPlacement.Mapped && placement.RepackCacheDirectory is string repacked)
+        {
+            RepackCacheStep.Prepare(path, repacked, Math.Max(1, placement.Threads), log);
+        }
         var options = new EngineLoadOptions
         {
             Threads = Math.Max(1, placement.Threads),

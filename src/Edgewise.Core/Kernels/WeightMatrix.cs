@@ -156,6 +156,17 @@ public sealed unsafe partial class WeightMatrix
         return new WeightMatrix(Name, Type, _data, Rows, Columns, _owner, interleaved: true);
     }
 
+    /// <summary>A view of Q4_0 bytes already interleaved eight rows at a time (<see cref="RepackCache"/>'s mapping).</summary>
+    internal static WeightMatrix FromInterleaved(string name, byte* data, int rows, int columns)
+        => new(name, GgmlType.Q4_0, data, rows, columns, interleaved: true);
+
+    /// <summary>First byte of row <paramref name="row"/> in the ggml layout (not for interleaved matrices).</summary>
+    internal byte* RowPointer(int row)
+    {
+        if (IsInterleaved) throw new InvalidOperationException($"'{Name}' is interleaved: its rows are not contiguous.");
+        return _data + row * RowBytes;
+    }
+
     /// <summary>True when the matrix owns its bytes (a huge-page copy, or built by <see cref="FromRows"/>) rather than viewing the file.</summary>
     public bool OwnsMemory => _owner is not null || _owned is not null;
 

@@ -1,17 +1,24 @@
 using Edgewise.Core.Formats.Gguf;
 using Edgewise.Core.IO;
+using Edgewise.Core.Kernels;
 using Edgewise.Core.Tensors;
+using Edgewise.Core.Threading;
 
 namespace Edgewise.Models.Common;
 
-/// <summary>Tensors of a GGUF file (names are already GGUF names); owns the file.</summary>
+/// <summary>Tensors of a GGUF file (names are already GGUF names); owns the file and its repack cache.</summary>
 public sealed class GgufTensorSource : ITensorSource
 {
     // Pages mapped per madvise call: small enough that Dispose waits at most a few milliseconds for the prefault.
     private const long PrefaultChunk = 32L << 20;
 
     private Thread? _prefault;
-    private volatile bool _stopPrefault;
+    private Thread? _repackBuild;
+    private volatile bool _stop;
+    private string? _repackPath;
+    private RepackCache? _repacked;
+    private readonly List<string> _served = [];
+    private readonly List<WeightMatrix> _notInterleaved = [];
 
     public GgufTensorSource(GgufFile file)
     {
@@ -46,12 +53,13 @@ public sealed class GgufTensorSource : ITensorSource
     public void PrefaultInBackground(IReadOnlyCollection<string> partlyRead)
     {
         if (_prefault is not null) throw new InvalidOperationException($"{FilePath}: the prefault has already started.");
-        var layers = new List<TensorView>();
+        var layers = _repacked?.Views() ?? [];
         var rest = new List<TensorView>();
         AdviseHugePages(partlyRead);
         foreach (GgufTensorInfo info in File.Tensors)
         {
-            if (partlyRead.Contains(info.Name)) continue;
+            // Matrices the repack cache holds are read from its mapping: mapping their GGUF pages too would count them twice.
+            if (partlyRead.Contains(info.Name) || _repacked?.Names.Contains(info.Name) == true) continue;
             TensorView view = File.GetTensor(info.Name);
             (info.Name.StartsWith("blk.", StringComparison.Ordinal) ? layers : rest).Add(view);
         }
@@ -87,17 +95,86 @@ public sealed class GgufTensorSource : ITensorSource
         {
             for (long offset = 0; offset < t.ByteLength; offset += PrefaultChunk)
             {
-                if (_stopPrefault) return;
+                if (_stop) return;
                 if (!MemoryAdvice.PopulateRead(t.Data + offset, Math.Min(PrefaultChunk, t.ByteLength - offset))) return;
             }
         }
     }
 
+    /// <summary>
+    /// Uses (and, after <see cref="BuildRepackCache"/>, keeps up to date) the repack cache of this file in
+    /// <paramref name="directory"/>: Q4_0 matrices stored interleaved by an earlier load, served by
+    /// <see cref="TryGetInterleaved"/>. Call before <see cref="PrefaultInBackground"/>, so the prefault maps the cache's
+    /// pages instead of the file's.
+    /// </summary>
+    public void OpenRepackCache(string directory)
+    {
+        if (_repackPath is not null) throw new InvalidOperationException($"{FilePath}: the repack cache is already open.");
+        _repackPath = RepackCache.FileFor(directory, FilePath);
+        _repacked = RepackCache.TryOpen(_repackPath, FilePath);
+    }
+
+    /// <summary>The repack cache's copy of <paramref name="ggufName"/>, when one is open and holds it with this shape.</summary>
+    public bool TryGetInterleaved(string ggufName, int rows, int columns, out WeightMatrix matrix)
+    {
+        matrix = null!;
+        if (_repacked is null || !_repacked.TryGet(ggufName, rows, columns, out matrix)) return false;
+        lock (_served) _served.Add(ggufName);
+        return true;
+    }
+
+    /// <summary>A mapped Q4_0 matrix that a model wanted interleaved and the cache did not hold.</summary>
+    public void NoteNotInterleaved(WeightMatrix mapped)
+    {
+        if (_repackPath is null) return;
+        lock (_notInterleaved) _notInterleaved.Add(mapped);
+    }
+
+    /// <summary>
+    /// When the model asked for interleaved matrices that the cache lacks (first load, or the model file changed),
+    /// writes a complete cache for the next load: on a low-priority background thread, or before returning with
+    /// <paramref name="wait"/>. This load keeps its plain matrices either way. A full disk or an unwritable directory
+    /// only costs the speed-up; <see cref="Dispose"/> stops an unfinished build and leaves no file behind.
+    /// </summary>
+    /// <returns>The build, or null when nothing was missing or no cache is open.</returns>
+    public Thread? BuildRepackCache(bool wait = false)
+    {
+        if (_repackPath is null || _notInterleaved.Count == 0 || _repackBuild is not null) return null;
+        // Every matrix, not only the missing ones, from the file's plain layout: a partial cache is rewritten whole.
+        var all = new List<WeightMatrix>(_notInterleaved);
+        foreach (string name in _served) all.Add(WeightMatrix.Create(File.GetTensor(name)));
+        string path = _repackPath, directory = System.IO.Path.GetDirectoryName(path)!;
+        long bytes = 0;
+        foreach (WeightMatrix m in all) bytes += m.RowBytes * m.Rows;
+        _repackBuild = new Thread(() =>
+        {
+            BackgroundPriority.LowerCurrentThread();
+            try
+            {
+                RepackCache.RemoveOrphans(directory);
+                Directory.CreateDirectory(directory);
+                // Leave a margin: the cache is an optimisation, never worth filling the disk.
+                if (new DriveInfo(System.IO.Path.GetFullPath(directory)).AvailableFreeSpace < bytes + (1L << 30)) return;
+                RepackCache.Write(path, FilePath, all, () => _stop);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // Read-only or full: this model keeps running on plain matrices; the next load tries again.
+            }
+        })
+        { IsBackground = true, Name = "edgewise repack cache" };
+        _repackBuild.Start();
+        if (wait) _repackBuild.Join();
+        return _repackBuild;
+    }
+
     public void Dispose()
     {
-        // The thread touches the mapping: stop it before the file is unmapped.
-        _stopPrefault = true;
+        // The threads touch the mapping: stop them before the file is unmapped.
+        _stop = true;
         _prefault?.Join();
+        _repackBuild?.Join();
+        _repacked?.Dispose();
         File.Dispose();
     }
 }

@@ -27,6 +27,16 @@ public sealed record ModelLoadOptions
     /// </summary>
     public WeightPlacement Weights { get; init; } = WeightPlacement.Mapped;
 
+    /// <summary>
+    /// Where mapped GGUF models keep their repack cache (<see cref="Edgewise.Core.Kernels.RepackCache"/>: Q4_0 matrices
+    /// stored interleaved, written once in the background, mapped on later loads for the interleaved kernels with no
+    /// load-time copy); null turns it off. The CLI and server use <c>EDGEWISE_HOME/repacked</c>.
+    /// </summary>
+    public string? RepackCacheDirectory { get; init; }
+
+    /// <summary>Build a missing repack cache during the load instead of in the background (benchmarks, <c>pull</c>).</summary>
+    public bool WaitForRepackCache { get; init; }
+
     /// <summary>Row cache of <see cref="PerLayerEmbeddingMode.Stream"/> in bytes (<c>--ple-cache</c>); at least one row is kept.</summary>
     public long PerLayerEmbeddingCacheBytes { get; init; } = PerLayerEmbeddingStore.DefaultCacheBytes;
 

@@ -43,7 +43,8 @@ public sealed class WeightReader
 
     /// <summary>
     /// With <see cref="WeightPlacement.HugePages"/>, Q4_0 matrices are repacked eight rows at a time as they are read
-    /// (<see cref="WeightMatrix.Interleave"/>): a faster decode matvec and prompt batch at no extra memory. Only for
+    /// (<see cref="WeightMatrix.Interleave"/>): a faster decode matvec and prompt batch at no extra memory. Mapped, they
+    /// come interleaved from the GGUF source's repack cache when it has one (<see cref="GgufTensorSource.OpenRepackCache"/>). Only for
     /// matrices that never meet the row-sparse kernels (<see cref="WeightMatrix.MatVecRows"/>): load those with
     /// <see cref="RowSparseMatrix"/>.
     /// </summary>
@@ -95,7 +96,13 @@ public sealed class WeightReader
             throw ModelErrors.Field(Path, name, $"ne [{columns}, {rows}]", $"ne [{string.Join(", ", view.Shape)}]");
         }
         WeightMatrix mapped = WeightMatrix.Create(view);   // checks type and block alignment
-        if (placement == WeightPlacement.Mapped) return mapped;
+        if (placement == WeightPlacement.Mapped)
+        {
+            if (!interleave || !mapped.CanInterleave || _source is not GgufTensorSource gguf) return mapped;
+            if (gguf.TryGetInterleaved(name, mapped.Rows, mapped.Columns, out WeightMatrix cached)) return cached;
+            gguf.NoteNotInterleaved(mapped);
+            return mapped;
+        }
         // Positioned reads, not a copy out of the mapping: the mapped pages are never touched, so the weights are
         // counted once in the resident set, not twice.
         return _source.TryGetFileRange(name, out string file, out long offset)

@@ -57,10 +57,16 @@ public sealed class Gemma3nModel : ILanguageModel
         string name = file.GetStringOrDefault("general.name") ?? Path.GetFileNameWithoutExtension(file.FilePath);
         options ??= ModelLoadOptions.Default;
         var source = new GgufTensorSource(file);
-        if (options.Weights == WeightPlacement.Mapped) source.PrefaultInBackground(RowTables(file));
+        if (options.Weights == WeightPlacement.Mapped)
+        {
+            if (options.RepackCacheDirectory is string repacked) source.OpenRepackCache(repacked);
+            source.PrefaultInBackground(RowTables(file));
+        }
         try
         {
-            return new Gemma3nModel(source, config, options, name, gemma3n ?? Gemma3nOptions.Default);
+            var model = new Gemma3nModel(source, config, options, name, gemma3n ?? Gemma3nOptions.Default);
+            source.BuildRepackCache(options.WaitForRepackCache);
+            return model;
         }
         catch
         {

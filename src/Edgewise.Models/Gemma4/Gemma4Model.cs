@@ -49,10 +49,16 @@ public sealed class Gemma4Model : ILanguageModel
         string name = file.GetStringOrDefault("general.name") ?? Path.GetFileNameWithoutExtension(file.FilePath);
         options ??= ModelLoadOptions.Default;
         var source = new GgufTensorSource(file);
-        if (options.Weights == WeightPlacement.Mapped) source.PrefaultInBackground(RowTables(file));
+        if (options.Weights == WeightPlacement.Mapped)
+        {
+            if (options.RepackCacheDirectory is string repacked) source.OpenRepackCache(repacked);
+            source.PrefaultInBackground(RowTables(file));
+        }
         try
         {
-            return new Gemma4Model(source, config, options, name);
+            var model = new Gemma4Model(source, config, options, name);
+            source.BuildRepackCache(options.WaitForRepackCache);
+            return model;
         }
         catch
         {

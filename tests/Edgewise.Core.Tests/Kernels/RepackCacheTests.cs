@@ -1,0 +1,134 @@
+using Edgewise.Core.Kernels;
+using Edgewise.Core.Tensors;
+using Edgewise.Core.Tests.Formats;
+using Edgewise.Core.Threading;
+using Xunit;
+
+namespace Edgewise.Core.Tests.Kernels;
+
+public sealed class RepackCacheTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+    private readonly string _source;
+    private readonly WeightMatrix[] _plain;
+
+    public RepackCacheTests()
+    {
+        // The "model file" is only an identity (length and write time) for the cache; the matrices come from memory.
+        _source = _dir.File("model.gguf");
+        File.WriteAllBytes(_source, new byte[1000]);
+        var random = new Random(17);
+        _plain = [Matrix("blk.0.attn_q.weight", 64, 96, random), Matrix("output.weight", 1000, 64, random), Matrix("blk.0.ffn_down.weight", 24, 160, random)];
+    }
+
+    public void Dispose() => _dir.Dispose();
+
+    private static WeightMatrix Matrix(string name, int rows, int columns, Random random)
+    {
+        var values = new float[rows * columns];
+        for (int i = 0; i < values.Length; i++) values[i] = (float)(random.NextDouble() * 2 - 1);
+        return WeightMatrix.FromRows(name, GgmlType.Q4_0, values, rows, columns);
+    }
+
+    private string CachePath => RepackCache.FileFor(_dir.File("repacked"), _source);
+
+    [Fact]
+    public void A_written_cache_serves_the_interleaved_bytes_of_every_matrix()
+    {
+        Assert.True(RepackCache.Write(CachePath, _source, _plain));
+        using RepackCache cache = RepackCache.TryOpen(CachePath, _source) ?? throw new Xunit.Sdk.XunitException("cache did not open");
+        Assert.Equal(_plain.Select(m => m.Name).Order(), cache.Names.Order());
+        using var pool = new WorkerPool(2);
+        foreach (WeightMatrix plain in _plain)
+        {
+            Assert.True(cache.TryGet(plain.Name, plain.Rows, plain.Columns, out WeightMatrix cached));
+            Assert.True(cached.IsInterleaved);
+            WeightMatrix reference = plain.Interleave();
+            var x = new float[plain.Columns];
+            for (int i = 0; i < x.Length; i++) x[i] = MathF.Sin(i + 1);
+            float[] expected = new float[plain.Rows], actual = new float[plain.Rows];
+            reference.MatVec(x, expected, pool);
+            cached.MatVec(x, actual, pool);
+            Assert.Equal(expected, actual);   // same bytes, same kernel: bit for bit
+            float[] row = new float[plain.Columns], cachedRow = new float[plain.Columns];
+            plain.DequantizeRow(plain.Rows - 1, row);
+            cached.DequantizeRow(plain.Rows - 1, cachedRow);
+            Assert.Equal(row, cachedRow);
+        }
+        Assert.False(cache.TryGet("output.weight", 1000, 32, out _));   // another shape is another tensor
+        Assert.False(cache.TryGet("blk.1.attn_q.weight", 64, 96, out _));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(CachePath)!, "*.tmp"));
+    }
+
+    [Fact]
+    public void A_changed_model_file_makes_the_cache_stale()
+    {
+        Assert.True(RepackCache.Write(CachePath, _source, _plain));
+        File.SetLastWriteTimeUtc(_source, File.GetLastWriteTimeUtc(_source).AddSeconds(5));
+        Assert.Null(RepackCache.TryOpen(CachePath, _source));
+        Assert.True(RepackCache.Write(CachePath, _source, _plain));
+        File.AppendAllText(_source, "x");
+        Assert.Null(RepackCache.TryOpen(CachePath, _source));
+    }
+
+    [Theory]
+    [InlineData("truncated")]
+    [InlineData("garbage")]
+    [InlineData("empty")]
+    public void A_damaged_cache_is_ignored_without_an_exception(string damage)
+    {
+        Assert.True(RepackCache.Write(CachePath, _source, _plain));
+        DateTime stamp = File.GetLastWriteTimeUtc(CachePath);
+        switch (damage)
+        {
+            case "truncated":
+                using (FileStream f = File.OpenWrite(CachePath)) f.SetLength(f.Length - 4096);
+                break;
+            case "garbage":
+                byte[] bytes = File.ReadAllBytes(CachePath);
+                bytes[40] ^= 0xFF;   // inside the source path's length or the first name
+                bytes[36] ^= 0xFF;
+                File.WriteAllBytes(CachePath, bytes);
+                break;
+            default:
+                File.WriteAllBytes(CachePath, []);
+                break;
+        }
+        File.SetLastWriteTimeUtc(CachePath, stamp);
+        Assert.Null(RepackCache.TryOpen(CachePath, _source));
+    }
+
+    [Fact]
+    public void A_stopped_write_leaves_no_file_behind()
+    {
+        int calls = 0;
+        Assert.False(RepackCache.Write(CachePath, _source, _plain, stop: () => ++calls > 1));
+        Assert.False(File.Exists(CachePath));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(CachePath)!));
+    }
+
+    [Fact]
+    public void Only_plain_interleavable_Q4_0_matrices_can_be_cached()
+    {
+        var ex = Assert.Throws<ArgumentException>(() => RepackCache.Write(CachePath, _source, [_plain[0].Interleave()]));
+        Assert.Contains("blk.0.attn_q.weight", ex.Message, StringComparison.Ordinal);
+        WeightMatrix q8 = WeightMatrix.FromRows("q8", GgmlType.Q8_0, new float[8 * 32], 8, 32);
+        Assert.Throws<ArgumentException>(() => RepackCache.Write(CachePath, _source, [q8]));
+    }
+
+    [Fact]
+    public void Orphans_of_deleted_model_files_are_removed_and_the_others_kept()
+    {
+        string other = _dir.File("other.gguf");
+        File.WriteAllBytes(other, new byte[10]);
+        string directory = _dir.File("repacked");
+        string otherCache = RepackCache.FileFor(directory, other);
+        Assert.True(RepackCache.Write(CachePath, _source, _plain));
+        Assert.True(RepackCache.Write(otherCache, other, [_plain[0]]));
+        Assert.NotEqual(CachePath, otherCache);
+        File.Delete(other);
+        RepackCache.RemoveOrphans(directory);
+        Assert.True(File.Exists(CachePath));
+        Assert.False(File.Exists(otherCache));
+    }
+}

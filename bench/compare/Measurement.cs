@@ -58,7 +58,9 @@ internal static class Measurement
             Threads = threads,
             PerLayerEmbeddings = PerLayerEmbeddingStore.ParseMode(ple),
             PerLayerEmbeddingCacheBytes = PerLayerEmbeddingStore.ParseSize(pleCache),
-            Weights = weights == "mmap" ? WeightPlacement.Mapped : WeightPlacement.HugePages,
+            Weights = weights == "hugepages" ? WeightPlacement.HugePages : WeightPlacement.Mapped,
+            // `repacked`: mapped, Q4_0 matrices from the repack cache the orchestrator built before the first round.
+            RepackCacheDirectory = weights == "repacked" ? RepackCacheDirectory(path) : null,
         };
         int context = prompt.Length + gen + 8;
         var clock = Stopwatch.StartNew();
@@ -92,7 +94,12 @@ internal static class Measurement
         }
         double decode = gen / Stopwatch.GetElapsedTime(t0).TotalSeconds;
         double pleBytesPerToken = store is null ? 0 : (store.BytesRead - pleBytes0) / (double)gen;
-        string placement = weights == "hugepages" ? ple + ", weights hugepages" : ple;
+        string placement = weights switch
+        {
+            "hugepages" => ple + ", weights hugepages",
+            "repacked" => ple + ", repack cache",
+            _ => ple,
+        };
         return new MeasureResult("edgewise", Path.GetFileName(path), placement, loadMs, ttftMs, prefill, decode, 0, pleBytesPerToken);
     }
 
@@ -163,6 +170,12 @@ internal static class Measurement
         for (int i = 0; i < count; i++) tokens[i] = i == 0 ? 2 : 1000 + random.Next(limit - 1000);
         return tokens;
     }
+
+    /// <summary>Where the `repacked` weight mode keeps its caches: EDGEWISE_HOME/repacked of a home beside the models.</summary>
+    public static string RepackCacheDirectory(string model) => Path.Combine(EdgewiseHome(model), "repacked");
+
+    /// <summary>The EDGEWISE_HOME the published CLI gets, so its `bench` finds the same repack caches.</summary>
+    public static string EdgewiseHome(string model) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(model))!, ".home");
 
     /// <summary>Resident bytes in 2 MiB pages now (after decode): huge-page-mapped file pages plus anonymous huge pages.</summary>
     public static long HugePageResident()

@@ -3,6 +3,8 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Edgewise.Core.Tensors;
+using Edgewise.Models;
+using Edgewise.Models.Common;
 using Edgewise.Models.Synthesis;
 
 namespace Edgewise.Compare;
@@ -21,8 +23,11 @@ internal static class Orchestrator
             Console.WriteLine("""
                 edgewise-compare run [--rounds 3] [--threads 2] [--arches gemma4,gemma3n] [--dtypes q4_0,q8_0] [--ple-modes mmap]
                                      [--ple-cache 64MB] [--prompt 512] [--gen 128] [--ttft-prompt 16] [--seed 1]
-                                     [--weights mmap,hugepages] [--models DIR] [--out FILE.md] [--llama-mmap] [--no-llama]
+                                     [--weights mmap,repacked,hugepages] [--models DIR] [--out FILE.md] [--llama-mmap] [--no-llama]
                                      [--edgewise PATH/TO/edgewise]
+                --weights: mmap = the GGUF mapped, ggml layout (no repack cache); repacked = mapped, Q4_0 matrices from
+                the repack cache (built once before the rounds, in DIR/.home/repacked); hugepages = copied into huge-page
+                memory at load, Q4_0 interleaved.
                 --edgewise: the published CLI (scripts/publish.sh; run.sh passes it). Edgewise's TTFT is then its
                 `edgewise bench --json` cold_first_token_ms, in a fresh process, from process start to first token;
                 without it, the measuring child's own time from process start.
@@ -45,6 +50,18 @@ internal static class Orchestrator
         foreach (string arch in arches)
         {
             foreach (string dtype in dtypes) files.Add(EnsureModel(modelsDir, arch.Trim(), dtype.Trim(), seed));
+        }
+
+        if (Array.Exists(weightModes, w => w.Trim() == "repacked"))
+        {
+            foreach (string file in files)
+            {
+                // Built once before the rounds, as `edgewise pull` does, so no round pays for it.
+                var clock = Stopwatch.StartNew();
+                var options = new ModelLoadOptions { Threads = threads, RepackCacheDirectory = Measurement.RepackCacheDirectory(file), WaitForRepackCache = true };
+                using (Architectures.Load(file, options)) { }
+                Console.WriteLine($"repack cache of {Path.GetFileName(file)} ready ({clock.Elapsed.TotalSeconds:F1} s)");
+            }
         }
 
         string[] bw = RunChild($"bandwidth --threads {threads}", Bandwidth.ResultPrefix).Split(' ');
@@ -140,10 +157,12 @@ internal static class Orchestrator
             UseShellExecute = false,
         };
         foreach (string arg in new[] { "bench", model, "--prompt", prompt.ToString(CultureInfo.InvariantCulture), "--gen", "1",
-            "--threads", threads.ToString(CultureInfo.InvariantCulture), "--ple", ple, "--ple-cache", pleCache, "--weights", weights, "--offline", "--json" })
+            "--threads", threads.ToString(CultureInfo.InvariantCulture), "--ple", ple, "--ple-cache", pleCache,
+            "--weights", weights == "repacked" ? "mmap" : weights, "--repack-cache", weights == "repacked" ? "on" : "off", "--offline", "--json" })
         {
             start.ArgumentList.Add(arg);
         }
+        start.Environment["EDGEWISE_HOME"] = Measurement.EdgewiseHome(model);
         using Process child = Process.Start(start)!;
         Task<string> stderr = child.StandardError.ReadToEndAsync();
         string json = child.StandardOutput.ReadToEnd();

@@ -19,11 +19,12 @@ public sealed record ModelLoadOptions
     public PerLayerEmbeddingMode PerLayerEmbeddings { get; init; } = PerLayerEmbeddingMode.Mapped;
 
     /// <summary>
-    /// Where matrices that every token reads in full go. <see cref="WeightPlacement.HugePages"/> reads them into
-    /// huge-page memory at load, which the kernels stream 10-15% faster than 4 KiB mapped-file pages on a quiet
-    /// machine, but the copy cost ~4 s of kernel CPU for an E2B Q4_0 file here (page zeroing and copying), which a
-    /// cold start cannot afford; so <see cref="WeightPlacement.Mapped"/> is the default. Tables read a row at a
-    /// time (token and PLE embeddings, routed experts) stay mapped either way.
+    /// Where matrices that every token reads in full go. <see cref="WeightPlacement.Mapped"/> (the default) maps the
+    /// file: instant load, and with a <see cref="RepackCacheDirectory"/> the Q4_0 matrices come interleaved from the
+    /// repack cache after the first load. <see cref="WeightPlacement.HugePages"/> copies them into huge-page memory at
+    /// load (Q4_0 interleaved as they are read): the same kernels without a cache file, for ~4 s of kernel CPU at E2B
+    /// Q4_0 here (page zeroing and copying), which a cold start cannot afford. Tables read a row at a time (token and
+    /// PLE embeddings, routed experts) stay mapped either way.
     /// </summary>
     public WeightPlacement Weights { get; init; } = WeightPlacement.Mapped;
 
@@ -46,7 +47,10 @@ public sealed record ModelLoadOptions
 /// <summary>Where dense weight matrices live once loaded.</summary>
 public enum WeightPlacement
 {
-    /// <summary>Views of the memory-mapped file: instant load, 4 KiB pages, shared with the page cache.</summary>
+    /// <summary>
+    /// Views of the memory-mapped file: instant load, shared with the page cache. The matrices get huge-page advice, so
+    /// on Linux 6.x with a large-folio filesystem a cold page cache maps them in 2 MiB pages too.
+    /// </summary>
     Mapped,
 
     /// <summary>Read into 2 MiB-aligned memory with transparent huge pages requested.</summary>

@@ -1,5 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
+using Edgewise.Core.Kernels;
+using Edgewise.Core.Tensors;
 using Xunit;
 
 namespace Edgewise.Hub.Tests;
@@ -58,9 +60,15 @@ public sealed class CliPullTests : IAsyncLifetime
         Assert.Equal(0, offlineHit.ExitCode);
         Assert.Equal(path, offlineHit.StdOut.Trim());
 
+        // A repack cache of the pulled file (the fake model is not a loadable GGUF, so pull built none itself).
+        string cache = RepackCache.FileFor(Path.Combine(_home, "repacked"), path);
+        var values = new float[8 * 32];
+        Assert.True(RepackCache.Write(cache, path, [WeightMatrix.FromRows("w", GgmlType.Q4_0, values, 8, 32)]));
+
         var rm = await RunAsync("rm", "gemma-4-e2b");
         Assert.Equal(0, rm.ExitCode);
         Assert.False(File.Exists(path));
+        Assert.False(File.Exists(cache));
         Assert.Equal(1, (await RunAsync("rm", "gemma-4-e2b")).ExitCode);
 
         var offlineMiss = await RunAsync("pull", "gemma-4-e2b", "--offline");

@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Edgewise.Core.Kernels;
 using Edgewise.Hub;
 
 namespace Edgewise.Cli.Commands;
@@ -38,6 +39,8 @@ internal static class RmCommand
             {
                 Console.WriteLine($"removed {m.Repository}/{m.File} ({PullCommand.FormatSize(m.Size)})");
             }
+            // Their repack caches go too (and those of any other model file that no longer exists).
+            RepackCache.RemoveOrphans(ModelLoadArguments.RepackCacheDirectory);
             return 0;
         });
         return command;

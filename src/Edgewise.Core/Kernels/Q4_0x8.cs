@@ -100,7 +100,7 @@ internal static unsafe class Q4_0x8
     /// <summary>The eight rows' scales times this block's activation scale.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Scales(byte* block, float activationScale)
-        => RowDot.WidenHalf(Sse2.LoadVector128((ushort*)block)) * Vector256.Create(activationScale);
+        => RowDot.WidenHalfScales(Sse2.LoadVector128((ushort*)block)) * Vector256.Create(activationScale);
 
     /// <summary>
     /// Lane r = Σ nibble·x over row r's block, for the four unpacked chunks and the block's activation values
@@ -186,7 +186,7 @@ internal static unsafe class Q4_0x8
         Vector256<byte> lo1 = c1 & mask, hi1 = Avx2.ShiftRightLogical(c1.AsUInt16(), 4).AsByte() & mask;
         Vector256<byte> lo2 = c2 & mask, hi2 = Avx2.ShiftRightLogical(c2.AsUInt16(), 4).AsByte() & mask;
         Vector256<byte> lo3 = c3 & mask, hi3 = Avx2.ShiftRightLogical(c3.AsUInt16(), 4).AsByte() & mask;
-        Vector256<float> ws = RowDot.WidenHalf(Sse2.LoadVector128((ushort*)w));
+        Vector256<float> ws = RowDot.WidenHalfScales(Sse2.LoadVector128((ushort*)w));
         // The same operations as Block, in the same order, so each lane equals the single-row result exactly.
         sbyte* q = acts[0].Qs;
         Vector256<int> d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q + low, q + high) - Vector256.Create(acts[0].Sums[b] << 3);

@@ -78,6 +78,14 @@ internal static unsafe partial class RowDot
         return (Vector256.ConditionalSelect(isSpecial, infOrNan, finite.AsInt32()) | sign).AsSingle();
     }
 
+    /// <summary>Eight fp16 block scales widened as <see cref="Fp16.ScaleToFloat"/> does: sign-extend, shift, mask, rebias.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> WidenHalfScales(Vector128<ushort> bits)
+    {
+        Vector256<int> shifted = Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(bits.AsInt16()), 13) & Vector256.Create(Fp16.ScaleMask);
+        return shifted.AsSingle() * Vector256.Create(Fp16.RebiasMultiplier);
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastF16(ushort* w, float* x, int n)
     {
@@ -121,7 +129,7 @@ internal static unsafe partial class RowDot
     /// <summary>The fp16 scales of eight consecutive blocks <paramref name="stride"/> bytes apart, widened.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<float> GatherHalfScales(byte* first, int stride)
-        => WidenHalf(Vector128.Create(
+        => WidenHalfScales(Vector128.Create(
             *(ushort*)first, *(ushort*)(first + stride), *(ushort*)(first + 2 * stride), *(ushort*)(first + 3 * stride),
             *(ushort*)(first + 4 * stride), *(ushort*)(first + 5 * stride), *(ushort*)(first + 6 * stride), *(ushort*)(first + 7 * stride)));
 

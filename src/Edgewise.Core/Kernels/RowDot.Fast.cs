@@ -236,23 +236,47 @@ internal static unsafe partial class RowDot
         int b = 0;
         for (; b + 8 <= blocks; b += 8, w += 8 * 18, xq += 256)
         {
-            Vector256<int> p01 = DotQ4BlockPair(w, xq), p23 = DotQ4BlockPair(w + 36, xq + 64);
-            Vector256<int> p45 = DotQ4BlockPair(w + 72, xq + 128), p67 = DotQ4BlockPair(w + 108, xq + 192);
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q4_0BlockSums(p01, p23, p45, p67, a.Sums + b)),
+            Vector256<byte> l01 = UnpackQ4BlockPair(w, out Vector256<byte> h01), l23 = UnpackQ4BlockPair(w + 36, out Vector256<byte> h23);
+            Vector256<byte> l45 = UnpackQ4BlockPair(w + 72, out Vector256<byte> h45), l67 = UnpackQ4BlockPair(w + 108, out Vector256<byte> h67);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q4_0BlockSums(l01, h01, l23, h23, l45, h45, l67, h67, xq, a.Sums + b)),
                 GatherHalfScales(w, 18) * Avx.LoadVector256(a.Scales + b), acc);
         }
         return Q4_0Tail(w, a, b, blocks, Vector256.Sum(acc));
     }
 
-    /// <summary>Four block-pair dots of eight blocks to eight exact block sums (lane k = block k), less 8·Σx.</summary>
+    /// <summary>
+    /// Eight Q4_0 blocks' unpacked nibbles (four pairs) against 256 paired activation bytes: eight exact block
+    /// sums (lane k = block k), less 8·Σx.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Q4_0BlockSums(Vector256<int> p01, Vector256<int> p23, Vector256<int> p45, Vector256<int> p67, int* xSums)
+    private static Vector256<int> Q4_0BlockSums(Vector256<byte> l01, Vector256<byte> h01, Vector256<byte> l23, Vector256<byte> h23,
+        Vector256<byte> l45, Vector256<byte> h45, Vector256<byte> l67, Vector256<byte> h67, sbyte* x, int* xSums)
     {
-        // hadd(p01, p23) = [b0 b0 b2 b2 | b1 b1 b3 b3] pair sums; once more gives [b0 b2 b4 b6 | b1 b3 b5 b7].
-        Vector256<int> h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(p01, p23), Avx2.HorizontalAdd(p45, p67));
+        Vector256<int> h;
+        if (AvxVnni.IsSupported)
+        {
+            Vector256<int> p01 = DotQ4BlockPair(l01, h01, x), p23 = DotQ4BlockPair(l23, h23, x + 64);
+            Vector256<int> p45 = DotQ4BlockPair(l45, h45, x + 128), p67 = DotQ4BlockPair(l67, h67, x + 192);
+            // hadd(p01, p23) = [b0 b0 b2 b2 | b1 b1 b3 b3] pair sums; once more gives [b0 b2 b4 b6 | b1 b3 b5 b7].
+            h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(p01, p23), Avx2.HorizontalAdd(p45, p67));
+        }
+        else
+        {
+            // The same tree in int16, before the widening madd: a lane of the last level sums 16 nibble·x products
+            // (at most 16 * 15 * 127 = 30480), so one madd widens all eight blocks instead of one per pair.
+            Vector256<short> s01 = DotQ4BlockPairShorts(l01, h01, x), s23 = DotQ4BlockPairShorts(l23, h23, x + 64);
+            Vector256<short> s45 = DotQ4BlockPairShorts(l45, h45, x + 128), s67 = DotQ4BlockPairShorts(l67, h67, x + 192);
+            Vector256<short> t = Avx2.HorizontalAdd(Avx2.HorizontalAdd(s01, s23), Avx2.HorizontalAdd(s45, s67));
+            h = Avx2.MultiplyAddAdjacent(t, Vector256.Create((short)1));
+        }
         Vector256<int> sums = Avx2.PermuteVar8x32(h, Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7));
         return sums - Avx2.ShiftLeftLogical(Avx.LoadVector256(xSums), 3);
     }
+
+    /// <summary>Two Q4_0 blocks' nibble·x byte-pair sums in int16 (at most 2 · 2 · 15 · 127 per lane); lanes 0-7 belong to the first block.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<short> DotQ4BlockPairShorts(Vector256<byte> low, Vector256<byte> high, sbyte* x)
+        => Avx2.MultiplyAddAdjacent(low, Avx.LoadVector256(x)) + Avx2.MultiplyAddAdjacent(high, Avx.LoadVector256(x + 32));
 
     /// <summary>Blocks [b, blocks) after the groups of eight, added to <paramref name="sum"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

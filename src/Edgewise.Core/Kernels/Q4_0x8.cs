@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Edgewise.Core.Quantization;
 
 namespace Edgewise.Core.Kernels;
 
@@ -97,10 +98,13 @@ internal static unsafe class Q4_0x8
         }
     }
 
-    /// <summary>The eight rows' scales times this block's activation scale.</summary>
+    /// <summary>
+    /// The eight rows' scales times this block's activation scale, the fp16 rebias folded into the latter: exact
+    /// powers of two, so each lane rounds as <see cref="Fp16.ScaleToFloat"/>(d) · scale does in <see cref="Block4"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<float> Scales(byte* block, float activationScale)
-        => RowDot.WidenHalfScales(Sse2.LoadVector128((ushort*)block)) * Vector256.Create(activationScale);
+        => RowDot.HalfScalesUnbiased(Sse2.LoadVector128((ushort*)block)) * Vector256.Create(activationScale * Fp16.RebiasMultiplier);
 
     /// <summary>
     /// Lane r = Σ nibble·x over row r's block, for the four unpacked chunks and the block's activation values
@@ -142,9 +146,8 @@ internal static unsafe class Q4_0x8
     /// 16..31 at <paramref name="high"/>, accumulated into the eight row lanes of <paramref name="acc"/>.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Block(byte* w, sbyte* low, sbyte* high, int xSum, float xScale, Vector256<float> acc)
+    private static Vector256<float> Block(byte* w, sbyte* low, sbyte* high, int xSum, float xScale, Vector256<byte> mask, Vector256<float> acc)
     {
-        Vector256<byte> mask = Vector256.Create((byte)0x0F);
         Vector256<byte> c0 = Avx.LoadVector256(w + 16), c1 = Avx.LoadVector256(w + 48);
         Vector256<byte> c2 = Avx.LoadVector256(w + 80), c3 = Avx.LoadVector256(w + 112);
         Vector256<int> d = Dot(c0 & mask, Avx2.ShiftRightLogical(c0.AsUInt16(), 4).AsByte() & mask,
@@ -160,17 +163,18 @@ internal static unsafe class Q4_0x8
     private static void Fast1(byte* w, int blocks, in ActivationRow a, float* y)
     {
         Vector256<float> acc = Vector256<float>.Zero;
+        Vector256<byte> mask = Vector256.Create((byte)0x0F);   // hoisted: built inside Block it is rebuilt every block
         sbyte* x = a.Qs;
         float* xScales = a.Scales;
         int* xSums = a.Sums;
         int b = 0;
         // Paired activation layout: [b low 16, b+1 low 16, b high 16, b+1 high 16]; an odd last block is plain.
-        for (; b + 2 <= blocks; b += 2, w += 2 * GroupBlockBytes, x += 64)
+        for (; b + 2 <= blocks; b += 2, w += 2 * GroupBlockBytes, x += 64, xScales += 2, xSums += 2)
         {
-            acc = Block(w, x, x + 32, xSums[b], xScales[b], acc);
-            acc = Block(w + GroupBlockBytes, x + 16, x + 48, xSums[b + 1], xScales[b + 1], acc);
+            acc = Block(w, x, x + 32, xSums[0], xScales[0], mask, acc);
+            acc = Block(w + GroupBlockBytes, x + 16, x + 48, xSums[1], xScales[1], mask, acc);
         }
-        if (b < blocks) acc = Block(w, x, x + 16, xSums[b], xScales[b], acc);
+        if (b < blocks) acc = Block(w, x, x + 16, xSums[0], xScales[0], mask, acc);
         Avx.Store(y, acc);
     }
 

@@ -137,14 +137,18 @@ internal static unsafe partial class RowDot
     /// sixteen shuffle-port uops on the pipes the block dots need.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> GatherHalfScales(byte* first, int stride)
+    internal static Vector256<float> GatherHalfScales(byte* first, int stride) => WidenHalfScales(GatherHalves(first, stride));
+
+    /// <summary>The fp16 scale bits of eight consecutive blocks <paramref name="stride"/> bytes apart.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector128<ushort> GatherHalves(byte* first, int stride)
     {
         // Every address is first + constant, so each load folds its offset (a helper taking a pointer costs copies).
         ulong s0123 = ScalePair(*(ushort*)first, *(uint*)(first + stride - 2))
             | (ulong)ScalePair(*(ushort*)(first + 2 * stride), *(uint*)(first + 3 * stride - 2)) << 32;
         ulong s4567 = ScalePair(*(ushort*)(first + 4 * stride), *(uint*)(first + 5 * stride - 2))
             | (ulong)ScalePair(*(ushort*)(first + 6 * stride), *(uint*)(first + 7 * stride - 2)) << 32;
-        return WidenHalfScales(Vector128.Create(s0123, s4567).AsUInt16());
+        return Vector128.Create(s0123, s4567).AsUInt16();
     }
 
     /// <summary>Two adjacent blocks' scales as one dword: the second's comes as the top half of the dword that ends with it.</summary>
@@ -273,8 +277,8 @@ internal static unsafe partial class RowDot
         Vector256<float> acc = Vector256<float>.Zero;
         Vector256<byte> mask = Vector256.Create((byte)0x0F);   // hoisted: built per pair it is rebuilt every pair
         sbyte* xq = a.Qs;
-        float* xScales = a.Scales;
-        int* xSums = a.Sums;
+        float* xScales = a.RebiasedScales;
+        int* xSums = a.OffsetSums;
         int b = 0;
         for (; b + 8 <= blocks; b += 8, w += 8 * 18, xq += 256, xScales += 8, xSums += 8)
         {
@@ -283,18 +287,18 @@ internal static unsafe partial class RowDot
             Vector256<byte> l45 = UnpackQ4BlockPair(Sse2.LoadVector128(w + 74), Sse2.LoadVector128(w + 92), mask, out Vector256<byte> h45);
             Vector256<byte> l67 = UnpackQ4BlockPair(Sse2.LoadVector128(w + 110), Sse2.LoadVector128(w + 128), mask, out Vector256<byte> h67);
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q4_0BlockSums(l01, h01, l23, h23, l45, h45, l67, h67, xq, xSums)),
-                GatherHalfScales(w, 18) * Avx.LoadVector256(xScales), acc);
+                HalfScalesUnbiased(GatherHalves(w, 18)) * Avx.LoadVector256(xScales), acc);
         }
         return Q4_0Tail(w, a, b, blocks, Vector256.Sum(acc));
     }
 
     /// <summary>
     /// Eight Q4_0 blocks' unpacked nibbles (four pairs) against 256 paired activation bytes: eight exact block
-    /// sums (lane k = block k), less 8·Σx.
+    /// sums (lane k = block k), less 8·Σx (<paramref name="offsetSums"/>, <see cref="ActivationRow.OffsetSums"/>).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<int> Q4_0BlockSums(Vector256<byte> l01, Vector256<byte> h01, Vector256<byte> l23, Vector256<byte> h23,
-        Vector256<byte> l45, Vector256<byte> h45, Vector256<byte> l67, Vector256<byte> h67, sbyte* x, int* xSums)
+        Vector256<byte> l45, Vector256<byte> h45, Vector256<byte> l67, Vector256<byte> h67, sbyte* x, int* offsetSums)
     {
         Vector256<int> h;
         if (AvxVnni.IsSupported)
@@ -317,7 +321,7 @@ internal static unsafe partial class RowDot
             h = Avx2.MultiplyAddAdjacent(t, Vector256.Create((short)1));
         }
         Vector256<int> sums = Avx2.PermuteVar8x32(h, Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7));
-        return sums - Avx2.ShiftLeftLogical(Avx.LoadVector256(xSums), 3);
+        return sums - Avx.LoadVector256(offsetSums);
     }
 
     /// <summary>Blocks [b, blocks) after the groups of eight, added to <paramref name="sum"/>.</summary>

@@ -37,6 +37,22 @@ internal static unsafe partial class RowDot
         };
     }
 
+    /// <summary>
+    /// y[r] = row r · a for <paramref name="rows"/> rows <paramref name="rowBytes"/> apart: the same values as one
+    /// <see cref="Fast"/> call per row. Q4_0 and Q8_0 loop over the rows inside one kernel, so the per-row dispatch,
+    /// prologue and activation-pointer loads (a tenth of a 1536-column row's time) are paid once per range.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void FastRows(GgmlType type, byte* w, long rowBytes, in ActivationRow a, int columns, float* y, int rows)
+    {
+        if (HasFastPath && type == GgmlType.Q4_0) FastQ4_0Rows(w, rowBytes, a, columns / 32, y, rows);
+        else if (HasFastPath && type == GgmlType.Q8_0) FastQ8_0Rows(w, rowBytes, a, columns / 32, y, rows);
+        else
+        {
+            for (int r = 0; r < rows; r++, w += rowBytes) y[r] = Fast(type, w, a, columns);
+        }
+    }
+
     /// <summary>Sum over adjacent byte pairs then over short pairs: eight int32 partial dots of 32 u8 x s8 products.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     internal static Vector256<int> DotU8S8(Vector256<byte> unsignedValues, Vector256<sbyte> signedValues)
@@ -167,6 +183,12 @@ internal static unsafe partial class RowDot
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastQ8_0(byte* w, in ActivationRow a, int blocks) => Q8Dot(w, 34, a, blocks);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void FastQ8_0Rows(byte* w, long rowBytes, in ActivationRow a, int blocks, float* y, int rows)
+    {
+        for (int r = 0; r < rows; r++, w += rowBytes) y[r] = Q8Dot(w, 34, a, blocks);
+    }
+
     // Q8_1 shares Q8_0's quants and first scale. Each wrapper makes the block size a constant, so every weight and
     // scale address in the loop folds its offset.
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
@@ -271,7 +293,16 @@ internal static unsafe partial class RowDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static float FastQ4_0(byte* w, in ActivationRow a, int blocks)
+    private static float FastQ4_0(byte* w, in ActivationRow a, int blocks) => Q4_0Dot(w, a, blocks);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void FastQ4_0Rows(byte* w, long rowBytes, in ActivationRow a, int blocks, float* y, int rows)
+    {
+        for (int r = 0; r < rows; r++, w += rowBytes) y[r] = Q4_0Dot(w, a, blocks);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Q4_0Dot(byte* w, in ActivationRow a, int blocks)
     {
         // Nibbles are stored as q + 8: dot the unsigned nibbles, then subtract 8 * sum(x) per block (exact, in int).
         Vector256<float> acc = Vector256<float>.Zero;

@@ -143,8 +143,9 @@ internal static unsafe partial class RowDot
     {
         Vector256<int> h0123 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(d0, d1), Avx2.HorizontalAdd(d2, d3));
         Vector256<int> h4567 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(d4, d5), Avx2.HorizontalAdd(d6, d7));
-        // Each 128-bit half holds partial sums of blocks 0-3 (resp. 4-7): add the halves across.
-        return Avx2.Permute2x128(h0123, h4567, 0x20) + Avx2.Permute2x128(h0123, h4567, 0x31);
+        // Each 128-bit half holds partial sums of blocks 0-3 (resp. 4-7): add the halves across. A blend takes
+        // [h0123 low | h4567 high] on any ALU pipe; only the other pairing needs the lane-crossing permute.
+        return Avx2.Blend(h0123, h4567, 0xF0) + Avx2.Permute2x128(h0123, h4567, 0x21);
     }
 
     /// <summary>

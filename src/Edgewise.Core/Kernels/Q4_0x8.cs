@@ -161,8 +161,21 @@ internal static unsafe class Q4_0x8
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), scales, acc);
     }
 
+    /// <summary>
+    /// One activation row against <paramref name="groups"/> consecutive groups <paramref name="groupBytes"/> apart
+    /// (y[8g + r] = row r of group g · a): the decode matvec, one call per work item instead of one per group.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void Fast1(byte* w, int blocks, in ActivationRow a, float* y)
+    public static void FastGroups(byte* group, long groupBytes, int groups, int blocks, in ActivationRow a, float* y)
+    {
+        for (int g = 0; g < groups; g++, group += groupBytes, y += GroupRows) Row1(group, blocks, a, y);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void Fast1(byte* w, int blocks, in ActivationRow a, float* y) => Row1(w, blocks, a, y);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Row1(byte* w, int blocks, in ActivationRow a, float* y)
     {
         Vector256<float> acc = Vector256<float>.Zero;
         Vector256<byte> mask = Vector256.Create((byte)0x0F);   // hoisted: built inside Block it is rebuilt every block

@@ -195,10 +195,9 @@ internal static unsafe class Q4_0x8
 
     /// <summary>Four activation rows over one block whose unpacked chunks are shared; offsets are into each row's quants.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Block4(byte* w, ActivationRow* acts, int b, nint low, nint high,
+    private static void Block4(byte* w, ActivationRow* acts, int b, nint low, nint high, Vector256<byte> mask,
         ref Vector256<float> acc0, ref Vector256<float> acc1, ref Vector256<float> acc2, ref Vector256<float> acc3)
     {
-        Vector256<byte> mask = Vector256.Create((byte)0x0F);
         Vector256<byte> c0 = Avx.LoadVector256(w + 16), c1 = Avx.LoadVector256(w + 48);
         Vector256<byte> c2 = Avx.LoadVector256(w + 80), c3 = Avx.LoadVector256(w + 112);
         Vector256<byte> lo0 = c0 & mask, hi0 = Avx2.ShiftRightLogical(c0.AsUInt16(), 4).AsByte() & mask;
@@ -226,13 +225,14 @@ internal static unsafe class Q4_0x8
     {
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
         Vector256<float> acc2 = Vector256<float>.Zero, acc3 = Vector256<float>.Zero;
+        Vector256<byte> mask = Vector256.Create((byte)0x0F);
         int b = 0;
         for (nint x = 0; b + 2 <= blocks; b += 2, w += 2 * GroupBlockBytes, x += 64)
         {
-            Block4(w, acts, b, x, x + 32, ref acc0, ref acc1, ref acc2, ref acc3);
-            Block4(w + GroupBlockBytes, acts, b + 1, x + 16, x + 48, ref acc0, ref acc1, ref acc2, ref acc3);
+            Block4(w, acts, b, x, x + 32, mask, ref acc0, ref acc1, ref acc2, ref acc3);
+            Block4(w + GroupBlockBytes, acts, b + 1, x + 16, x + 48, mask, ref acc0, ref acc1, ref acc2, ref acc3);
         }
-        if (b < blocks) Block4(w, acts, b, b * 32, b * 32 + 16, ref acc0, ref acc1, ref acc2, ref acc3);
+        if (b < blocks) Block4(w, acts, b, b * 32, b * 32 + 16, mask, ref acc0, ref acc1, ref acc2, ref acc3);
         Avx.Store(y, acc0);
         Avx.Store(y + yStride, acc1);
         Avx.Store(y + 2L * yStride, acc2);

@@ -14,18 +14,32 @@ namespace Edgewise.Core.Kernels;
 /// </summary>
 internal readonly unsafe struct ActivationRow
 {
-    public ActivationRow(float* floats, sbyte* qs, float* scales, int* sums)
+    public ActivationRow(float* floats, sbyte* qs, float* scales, int* sums, int* offsetSums = null, float* rebiasedScales = null)
     {
         Floats = floats;
         Qs = qs;
         Scales = scales;
         Sums = sums;
+        OffsetSums = offsetSums;
+        RebiasedScales = rebiasedScales;
     }
 
     public readonly float* Floats;
     public readonly sbyte* Qs;
     public readonly float* Scales;
     public readonly int* Sums;
+
+    /// <summary>
+    /// <see cref="ActivationKind.Q8Block32Paired"/> only: 8·Σx per block, the share of the Q4_0 nibble offset in each
+    /// block dot, so a kernel subtracts one broadcast load instead of loading, shifting and broadcasting.
+    /// </summary>
+    public readonly int* OffsetSums;
+
+    /// <summary>
+    /// <see cref="ActivationKind.Q8Block32Paired"/> only: each block scale times 2^112 (exact), the fp16 rebias of
+    /// the weight scale moved to this side so <see cref="RowDot.HalfScalesUnbiased"/> needs no multiply of its own.
+    /// </summary>
+    public readonly float* RebiasedScales;
 }
 
 /// <summary>Which activation encoding a weight format multiplies against.</summary>
@@ -57,20 +71,27 @@ internal static unsafe class ActivationQuantizer
     public static int BytesPerRow(ActivationKind kind, int columns) => kind switch
     {
         ActivationKind.Float => 0,
-        ActivationKind.Q8Block32 or ActivationKind.Q8Block32Paired => Align(columns) + Align(columns / 32 * 4) + Align(columns / 32 * 4),
+        ActivationKind.Q8Block32 => Align(columns) + Align(columns / 32 * 4) + Align(columns / 32 * 4),
+        ActivationKind.Q8Block32Paired => Align(columns) + 4 * Align(columns / 32 * 4),
         _ => Align(columns) + Align(columns / 256 * 4) + Align(columns / 16 * 4),
     };
 
     private static int Align(int bytes) => (bytes + 63) & ~63;
 
     /// <summary>Lays out one row's parts inside <paramref name="scratch"/> (which holds <see cref="BytesPerRow"/> bytes).</summary>
+    // Inlined: called once per work item from the kernels' job loop, where a separate (possibly still tier-0)
+    // call returning the row by value cost more than the arithmetic.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ActivationRow Layout(ActivationKind kind, float* x, byte* scratch, int columns)
     {
         if (kind == ActivationKind.Float) return new ActivationRow(x, null, null, null);
         int blocks = kind == ActivationKind.Q8K ? columns / 256 : columns / 32;
         byte* scales = scratch + Align(columns);
         byte* sums = scales + Align(blocks * 4);
-        return new ActivationRow(x, (sbyte*)scratch, (float*)scales, (int*)sums);
+        if (kind != ActivationKind.Q8Block32Paired) return new ActivationRow(x, (sbyte*)scratch, (float*)scales, (int*)sums);
+        byte* offsetSums = sums + Align(blocks * 4);
+        byte* rebiasedScales = offsetSums + Align(blocks * 4);
+        return new ActivationRow(x, (sbyte*)scratch, (float*)scales, (int*)sums, (int*)offsetSums, (float*)rebiasedScales);
     }
 
     public static void Quantize(ActivationKind kind, in ActivationRow row, int columns)
@@ -80,6 +101,7 @@ internal static unsafe class ActivationQuantizer
         {
             QuantizeQ8_0Fast(row.Floats, row.Qs, row.Scales, row.Sums, columns);
             PairBlocks(row.Qs, columns / 32);
+            OffsetAndRebias(row.Sums, row.Scales, row.OffsetSums, row.RebiasedScales, columns / 32);
         }
         else if (kind == ActivationKind.Q8K) QuantizeQ8_K(row.Floats, row.Qs, row.Scales, row.Sums, columns);
     }
@@ -106,6 +128,17 @@ internal static unsafe class ActivationQuantizer
                 sum += q;
             }
             sums[b] = sum;
+        }
+    }
+
+    /// <summary>Fills <see cref="ActivationRow.OffsetSums"/> and <see cref="ActivationRow.RebiasedScales"/> (exact: a shift and a power of two).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void OffsetAndRebias(int* sums, float* scales, int* offsetSums, float* rebiasedScales, int blocks)
+    {
+        for (int b = 0; b < blocks; b++)
+        {
+            offsetSums[b] = sums[b] << 3;
+            rebiasedScales[b] = scales[b] * Fp16.RebiasMultiplier;
         }
     }
 

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Edgewise.Core.Quantization;
 
 namespace Edgewise.Core.Kernels;
 
@@ -97,10 +98,9 @@ internal static unsafe class Q4_0x8
         }
     }
 
-    /// <summary>The eight rows' scales times this block's activation scale.</summary>
+    /// <summary>The eight rows' fp16 scales at <paramref name="block"/>, widened without their 2^112 rebias.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Scales(byte* block, float activationScale)
-        => RowDot.WidenHalf(Sse2.LoadVector128((ushort*)block)) * Vector256.Create(activationScale);
+    private static Vector256<float> UnbiasedScales(byte* block) => RowDot.HalfScalesUnbiased(Sse2.LoadVector128((ushort*)block));
 
     /// <summary>
     /// Lane r = Σ nibble·x over row r's block, for the four unpacked chunks and the block's activation values
@@ -108,17 +108,19 @@ internal static unsafe class Q4_0x8
     /// 2·15·127 each sum safely in int16 before one widening madd.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // The activation values are addressed as x + offset + constant: with a constant offset every load folds its
+    // displacement (a pointer argument x + 32 would cost a lea per block).
     private static Vector256<int> Dot(Vector256<byte> lo0, Vector256<byte> hi0, Vector256<byte> lo1, Vector256<byte> hi1,
-        Vector256<byte> lo2, Vector256<byte> hi2, Vector256<byte> lo3, Vector256<byte> hi3, sbyte* low, sbyte* high)
+        Vector256<byte> lo2, Vector256<byte> hi2, Vector256<byte> lo3, Vector256<byte> hi3, sbyte* x, nint low, nint high)
     {
-        Vector256<short> p = Avx2.MultiplyAddAdjacent(lo0, Vector256.Create(*(int*)low).AsSByte())
-            + Avx2.MultiplyAddAdjacent(hi0, Vector256.Create(*(int*)high).AsSByte());
-        p += Avx2.MultiplyAddAdjacent(lo1, Vector256.Create(*(int*)(low + 4)).AsSByte())
-            + Avx2.MultiplyAddAdjacent(hi1, Vector256.Create(*(int*)(high + 4)).AsSByte());
-        p += Avx2.MultiplyAddAdjacent(lo2, Vector256.Create(*(int*)(low + 8)).AsSByte())
-            + Avx2.MultiplyAddAdjacent(hi2, Vector256.Create(*(int*)(high + 8)).AsSByte());
-        p += Avx2.MultiplyAddAdjacent(lo3, Vector256.Create(*(int*)(low + 12)).AsSByte())
-            + Avx2.MultiplyAddAdjacent(hi3, Vector256.Create(*(int*)(high + 12)).AsSByte());
+        Vector256<short> p = Avx2.MultiplyAddAdjacent(lo0, Vector256.Create(*(int*)(x + low)).AsSByte())
+            + Avx2.MultiplyAddAdjacent(hi0, Vector256.Create(*(int*)(x + high)).AsSByte());
+        p += Avx2.MultiplyAddAdjacent(lo1, Vector256.Create(*(int*)(x + low + 4)).AsSByte())
+            + Avx2.MultiplyAddAdjacent(hi1, Vector256.Create(*(int*)(x + high + 4)).AsSByte());
+        p += Avx2.MultiplyAddAdjacent(lo2, Vector256.Create(*(int*)(x + low + 8)).AsSByte())
+            + Avx2.MultiplyAddAdjacent(hi2, Vector256.Create(*(int*)(x + high + 8)).AsSByte());
+        p += Avx2.MultiplyAddAdjacent(lo3, Vector256.Create(*(int*)(x + low + 12)).AsSByte())
+            + Avx2.MultiplyAddAdjacent(hi3, Vector256.Create(*(int*)(x + high + 12)).AsSByte());
         return Avx2.MultiplyAddAdjacent(p, Vector256.Create((short)1));
     }
 
@@ -138,68 +140,84 @@ internal static unsafe class Q4_0x8
     }
 
     /// <summary>
-    /// One block of the group against one activation row whose values 0..15 are at <paramref name="low"/> and
-    /// 16..31 at <paramref name="high"/>, accumulated into the eight row lanes of <paramref name="acc"/>.
+    /// Block <paramref name="block"/> (0 or 1, a constant) of the block pair at <paramref name="w"/> against one
+    /// activation row whose values 0..15 are at x + <paramref name="low"/> and 16..31 at x + <paramref name="high"/>,
+    /// accumulated into the eight row lanes of <paramref name="acc"/>. Every address is a base plus a constant.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> Block(byte* w, sbyte* low, sbyte* high, int xSum, float xScale, Vector256<float> acc)
+    private static Vector256<float> Block(byte* w, int block, sbyte* x, nint low, nint high, int* offsetSums, float* rebiasedScales,
+        Vector256<byte> mask, Vector256<float> acc)
     {
-        Vector256<byte> mask = Vector256.Create((byte)0x0F);
-        Vector256<byte> c0 = Avx.LoadVector256(w + 16), c1 = Avx.LoadVector256(w + 48);
-        Vector256<byte> c2 = Avx.LoadVector256(w + 80), c3 = Avx.LoadVector256(w + 112);
+        Vector256<byte> c0 = Avx.LoadVector256(w + block * GroupBlockBytes + 16), c1 = Avx.LoadVector256(w + block * GroupBlockBytes + 48);
+        Vector256<byte> c2 = Avx.LoadVector256(w + block * GroupBlockBytes + 80), c3 = Avx.LoadVector256(w + block * GroupBlockBytes + 112);
         Vector256<int> d = Dot(c0 & mask, Avx2.ShiftRightLogical(c0.AsUInt16(), 4).AsByte() & mask,
             c1 & mask, Avx2.ShiftRightLogical(c1.AsUInt16(), 4).AsByte() & mask,
             c2 & mask, Avx2.ShiftRightLogical(c2.AsUInt16(), 4).AsByte() & mask,
-            c3 & mask, Avx2.ShiftRightLogical(c3.AsUInt16(), 4).AsByte() & mask, low, high);
-        // Nibbles are stored as q + 8: subtract 8 · Σx (exact, in int).
-        d -= Vector256.Create(xSum << 3);
-        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), Scales(w, xScale), acc);
+            c3 & mask, Avx2.ShiftRightLogical(c3.AsUInt16(), 4).AsByte() & mask, x, low, high);
+        // Nibbles are stored as q + 8: subtract 8 · Σx (exact, in int). The weight scales meet the activation scale
+        // that carries their 2^112 rebias: exact powers of two, so each lane rounds as d_w · d_x does in Block4.
+        d -= Vector256.Create(offsetSums[block]);
+        Vector256<float> scales = UnbiasedScales(w + block * GroupBlockBytes) * Vector256.Create(rebiasedScales[block]);
+        return Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), scales, acc);
+    }
+
+    /// <summary>
+    /// One activation row against <paramref name="groups"/> consecutive groups <paramref name="groupBytes"/> apart
+    /// (y[8g + r] = row r of group g · a): the decode matvec, one call per work item instead of one per group.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    public static void FastGroups(byte* group, long groupBytes, int groups, int blocks, in ActivationRow a, float* y)
+    {
+        for (int g = 0; g < groups; g++, group += groupBytes, y += GroupRows) Row1(group, blocks, a, y);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static void Fast1(byte* w, int blocks, in ActivationRow a, float* y)
+    private static void Fast1(byte* w, int blocks, in ActivationRow a, float* y) => Row1(w, blocks, a, y);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Row1(byte* w, int blocks, in ActivationRow a, float* y)
     {
         Vector256<float> acc = Vector256<float>.Zero;
+        Vector256<byte> mask = Vector256.Create((byte)0x0F);   // hoisted: built inside Block it is rebuilt every block
         sbyte* x = a.Qs;
-        float* xScales = a.Scales;
-        int* xSums = a.Sums;
+        float* xScales = a.RebiasedScales;
+        int* xSums = a.OffsetSums;
         int b = 0;
         // Paired activation layout: [b low 16, b+1 low 16, b high 16, b+1 high 16]; an odd last block is plain.
-        for (; b + 2 <= blocks; b += 2, w += 2 * GroupBlockBytes, x += 64)
+        for (; b + 2 <= blocks; b += 2, w += 2 * GroupBlockBytes, x += 64, xScales += 2, xSums += 2)
         {
-            acc = Block(w, x, x + 32, xSums[b], xScales[b], acc);
-            acc = Block(w + GroupBlockBytes, x + 16, x + 48, xSums[b + 1], xScales[b + 1], acc);
+            acc = Block(w, 0, x, 0, 32, xSums, xScales, mask, acc);
+            acc = Block(w, 1, x, 16, 48, xSums, xScales, mask, acc);
         }
-        if (b < blocks) acc = Block(w, x, x + 16, xSums[b], xScales[b], acc);
+        if (b < blocks) acc = Block(w, 0, x, 0, 16, xSums, xScales, mask, acc);
         Avx.Store(y, acc);
     }
 
     /// <summary>Four activation rows over one block whose unpacked chunks are shared; offsets are into each row's quants.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Block4(byte* w, ActivationRow* acts, int b, nint low, nint high,
+    private static void Block4(byte* w, ActivationRow* acts, int b, nint low, nint high, Vector256<byte> mask,
         ref Vector256<float> acc0, ref Vector256<float> acc1, ref Vector256<float> acc2, ref Vector256<float> acc3)
     {
-        Vector256<byte> mask = Vector256.Create((byte)0x0F);
         Vector256<byte> c0 = Avx.LoadVector256(w + 16), c1 = Avx.LoadVector256(w + 48);
         Vector256<byte> c2 = Avx.LoadVector256(w + 80), c3 = Avx.LoadVector256(w + 112);
         Vector256<byte> lo0 = c0 & mask, hi0 = Avx2.ShiftRightLogical(c0.AsUInt16(), 4).AsByte() & mask;
         Vector256<byte> lo1 = c1 & mask, hi1 = Avx2.ShiftRightLogical(c1.AsUInt16(), 4).AsByte() & mask;
         Vector256<byte> lo2 = c2 & mask, hi2 = Avx2.ShiftRightLogical(c2.AsUInt16(), 4).AsByte() & mask;
         Vector256<byte> lo3 = c3 & mask, hi3 = Avx2.ShiftRightLogical(c3.AsUInt16(), 4).AsByte() & mask;
-        Vector256<float> ws = RowDot.WidenHalf(Sse2.LoadVector128((ushort*)w));
+        Vector256<float> ws = UnbiasedScales(w);
         // The same operations as Block, in the same order, so each lane equals the single-row result exactly.
         sbyte* q = acts[0].Qs;
-        Vector256<int> d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q + low, q + high) - Vector256.Create(acts[0].Sums[b] << 3);
-        acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[0].Scales[b]), acc0);
+        Vector256<int> d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q, low, high) - Vector256.Create(acts[0].OffsetSums[b]);
+        acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[0].RebiasedScales[b]), acc0);
         q = acts[1].Qs;
-        d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q + low, q + high) - Vector256.Create(acts[1].Sums[b] << 3);
-        acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[1].Scales[b]), acc1);
+        d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q, low, high) - Vector256.Create(acts[1].OffsetSums[b]);
+        acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[1].RebiasedScales[b]), acc1);
         q = acts[2].Qs;
-        d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q + low, q + high) - Vector256.Create(acts[2].Sums[b] << 3);
-        acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[2].Scales[b]), acc2);
+        d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q, low, high) - Vector256.Create(acts[2].OffsetSums[b]);
+        acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[2].RebiasedScales[b]), acc2);
         q = acts[3].Qs;
-        d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q + low, q + high) - Vector256.Create(acts[3].Sums[b] << 3);
-        acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[3].Scales[b]), acc3);
+        d = Dot(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, q, low, high) - Vector256.Create(acts[3].OffsetSums[b]);
+        acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[3].RebiasedScales[b]), acc3);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
@@ -207,13 +225,14 @@ internal static unsafe class Q4_0x8
     {
         Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
         Vector256<float> acc2 = Vector256<float>.Zero, acc3 = Vector256<float>.Zero;
+        Vector256<byte> mask = Vector256.Create((byte)0x0F);
         int b = 0;
         for (nint x = 0; b + 2 <= blocks; b += 2, w += 2 * GroupBlockBytes, x += 64)
         {
-            Block4(w, acts, b, x, x + 32, ref acc0, ref acc1, ref acc2, ref acc3);
-            Block4(w + GroupBlockBytes, acts, b + 1, x + 16, x + 48, ref acc0, ref acc1, ref acc2, ref acc3);
+            Block4(w, acts, b, x, x + 32, mask, ref acc0, ref acc1, ref acc2, ref acc3);
+            Block4(w + GroupBlockBytes, acts, b + 1, x + 16, x + 48, mask, ref acc0, ref acc1, ref acc2, ref acc3);
         }
-        if (b < blocks) Block4(w, acts, b, b * 32, b * 32 + 16, ref acc0, ref acc1, ref acc2, ref acc3);
+        if (b < blocks) Block4(w, acts, b, b * 32, b * 32 + 16, mask, ref acc0, ref acc1, ref acc2, ref acc3);
         Avx.Store(y, acc0);
         Avx.Store(y + yStride, acc1);
         Avx.Store(y + 2L * yStride, acc2);

@@ -38,16 +38,12 @@ internal static unsafe partial class RowDot
         {
             Vector256<byte> l01 = UnpackQ4BlockPair(wb, out Vector256<byte> h01), l23 = UnpackQ4BlockPair(wb + 36, out Vector256<byte> h23);
             Vector256<byte> l45 = UnpackQ4BlockPair(wb + 72, out Vector256<byte> h45), l67 = UnpackQ4BlockPair(wb + 108, out Vector256<byte> h67);
-            Vector256<float> ws = GatherHalfScales(wb, 18);
+            Vector256<float> ws = HalfScalesUnbiased(GatherHalves(wb, 18));   // the rebias rides on RebiasedScales
             int o = b * 32;
-            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q4_0BlockSums(DotQ4BlockPair(l01, h01, x0 + o), DotQ4BlockPair(l23, h23, x0 + o + 64),
-                DotQ4BlockPair(l45, h45, x0 + o + 128), DotQ4BlockPair(l67, h67, x0 + o + 192), acts[0].Sums + b)), ws * Avx.LoadVector256(acts[0].Scales + b), acc0);
-            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q4_0BlockSums(DotQ4BlockPair(l01, h01, x1 + o), DotQ4BlockPair(l23, h23, x1 + o + 64),
-                DotQ4BlockPair(l45, h45, x1 + o + 128), DotQ4BlockPair(l67, h67, x1 + o + 192), acts[1].Sums + b)), ws * Avx.LoadVector256(acts[1].Scales + b), acc1);
-            acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q4_0BlockSums(DotQ4BlockPair(l01, h01, x2 + o), DotQ4BlockPair(l23, h23, x2 + o + 64),
-                DotQ4BlockPair(l45, h45, x2 + o + 128), DotQ4BlockPair(l67, h67, x2 + o + 192), acts[2].Sums + b)), ws * Avx.LoadVector256(acts[2].Scales + b), acc2);
-            acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q4_0BlockSums(DotQ4BlockPair(l01, h01, x3 + o), DotQ4BlockPair(l23, h23, x3 + o + 64),
-                DotQ4BlockPair(l45, h45, x3 + o + 128), DotQ4BlockPair(l67, h67, x3 + o + 192), acts[3].Sums + b)), ws * Avx.LoadVector256(acts[3].Scales + b), acc3);
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q4_0BlockSums(l01, h01, l23, h23, l45, h45, l67, h67, x0 + o, acts[0].OffsetSums + b)), ws * Avx.LoadVector256(acts[0].RebiasedScales + b), acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q4_0BlockSums(l01, h01, l23, h23, l45, h45, l67, h67, x1 + o, acts[1].OffsetSums + b)), ws * Avx.LoadVector256(acts[1].RebiasedScales + b), acc1);
+            acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q4_0BlockSums(l01, h01, l23, h23, l45, h45, l67, h67, x2 + o, acts[2].OffsetSums + b)), ws * Avx.LoadVector256(acts[2].RebiasedScales + b), acc2);
+            acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q4_0BlockSums(l01, h01, l23, h23, l45, h45, l67, h67, x3 + o, acts[3].OffsetSums + b)), ws * Avx.LoadVector256(acts[3].RebiasedScales + b), acc3);
         }
         y[0] = Q4_0Tail(wb, acts[0], b, blocks, Vector256.Sum(acc0));
         y[yStride] = Q4_0Tail(wb, acts[1], b, blocks, Vector256.Sum(acc1));

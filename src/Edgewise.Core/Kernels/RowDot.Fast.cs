@@ -25,8 +25,8 @@ internal static unsafe partial class RowDot
             GgmlType.F32 => FastF32((float*)w, a.Floats, columns),
             GgmlType.F16 => FastF16((ushort*)w, a.Floats, columns),
             GgmlType.BF16 => FastBF16((ushort*)w, a.Floats, columns),
-            GgmlType.Q8_0 => FastQ8_0(w, 34, a, columns / 32),
-            GgmlType.Q8_1 => FastQ8_0(w, 36, a, columns / 32),
+            GgmlType.Q8_0 => FastQ8_0(w, a, columns / 32),
+            GgmlType.Q8_1 => FastQ8_1(w, a, columns / 32),
             GgmlType.Q4_0 => FastQ4_0(w, a, columns / 32),
             GgmlType.Q4_1 => FastQ4_1(w, a, columns / 32),
             GgmlType.Q5_0 => FastQ5_0(w, a, columns / 32),
@@ -35,6 +35,23 @@ internal static unsafe partial class RowDot
             GgmlType.Q6_K => FastQ6_K((BlockQ6_K*)w, a, columns / 256),
             _ => Scalar(type, w, a, columns),
         };
+    }
+
+    /// <summary>
+    /// y[r] = row r · a for <paramref name="rows"/> rows <paramref name="rowBytes"/> apart: the same values as one
+    /// <see cref="Fast"/> call per row. Q4_0 and Q8_0 loop over the rows inside one kernel, so the per-row dispatch,
+    /// prologue and activation-pointer loads (several percent of a 1536-column row: only six eight-block iterations)
+    /// are paid once per range.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void FastRows(GgmlType type, byte* w, long rowBytes, in ActivationRow a, int columns, float* y, int rows)
+    {
+        if (HasFastPath && type == GgmlType.Q4_0) FastQ4_0Rows(w, rowBytes, a, columns / 32, y, rows);
+        else if (HasFastPath && type == GgmlType.Q8_0) FastQ8_0Rows(w, rowBytes, a, columns / 32, y, rows);
+        else
+        {
+            for (int r = 0; r < rows; r++, w += rowBytes) y[r] = Fast(type, w, a, columns);
+        }
     }
 
     /// <summary>Sum over adjacent byte pairs then over short pairs: eight int32 partial dots of 32 u8 x s8 products.</summary>
@@ -78,6 +95,19 @@ internal static unsafe partial class RowDot
         return (Vector256.ConditionalSelect(isSpecial, infOrNan, finite.AsInt32()) | sign).AsSingle();
     }
 
+    /// <summary>Eight fp16 block scales widened as <see cref="Fp16.ScaleToFloat"/> does: sign-extend, shift, mask, rebias.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> WidenHalfScales(Vector128<ushort> bits)
+        => HalfScalesUnbiased(bits) * Vector256.Create(Fp16.RebiasMultiplier);
+
+    /// <summary>
+    /// <see cref="WidenHalfScales"/> without the final ·2^112: every lane is an exact float, so a caller may fold
+    /// the power of two into the factor it multiplies by next (x · (y · 2^112) rounds like (x · 2^112) · y).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static Vector256<float> HalfScalesUnbiased(Vector128<ushort> bits)
+        => (Avx2.ShiftLeftLogical(Avx2.ConvertToVector256Int32(bits.AsInt16()), 13) & Vector256.Create(Fp16.ScaleMask)).AsSingle();
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
     private static float FastF16(ushort* w, float* x, int n)
     {
@@ -114,41 +144,79 @@ internal static unsafe partial class RowDot
     {
         Vector256<int> h0123 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(d0, d1), Avx2.HorizontalAdd(d2, d3));
         Vector256<int> h4567 = Avx2.HorizontalAdd(Avx2.HorizontalAdd(d4, d5), Avx2.HorizontalAdd(d6, d7));
-        // Each 128-bit half holds partial sums of blocks 0-3 (resp. 4-7): add the halves across.
-        return Avx2.Permute2x128(h0123, h4567, 0x20) + Avx2.Permute2x128(h0123, h4567, 0x31);
+        // Each 128-bit half holds partial sums of blocks 0-3 (resp. 4-7): add the halves across. A blend takes
+        // [h0123 low | h4567 high] on any ALU pipe; only the other pairing needs the lane-crossing permute.
+        return Avx2.Blend(h0123, h4567, 0xF0) + Avx2.Permute2x128(h0123, h4567, 0x21);
     }
 
-    /// <summary>The fp16 scales of eight consecutive blocks <paramref name="stride"/> bytes apart, widened.</summary>
+    /// <summary>
+    /// The fp16 scales of eight consecutive blocks <paramref name="stride"/> bytes apart, widened. The words are
+    /// packed in general-purpose registers, two 64-bit moves feed the vector unit: eight word inserts would cost
+    /// sixteen shuffle-port uops on the pipes the block dots need.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static Vector256<float> GatherHalfScales(byte* first, int stride)
-        => WidenHalf(Vector128.Create(
-            *(ushort*)first, *(ushort*)(first + stride), *(ushort*)(first + 2 * stride), *(ushort*)(first + 3 * stride),
-            *(ushort*)(first + 4 * stride), *(ushort*)(first + 5 * stride), *(ushort*)(first + 6 * stride), *(ushort*)(first + 7 * stride)));
+    internal static Vector256<float> GatherHalfScales(byte* first, int stride) => WidenHalfScales(GatherHalves(first, stride));
 
+    /// <summary>The fp16 scale bits of eight consecutive blocks <paramref name="stride"/> bytes apart.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> DotQ8Block(byte* quants, sbyte* x)
+    internal static Vector128<ushort> GatherHalves(byte* first, int stride)
     {
-        Vector256<sbyte> wq = Avx.LoadVector256((sbyte*)quants);
-        // |w| * (x * sign(w)) == w * x with an unsigned left operand (|w| <= 128 fits a byte).
-        return DotU8S8(Avx2.Abs(wq), Avx2.Sign(Avx.LoadVector256(x), wq));
+        // Every address is first + constant, so each load folds its offset (a helper taking a pointer costs copies).
+        ulong s0123 = ScalePair(*(ushort*)first, *(uint*)(first + stride - 2))
+            | (ulong)ScalePair(*(ushort*)(first + 2 * stride), *(uint*)(first + 3 * stride - 2)) << 32;
+        ulong s4567 = ScalePair(*(ushort*)(first + 4 * stride), *(uint*)(first + 5 * stride - 2))
+            | (ulong)ScalePair(*(ushort*)(first + 6 * stride), *(uint*)(first + 7 * stride - 2)) << 32;
+        return Vector128.Create(s0123, s4567).AsUInt16();
     }
+
+    /// <summary>Two adjacent blocks' scales as one dword: the second's comes as the top half of the dword that ends with it.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static uint ScalePair(ushort first, uint secondInTopHalf) => (secondInTopHalf & 0xFFFF0000u) | first;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotQ8Block(byte* quants, sbyte* x) => DotQ8Block(Avx.LoadVector256((sbyte*)quants), Avx.LoadVector256(x));
+
+    /// <summary>One Q8_0 block's 32 weights times 32 activation quants, as eight int32 partial sums.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<int> DotQ8Block(Vector256<sbyte> wq, Vector256<sbyte> x)
+        // |w| * (x * sign(w)) == w * x with an unsigned left operand (|w| <= 128 fits a byte).
+        => DotU8S8(Avx2.Abs(wq), Avx2.Sign(x, wq));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static float FastQ8_0(byte* w, int blockBytes, in ActivationRow a, int blocks)
+    private static float FastQ8_0(byte* w, in ActivationRow a, int blocks) => Q8Dot(w, 34, a, blocks);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void FastQ8_0Rows(byte* w, long rowBytes, in ActivationRow a, int blocks, float* y, int rows)
+    {
+        for (int r = 0; r < rows; r++, w += rowBytes) y[r] = Q8Dot(w, 34, a, blocks);
+    }
+
+    // Q8_1 shares Q8_0's quants and first scale. Each wrapper makes the block size a constant, so every weight and
+    // scale address in the loop folds its offset.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static float FastQ8_1(byte* w, in ActivationRow a, int blocks) => Q8Dot(w, 36, a, blocks);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Q8Dot(byte* w, int blockBytes, in ActivationRow a, int blocks)
     {
         Vector256<float> acc = Vector256<float>.Zero;
         sbyte* xq = a.Qs;
         float* xd = a.Scales;
         int q = blockBytes - 32;
         int b = 0;
-        for (; b + 8 <= blocks; b += 8, w += 8 * blockBytes, xq += 256)
+        // Loads are written with constant offsets from w and xq: passed as pointers to a helper, each costs a lea.
+        for (; b + 8 <= blocks; b += 8, w += 8 * blockBytes, xq += 256, xd += 8)
         {
             Vector256<int> sums = BlockSums(
-                DotQ8Block(w + q, xq), DotQ8Block(w + blockBytes + q, xq + 32),
-                DotQ8Block(w + 2 * blockBytes + q, xq + 64), DotQ8Block(w + 3 * blockBytes + q, xq + 96),
-                DotQ8Block(w + 4 * blockBytes + q, xq + 128), DotQ8Block(w + 5 * blockBytes + q, xq + 160),
-                DotQ8Block(w + 6 * blockBytes + q, xq + 192), DotQ8Block(w + 7 * blockBytes + q, xq + 224));
-            Vector256<float> scales = GatherHalfScales(w, blockBytes) * Avx.LoadVector256(xd + b);
+                DotQ8Block(Avx.LoadVector256((sbyte*)(w + q)), Avx.LoadVector256(xq)),
+                DotQ8Block(Avx.LoadVector256((sbyte*)(w + blockBytes + q)), Avx.LoadVector256(xq + 32)),
+                DotQ8Block(Avx.LoadVector256((sbyte*)(w + 2 * blockBytes + q)), Avx.LoadVector256(xq + 64)),
+                DotQ8Block(Avx.LoadVector256((sbyte*)(w + 3 * blockBytes + q)), Avx.LoadVector256(xq + 96)),
+                DotQ8Block(Avx.LoadVector256((sbyte*)(w + 4 * blockBytes + q)), Avx.LoadVector256(xq + 128)),
+                DotQ8Block(Avx.LoadVector256((sbyte*)(w + 5 * blockBytes + q)), Avx.LoadVector256(xq + 160)),
+                DotQ8Block(Avx.LoadVector256((sbyte*)(w + 6 * blockBytes + q)), Avx.LoadVector256(xq + 192)),
+                DotQ8Block(Avx.LoadVector256((sbyte*)(w + 7 * blockBytes + q)), Avx.LoadVector256(xq + 224)));
+            Vector256<float> scales = GatherHalfScales(w, blockBytes) * Avx.LoadVector256(xd);
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(sums), scales, acc);
         }
         return Q8_0Tail(w, blockBytes, a, b, blocks, Vector256.Sum(acc));
@@ -195,9 +263,16 @@ internal static unsafe partial class RowDot
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static Vector256<byte> UnpackQ4BlockPair(byte* firstBlock, out Vector256<byte> high)
+        => UnpackQ4BlockPair(Sse2.LoadVector128(firstBlock + 2), Sse2.LoadVector128(firstBlock + 20), Vector256.Create((byte)0x0F), out high);
+
+    /// <summary>
+    /// <see cref="UnpackQ4BlockPair(byte*, out Vector256{byte})"/> from the two blocks' quant bytes loaded by the
+    /// caller (each address folds its offset) and the nibble mask built once, outside the caller's loop.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<byte> UnpackQ4BlockPair(Vector128<byte> first, Vector128<byte> second, Vector256<byte> lowMask, out Vector256<byte> high)
     {
-        Vector256<byte> lowMask = Vector256.Create((byte)0x0F);
-        Vector256<byte> raw = Vector256.Create(Sse2.LoadVector128(firstBlock + 2), Sse2.LoadVector128(firstBlock + 20));
+        Vector256<byte> raw = Vector256.Create(first, second);
         high = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
         return raw & lowMask;
     }
@@ -220,30 +295,66 @@ internal static unsafe partial class RowDot
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
-    private static float FastQ4_0(byte* w, in ActivationRow a, int blocks)
+    private static float FastQ4_0(byte* w, in ActivationRow a, int blocks) => Q4_0Dot(w, a, blocks);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void FastQ4_0Rows(byte* w, long rowBytes, in ActivationRow a, int blocks, float* y, int rows)
+    {
+        for (int r = 0; r < rows; r++, w += rowBytes) y[r] = Q4_0Dot(w, a, blocks);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Q4_0Dot(byte* w, in ActivationRow a, int blocks)
     {
         // Nibbles are stored as q + 8: dot the unsigned nibbles, then subtract 8 * sum(x) per block (exact, in int).
         Vector256<float> acc = Vector256<float>.Zero;
+        Vector256<byte> mask = Vector256.Create((byte)0x0F);   // hoisted: built per pair it is rebuilt every pair
         sbyte* xq = a.Qs;
+        float* xScales = a.RebiasedScales;
+        int* xSums = a.OffsetSums;
         int b = 0;
-        for (; b + 8 <= blocks; b += 8, w += 8 * 18, xq += 256)
+        for (; b + 8 <= blocks; b += 8, w += 8 * 18, xq += 256, xScales += 8, xSums += 8)
         {
-            Vector256<int> p01 = DotQ4BlockPair(w, xq), p23 = DotQ4BlockPair(w + 36, xq + 64);
-            Vector256<int> p45 = DotQ4BlockPair(w + 72, xq + 128), p67 = DotQ4BlockPair(w + 108, xq + 192);
-            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q4_0BlockSums(p01, p23, p45, p67, a.Sums + b)),
-                GatherHalfScales(w, 18) * Avx.LoadVector256(a.Scales + b), acc);
+            Vector256<byte> l01 = UnpackQ4BlockPair(Sse2.LoadVector128(w + 2), Sse2.LoadVector128(w + 20), mask, out Vector256<byte> h01);
+            Vector256<byte> l23 = UnpackQ4BlockPair(Sse2.LoadVector128(w + 38), Sse2.LoadVector128(w + 56), mask, out Vector256<byte> h23);
+            Vector256<byte> l45 = UnpackQ4BlockPair(Sse2.LoadVector128(w + 74), Sse2.LoadVector128(w + 92), mask, out Vector256<byte> h45);
+            Vector256<byte> l67 = UnpackQ4BlockPair(Sse2.LoadVector128(w + 110), Sse2.LoadVector128(w + 128), mask, out Vector256<byte> h67);
+            acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Q4_0BlockSums(l01, h01, l23, h23, l45, h45, l67, h67, xq, xSums)),
+                HalfScalesUnbiased(GatherHalves(w, 18)) * Avx.LoadVector256(xScales), acc);
         }
         return Q4_0Tail(w, a, b, blocks, Vector256.Sum(acc));
     }
 
-    /// <summary>Four block-pair dots of eight blocks to eight exact block sums (lane k = block k), less 8·Σx.</summary>
+    /// <summary>
+    /// Eight Q4_0 blocks' unpacked nibbles (four pairs) against 256 paired activation bytes: eight exact block
+    /// sums (lane k = block k), less 8·Σx (<paramref name="offsetSums"/>, <see cref="ActivationRow.OffsetSums"/>).
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<int> Q4_0BlockSums(Vector256<int> p01, Vector256<int> p23, Vector256<int> p45, Vector256<int> p67, int* xSums)
+    private static Vector256<int> Q4_0BlockSums(Vector256<byte> l01, Vector256<byte> h01, Vector256<byte> l23, Vector256<byte> h23,
+        Vector256<byte> l45, Vector256<byte> h45, Vector256<byte> l67, Vector256<byte> h67, sbyte* x, int* offsetSums)
     {
-        // hadd(p01, p23) = [b0 b0 b2 b2 | b1 b1 b3 b3] pair sums; once more gives [b0 b2 b4 b6 | b1 b3 b5 b7].
-        Vector256<int> h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(p01, p23), Avx2.HorizontalAdd(p45, p67));
+        Vector256<int> h;
+        if (AvxVnni.IsSupported)
+        {
+            Vector256<int> p01 = DotQ4BlockPair(l01, h01, x), p23 = DotQ4BlockPair(l23, h23, x + 64);
+            Vector256<int> p45 = DotQ4BlockPair(l45, h45, x + 128), p67 = DotQ4BlockPair(l67, h67, x + 192);
+            // hadd(p01, p23) = [b0 b0 b2 b2 | b1 b1 b3 b3] pair sums; once more gives [b0 b2 b4 b6 | b1 b3 b5 b7].
+            h = Avx2.HorizontalAdd(Avx2.HorizontalAdd(p01, p23), Avx2.HorizontalAdd(p45, p67));
+        }
+        else
+        {
+            // The same tree in int16, before the widening madd: a lane of the last level sums 16 nibble·x products
+            // (at most 16 * 15 * 127 = 30480), so one madd widens all eight blocks instead of one per pair.
+            // The x loads are written out: passed as x + 64 etc. to a helper, each address costs a lea.
+            Vector256<short> s01 = Avx2.MultiplyAddAdjacent(l01, Avx.LoadVector256(x)) + Avx2.MultiplyAddAdjacent(h01, Avx.LoadVector256(x + 32));
+            Vector256<short> s23 = Avx2.MultiplyAddAdjacent(l23, Avx.LoadVector256(x + 64)) + Avx2.MultiplyAddAdjacent(h23, Avx.LoadVector256(x + 96));
+            Vector256<short> s45 = Avx2.MultiplyAddAdjacent(l45, Avx.LoadVector256(x + 128)) + Avx2.MultiplyAddAdjacent(h45, Avx.LoadVector256(x + 160));
+            Vector256<short> s67 = Avx2.MultiplyAddAdjacent(l67, Avx.LoadVector256(x + 192)) + Avx2.MultiplyAddAdjacent(h67, Avx.LoadVector256(x + 224));
+            Vector256<short> t = Avx2.HorizontalAdd(Avx2.HorizontalAdd(s01, s23), Avx2.HorizontalAdd(s45, s67));
+            h = Avx2.MultiplyAddAdjacent(t, Vector256.Create((short)1));
+        }
         Vector256<int> sums = Avx2.PermuteVar8x32(h, Vector256.Create(0, 4, 1, 5, 2, 6, 3, 7));
-        return sums - Avx2.ShiftLeftLogical(Avx.LoadVector256(xSums), 3);
+        return sums - Avx.LoadVector256(offsetSums);
     }
 
     /// <summary>Blocks [b, blocks) after the groups of eight, added to <paramref name="sum"/>.</summary>

@@ -27,8 +27,9 @@ internal static unsafe partial class RowDot
         _ => throw new NotSupportedException($"No dot product for weight type {type}."),
     };
 
+    /// <summary>A block scale widened (<see cref="Fp16.ScaleToFloat"/>: what the SIMD kernels compute, lane-wise).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    internal static float Half(ushort bits) => Fp16.ToFloat(bits);
+    internal static float Half(ushort bits) => Fp16.ScaleToFloat(bits);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float ScalarF32(float* w, float* x, int n)

@@ -66,6 +66,11 @@ public sealed unsafe partial class WeightMatrix
                 Scalar(first, end);
                 return;
             }
+            if (N == 1)
+            {
+                Q4_0x8.FastGroups(Weights + first * GroupBytes, GroupBytes, end - first, Blocks, Acts[0], Y + first * Q4_0x8.GroupRows);
+                return;
+            }
             for (int g = first; g < end; g++)
             {
                 Q4_0x8.Fast(Weights + g * GroupBytes, Blocks, Acts, N, Y + g * Q4_0x8.GroupRows, Rows);

@@ -329,10 +329,12 @@ public sealed unsafe partial class WeightMatrix
                 ActivationRow act = ActivationQuantizer.Layout(Kind, X + (long)j * Columns, Scratch + (long)j * ScratchStride, Columns);
                 float* y = Y + (long)j * Rows;
                 byte* w = Weights + first * RowBytes;
-                for (int r = first; r < end; r++, w += RowBytes)
+                if (Fast)
                 {
-                    y[r] = Fast ? RowDot.Fast(Type, w, act, Columns) : RowDot.Scalar(Type, w, act, Columns);
+                    RowDot.FastRows(Type, w, RowBytes, act, Columns, y + first, end - first);
+                    continue;
                 }
+                for (int r = first; r < end; r++, w += RowBytes) y[r] = RowDot.Scalar(Type, w, act, Columns);
             }
         }
     }

@@ -24,6 +24,24 @@ public static class Fp16
         return BitConverter.UInt32BitsToSingle(sign | BitConverter.SingleToUInt32Bits(BitConverter.UInt32BitsToSingle(magnitude) * RebiasMultiplier));
     }
 
+    /// <summary>
+    /// Widens the fp16 scale of a quant block: exact for every finite half (subnormals included); the bit
+    /// patterns of ±Inf/NaN, which only a broken file puts in a block scale, read as the finite ±2^16·(1 + m/1024).
+    /// Branch-free and four vector ops wide (<see cref="Kernels.RowDot.WidenHalfScales"/>), so the SIMD kernels and
+    /// their scalar twins share this one definition.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static float ScaleToFloat(ushort bits)
+    {
+        // Sign-extended and shifted by 13, the half's sign lands in bit 31 and its copies in bits 28-30, which
+        // the mask clears; exponent and mantissa sit in float position with bias 15, so 2^112 rebiases exactly.
+        int shifted = ((short)bits << 13) & ScaleMask;
+        return BitConverter.Int32BitsToSingle(shifted) * RebiasMultiplier;
+    }
+
+    /// <summary>Keeps the sign (bit 31) and the 5+10 exponent and mantissa bits of a half shifted left by 13.</summary>
+    internal const int ScaleMask = unchecked((int)0x8FFFFFFF);
+
     /// <summary>Rounds float to the nearest fp16 (ties to even), like ggml's <c>GGML_FP32_TO_FP16</c>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     public static ushort FromFloat(float value) => BitConverter.HalfToUInt16Bits((Half)value);

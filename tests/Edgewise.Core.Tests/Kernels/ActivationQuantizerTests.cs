@@ -1,4 +1,5 @@
 using Edgewise.Core.Kernels;
+using Edgewise.Core.Quantization;
 using Edgewise.Core.Tests.Quantization;
 using Xunit;
 
@@ -31,6 +32,34 @@ public unsafe class ActivationQuantizerTests
             Assert.Equal(q1, q2);
             Assert.Equal(s1, s2);
             Assert.Equal(u1, u2);
+        }
+    }
+
+    /// <summary>
+    /// The Q4_0 layout's derived arrays are exact restatements of the block sums and scales (8·Σx, d·2^112), so
+    /// kernels that read them compute what the scalar twin computes from Sums and Scales; the largest fp16 scale
+    /// still fits a float after the rebias.
+    /// </summary>
+    [Fact]
+    public void PairedLayoutDerivesOffsetSumsAndRebiasedScalesExactly()
+    {
+        const int blocks = 9, columns = blocks * 32;
+        float[] x = QuantTestData.Random(columns, 3, 4f);
+        x[40] = 65504f * 127f;   // block 1's scale becomes the largest half
+        Array.Clear(x, 64, 32);  // block 2 is all zero
+        byte[] scratch = GC.AllocateArray<byte>(ActivationQuantizer.BytesPerRow(ActivationKind.Q8Block32Paired, columns), pinned: true);
+        fixed (float* xp = x)
+        fixed (byte* sp = scratch)
+        {
+            ActivationRow row = ActivationQuantizer.Layout(ActivationKind.Q8Block32Paired, xp, sp, columns);
+            ActivationQuantizer.Quantize(ActivationKind.Q8Block32Paired, row, columns);
+            Assert.Equal(65504f, row.Scales[1]);
+            for (int b = 0; b < blocks; b++)
+            {
+                Assert.Equal(8 * row.Sums[b], row.OffsetSums[b]);
+                Assert.True(float.IsFinite(row.RebiasedScales[b]), $"block {b}: {row.RebiasedScales[b]}");
+                Assert.Equal(row.Scales[b], row.RebiasedScales[b] / Fp16.RebiasMultiplier);
+            }
         }
     }
 }

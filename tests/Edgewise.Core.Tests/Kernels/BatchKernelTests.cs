@@ -35,6 +35,37 @@ public sealed unsafe class BatchKernelTests : IDisposable
         return data;
     }
 
+    /// <summary>The row-range matvec (one kernel call per work item) gives each row what a call per row gives, bit for bit.</summary>
+    [Theory]
+    [InlineData(GgmlType.Q4_0, 9)]
+    [InlineData(GgmlType.Q4_0, 48)]
+    [InlineData(GgmlType.Q8_0, 17)]
+    [InlineData(GgmlType.Q8_1, 8)]
+    [InlineData(GgmlType.Q4_K, 2)]
+    public void RowRangeEqualsOneCallPerRow(GgmlType type, int blocks)
+    {
+        const int rows = 11;
+        int columns = blocks * GgmlTypeInfo.BlockSize(type);
+        float[] values = QuantTestData.Random(rows * columns, blocks);
+        byte[] bytes = GC.AllocateArray<byte>((int)Quantizer.QuantizedBytes(type, values.Length), pinned: true);
+        Quantizer.Quantize(type, values, bytes);
+        float[] x = QuantTestData.Random(columns, blocks + 1, 2f);
+        ActivationKind kind = ActivationQuantizer.KindFor(type);
+        byte[] scratch = GC.AllocateArray<byte>(ActivationQuantizer.BytesPerRow(kind, columns), pinned: true);
+        var range = new float[rows];
+        var single = new float[rows];
+        long rowBytes = bytes.Length / rows;
+        fixed (byte* w = bytes, sp = scratch)
+        fixed (float* xp = x, yp = range)
+        {
+            ActivationRow a = ActivationQuantizer.Layout(kind, xp, sp, columns);
+            ActivationQuantizer.Quantize(kind, a, columns);
+            RowDot.FastRows(type, w, rowBytes, a, columns, yp, rows);
+            for (int r = 0; r < rows; r++) single[r] = RowDot.Fast(type, w + r * rowBytes, a, columns);
+        }
+        Assert.Equal(single, range);
+    }
+
     [Theory]
     [MemberData(nameof(Shapes))]
     public void BatchEqualsScalarTwinAndMatVecForOddShapes(GgmlType type, int rows, int columns)

@@ -43,6 +43,23 @@ public class QuantizerTests
         }
     }
 
+    [Fact]
+    public void ScaleConversionIsExactForFiniteHalvesAndFiniteForTheRest()
+    {
+        for (int bits = 0; bits < 65536; bits++)
+        {
+            float actual = Fp16.ScaleToFloat((ushort)bits);
+            if ((bits & 0x7C00) != 0x7C00)
+            {
+                Assert.Equal(BitConverter.SingleToInt32Bits(Fp16.ToFloat((ushort)bits)), BitConverter.SingleToInt32Bits(actual));
+                continue;
+            }
+            // Inf/NaN patterns (a broken block scale): the finite ±2^16·(1 + m/1024), never an exception or NaN.
+            float expected = (1 + (bits & 0x3FF) / 1024f) * 65536f * ((bits & 0x8000) != 0 ? -1 : 1);
+            Assert.Equal(expected, actual);
+        }
+    }
+
     // Expected bytes computed here from quantize_row_q8_0_ref: d = amax/127, q = roundf(x/d) (half away from zero).
     [Fact]
     public void Q8_0MatchesReferenceBytes()

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text.Json;
-using Edgewise.Core.IO;
 
 namespace Edgewise.Hub;
 
@@ -104,9 +103,9 @@ internal sealed class FileDownloader(HubClient hub, Func<string, long> freeSpace
             hash.GetHashAndReset();
         }
         output.Position = have;
-        // Aligned 4 MiB writes, whatever the network hands over: the file stays in the page cache as 2 MiB folios, so
-        // the first run after a pull maps it in huge pages. Disposal writes what is buffered, also on cancellation.
-        await using var writer = new ChunkedWriteStream(output, leaveOpen: true);
+        // Written as the network hands it over, in small pieces, so the page cache holds the new file in small folios:
+        // the PLE table is read a row at a time, and a cached 2 MiB folio would map whole on the first row's touch
+        // (see RowTables). The Q4_0 matrices get their huge pages from the repack cache instead.
         WriteState(statePath, new PartialState(repository, commit, file.Path, file.Size, file.Sha256, download.ETag ?? download.LinkedETag));
 
         var clock = Stopwatch.StartNew();
@@ -121,7 +120,7 @@ internal sealed class FileDownloader(HubClient hub, Func<string, long> freeSpace
                 {
                     break;
                 }
-                await writer.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
                 hash.AppendData(buffer, 0, read);
                 have += read;
                 if (progress is not null && clock.Elapsed - lastReport >= ProgressInterval)
@@ -133,7 +132,7 @@ internal sealed class FileDownloader(HubClient hub, Func<string, long> freeSpace
         }
         catch (HubException ex) when (ex.Kind == HubErrorKind.NetworkLost)
         {
-            await writer.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+            await output.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             throw new HubException(HubErrorKind.NetworkLost, $"{ex.Message} Kept {have:N0} of {file.Size:N0} bytes of '{file.Path}'.", ex)
             { Repository = repository, FileName = file.Path };
         }

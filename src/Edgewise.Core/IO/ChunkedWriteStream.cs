@@ -23,6 +23,7 @@ public sealed class ChunkedWriteStream : Stream
     private int _from;          // first buffered byte (above 0 after a seek into the middle of a chunk)
     private int _to;            // one past the last buffered byte
     private bool _disposed;
+    private bool _smallPieces;
 
     /// <summary>Writes through <paramref name="file"/>, starting at its current position.</summary>
     public ChunkedWriteStream(FileStream file, bool leaveOpen = false)
@@ -51,9 +52,33 @@ public sealed class ChunkedWriteStream : Stream
 
     public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
 
+    /// <summary>
+    /// While set, writes go to the file at once in pieces of at most <see cref="SmallPieceBytes"/>, so the page cache
+    /// holds them in small folios: for data read a row at a time, where a 2 MiB folio would map whole on the first
+    /// touch of any row. Setting it writes out what is buffered.
+    /// </summary>
+    public bool SmallPieces
+    {
+        get => _smallPieces;
+        set
+        {
+            ObjectDisposedException.ThrowIf(_disposed, this);
+            if (value == _smallPieces) return;
+            WriteOut(next: Position);
+            _smallPieces = value;
+        }
+    }
+
+    public const int SmallPieceBytes = 64 << 10;
+
     public override void Write(ReadOnlySpan<byte> buffer)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_smallPieces)
+        {
+            WriteSmall(buffer);
+            return;
+        }
         while (!buffer.IsEmpty)
         {
             int n = Math.Min(buffer.Length, ChunkBytes - _to);
@@ -69,6 +94,11 @@ public sealed class ChunkedWriteStream : Stream
     public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_smallPieces)
+        {
+            WriteSmall(buffer.Span);
+            return;
+        }
         while (!buffer.IsEmpty)
         {
             int n = Math.Min(buffer.Length, ChunkBytes - _to);
@@ -151,6 +181,14 @@ public sealed class ChunkedWriteStream : Stream
             }
         }
         await base.DisposeAsync().ConfigureAwait(false);
+    }
+
+    private void WriteSmall(ReadOnlySpan<byte> buffer)
+    {
+        long position = Position;
+        _file.Position = position;
+        for (int at = 0; at < buffer.Length; at += SmallPieceBytes) _file.Write(buffer.Slice(at, Math.Min(SmallPieceBytes, buffer.Length - at)));
+        Reset(position + buffer.Length);
     }
 
     /// <summary>Writes the buffered bytes at their offset, then starts buffering at <paramref name="next"/>.</summary>

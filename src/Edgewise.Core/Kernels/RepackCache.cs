@@ -16,15 +16,17 @@ namespace Edgewise.Core.Kernels;
 /// <remarks>
 /// Layout, little-endian: magic <c>EWQ4X8\0\0</c>, u32 version, u32 entry count, i64 source length, i64 source
 /// last-write time (UTC ticks), u32 + UTF-8 source path, then per entry u32 + UTF-8 tensor name, u32 rows, u32 columns,
-/// i64 offset. Data starts at a 2 MiB boundary; each matrix at a 4 KiB boundary. A cache whose source length or
+/// i64 offset. Each matrix starts at a 2 MiB boundary (the gaps are file holes). A cache whose source length or
 /// write time differ from the model file's is stale and ignored (and rewritten by the next build).
 /// </remarks>
 public sealed unsafe class RepackCache : IDisposable
 {
     public const string Extension = ".q4x8";
-    private const uint Version = 1;
+    private const uint Version = 2;   // 2: matrices on 2 MiB boundaries
     private const long DataAlignment = 2L << 20;
-    private const long MatrixAlignment = 4096;
+    // Each matrix starts on its own 2 MiB page, so no huge page straddles two matrices (a matrix first touched in
+    // the middle of a 2 MiB page gets 4 KiB mappings for it). The gaps are holes: no disk, no page cache.
+    private const long MatrixAlignment = 2L << 20;
     private const int ChunkRowsTarget = 4 << 20;   // bytes of source rows interleaved per write
     private static ReadOnlySpan<byte> Magic => "EWQ4X8\0\0"u8;
 

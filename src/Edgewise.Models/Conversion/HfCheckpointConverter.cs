@@ -118,6 +118,7 @@ public static class HfCheckpointConverter
                 progress?.Report(new TensorProgress(index, tensors.Count, t.Name, type, done, total));
             });
         }
+        w.RowReadTensors = RowTables.Of(tensors.Select(t => t.Name));
         long bytes = w.Write();
         return new ConversionResult(architecture, bytes, written, ignored);
     }

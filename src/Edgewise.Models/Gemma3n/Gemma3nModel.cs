@@ -60,7 +60,7 @@ public sealed class Gemma3nModel : ILanguageModel
         if (options.Weights == WeightPlacement.Mapped)
         {
             if (options.RepackCacheDirectory is string repacked) source.OpenRepackCache(repacked);
-            source.PrefaultInBackground(RowTables(file));
+            source.PrefaultInBackground(RowTables.Of(file.Tensors.Select(t => t.Name)));
         }
         try
         {
@@ -74,11 +74,6 @@ public sealed class Gemma3nModel : ILanguageModel
             throw;
         }
     }
-
-    /// <summary>Tensors read a row per token, never whole: the PLE table, and the token embedding when the output head is separate.</summary>
-    private static string[] RowTables(GgufFile file) => file.ContainsTensor(Gemma3nTensorNames.Output)
-        ? [Gemma3nTensorNames.PerLayerTokenEmbedding, Gemma3nTensorNames.TokenEmbedding]
-        : [Gemma3nTensorNames.PerLayerTokenEmbedding];
 
     /// <summary>Loads an HF checkpoint (directory or single file) whose <c>config.json</c> is <paramref name="config"/>.</summary>
     public static Gemma3nModel LoadSafetensors(string path, JsonDocument config, ModelLoadOptions? options = null, Gemma3nOptions? gemma3n = null)

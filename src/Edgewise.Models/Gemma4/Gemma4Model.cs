@@ -52,7 +52,7 @@ public sealed class Gemma4Model : ILanguageModel
         if (options.Weights == WeightPlacement.Mapped)
         {
             if (options.RepackCacheDirectory is string repacked) source.OpenRepackCache(repacked);
-            source.PrefaultInBackground(RowTables(file));
+            source.PrefaultInBackground(RowTables.Of(file.Tensors.Select(t => t.Name)));
         }
         try
         {
@@ -65,21 +65,6 @@ public sealed class Gemma4Model : ILanguageModel
             source.Dispose();
             throw;
         }
-    }
-
-    /// <summary>
-    /// Tensors a forward pass reads only in part, never to be mapped whole: the PLE table and (when the output head is
-    /// separate) the token embedding, a row per token; MoE experts, only the routed ones.
-    /// </summary>
-    private static List<string> RowTables(GgufFile file)
-    {
-        var partial = new List<string> { Gemma4TensorNames.PerLayerTokenEmbedding };
-        if (file.ContainsTensor(Gemma4TensorNames.Output)) partial.Add(Gemma4TensorNames.TokenEmbedding);
-        foreach (GgufTensorInfo t in file.Tensors)
-        {
-            if (t.Name.Contains("_exps.", StringComparison.Ordinal)) partial.Add(t.Name);
-        }
-        return partial;
     }
 
     /// <summary>Loads an HF checkpoint (directory or single file) whose <c>config.json</c> is <paramref name="config"/>.</summary>

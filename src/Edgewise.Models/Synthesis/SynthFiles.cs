@@ -3,6 +3,7 @@ using Edgewise.Core.Formats.Gguf;
 using Edgewise.Core.Formats.Safetensors;
 using Edgewise.Core.Quantization;
 using Edgewise.Core.Tensors;
+using Edgewise.Models.Common;
 using Edgewise.Models.Conversion;
 
 namespace Edgewise.Models.Synthesis;
@@ -27,6 +28,7 @@ internal static class SynthFiles
         if (writeTokenizer is null) SynthVocabulary.BuiltIn(vocab).WriteTo(w);
         else writeTokenizer(w);
         foreach (SynthTensor t in plan) w.AddTensor(t.Name, t.Type, t.Shape, tensorData(t));
+        w.RowReadTensors = RowTables.Of(plan.Select(t => t.Name));
         return w.Write();
     }
 

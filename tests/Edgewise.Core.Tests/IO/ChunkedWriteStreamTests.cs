@@ -41,6 +41,31 @@ public sealed class ChunkedWriteStreamTests
     }
 
     [Fact]
+    public void Small_pieces_mode_writes_through_at_once_in_pieces_of_at_most_64_KiB()
+    {
+        using var dir = new TempDirectory();
+        string path = dir.File("rows.bin");
+        var file = new RecordingFileStream(path);
+        var data = new byte[Chunk + 300_000];
+        new Random(9).NextBytes(data);
+        using (var stream = new ChunkedWriteStream(file))
+        {
+            stream.Write(data.AsSpan(0, 1000));               // buffered: the head of a chunk
+            stream.SmallPieces = true;                        // writes the head out, then writes through
+            Assert.Single(file.Writes);
+            stream.Write(data.AsSpan(1000, 200_000));
+            Assert.All(file.Writes.Skip(1), w => Assert.True(w.Count <= ChunkedWriteStream.SmallPieceBytes));
+            Assert.Equal(1 + (200_000 + ChunkedWriteStream.SmallPieceBytes - 1) / ChunkedWriteStream.SmallPieceBytes, file.Writes.Count);
+            stream.SmallPieces = false;
+            stream.Write(data.AsSpan(201_000));
+        }
+        Assert.Equal(data, File.ReadAllBytes(path));
+        // Back in chunk mode: the rest of the first chunk in one write, then the next chunk from its boundary.
+        Assert.Equal((201_000L, Chunk - 201_000), file.Writes[^2]);
+        Assert.Equal(((long)Chunk, 300_000), file.Writes[^1]);
+    }
+
+    [Fact]
     public void Seeks_over_holes_and_SetLength_give_the_same_bytes_as_a_memory_stream()
     {
         using var dir = new TempDirectory();
@@ -111,7 +136,10 @@ public sealed class ChunkedWriteStreamTests
         Assert.Contains("ro.bin", ex.Message, StringComparison.Ordinal);
     }
 
-    /// <summary>A file stream that records the offset and length of every write that reaches it.</summary>
+    /// <summary>
+    /// A file stream that records the offset and length of every write that reaches it (a derived FileStream routes
+    /// span writes through this overload too).
+    /// </summary>
     private sealed class RecordingFileStream(string path) : FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 0)
     {
         public List<(long Offset, int Count)> Writes { get; } = [];
@@ -122,10 +150,5 @@ public sealed class ChunkedWriteStreamTests
             base.Write(buffer, offset, count);
         }
 
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            Writes.Add((Position, buffer.Length));
-            base.Write(buffer);
-        }
     }
 }

@@ -150,6 +150,13 @@ public sealed class GgufWriter : IDisposable
         }
     }
 
+    /// <summary>
+    /// Tensors that readers take a row at a time (a PLE table, an untied embedding, experts): written in small pieces,
+    /// so the page cache keeps them in small folios; everything else goes out in aligned 4 MiB chunks and stays
+    /// cached in 2 MiB folios, which a mapping gets as huge pages (see <see cref="ChunkedWriteStream"/>).
+    /// </summary>
+    public IReadOnlySet<string> RowReadTensors { get; set; } = new HashSet<string>();
+
     /// <summary>Writes the whole file. Returns the number of bytes written.</summary>
     public long Write()
     {
@@ -207,6 +214,7 @@ public sealed class GgufWriter : IDisposable
                 continue;
             }
             WriteZeros(file, start - file.Position);
+            file.SmallPieces = RowReadTensors.Contains(t.Name);
             var bounded = new BoundedWriteStream(file, t.Name, t.ByteSize);
             t.WriteData(bounded);
             if (bounded.Written != t.ByteSize)

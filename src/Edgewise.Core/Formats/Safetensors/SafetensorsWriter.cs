@@ -81,8 +81,7 @@ public sealed class SafetensorsWriter
         }
         while (header.Length % 8 != 0) header.WriteByte((byte)' ');
 
-        // Aligned 4 MiB writes: the new file stays in the page cache as 2 MiB folios, which map as huge pages.
-        using var file = ChunkedWriteStream.Create(_path);
+        using var file = new FileStream(_path, FileMode.Create, FileAccess.Write, FileShare.None, bufferSize: 1 << 20);
         Span<byte> length = stackalloc byte[8];
         BitConverter.TryWriteBytes(length, (ulong)header.Length);
         file.Write(length);

@@ -9,6 +9,7 @@ namespace Edgewise.Core.IO;
 public static unsafe partial class MemoryAdvice
 {
     private const int MadvWillNeed = 3;
+    private const int MadvDontNeed = 4;
     private const int MadvHugePage = 14;
     private const int MadvPopulateRead = 22;   // Linux 5.14+
     private const long PageSize = 4096;
@@ -43,6 +44,49 @@ public static unsafe partial class MemoryAdvice
         long first = ((long)start + HugePageSize - 1) & ~(HugePageSize - 1);
         long end = ((long)start + length) & ~(HugePageSize - 1);
         return end > first && Madvise((void*)first, (nuint)(end - first), MadvHugePage) == 0;
+    }
+
+    /// <summary>
+    /// Whether the page cache holds [<paramref name="start"/>, +<paramref name="length"/>) of a file mapping in large
+    /// folios, which Linux maps whole on the first touch of any of their pages. Probes a few 2 MiB-aligned points: reads
+    /// one byte at each, then asks <c>/proc/self/pagemap</c> whether the page 128 KiB further on, beyond the fault-around
+    /// window, came mapped with it. The probed pages are unmapped again (<c>MADV_DONTNEED</c>; the file keeps them).
+    /// False where pagemap is unavailable.
+    /// </summary>
+    public static bool MapsLargeFolios(byte* start, long length)
+    {
+        const int Probes = 8;
+        if (!OperatingSystem.IsLinux() || start == null || length < 2 * HugePageSize) return false;
+        long first = ((long)start + HugePageSize - 1) & ~(HugePageSize - 1);
+        long span = ((long)start + length - HugePageSize - first) & ~(HugePageSize - 1);
+        if (span < 0) return false;
+        try
+        {
+            using var pagemap = File.OpenHandle("/proc/self/pagemap", FileMode.Open, FileAccess.Read);
+            int large = 0;
+            Span<byte> entry = stackalloc byte[8];
+            for (int i = 0; i < Probes; i++)
+            {
+                byte* probe = (byte*)(first + span / Probes * i / HugePageSize * HugePageSize);
+                byte* beyond = probe + (128 << 10);   // past the 64 KiB fault-around window: mapped only with a folio of 256 KiB or more
+                _ = Volatile.Read(ref *probe);
+                if (RandomAccess.Read(pagemap, entry, (long)beyond / PageSize * 8) == 8 && (BitConverter.ToUInt64(entry) >> 63) != 0) large++;
+                _ = Madvise(probe, (nuint)HugePageSize, MadvDontNeed);
+            }
+            return large > 0;
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Unmaps [<paramref name="start"/>, +<paramref name="length"/>) of a file mapping from this process (<c>MADV_DONTNEED</c>); the next touch maps the file's pages again.</summary>
+    public static void Unmap(byte* start, long length)
+    {
+        if (!OperatingSystem.IsLinux() || start == null || length <= 0) return;
+        long first = (long)start & ~(PageSize - 1);
+        _ = Madvise((void*)first, (nuint)((long)start + length - first), MadvDontNeed);
     }
 
     [LibraryImport("libc", EntryPoint = "madvise")]

@@ -3,6 +3,7 @@ using Edgewise.Core.IO;
 using Edgewise.Core.Kernels;
 using Edgewise.Core.Tensors;
 using Edgewise.Core.Threading;
+using Microsoft.Win32.SafeHandles;
 
 namespace Edgewise.Models.Common;
 
@@ -55,6 +56,7 @@ public sealed class GgufTensorSource : ITensorSource
     {
         if (_prefault is not null) throw new InvalidOperationException($"{FilePath}: the prefault has already started.");
         foreach ((nint start, nint end, _) in Runs(info => !partlyRead.Contains(info.Name))) MemoryAdvice.HugePages((byte*)start, end - start);
+        SmallFoliosForRowTables(partlyRead);
         var runs = new List<(nint Start, nint End, nint Floor)>();
         if (_repacked is not null)
         {
@@ -98,6 +100,23 @@ public sealed class GgufTensorSource : ITensorSource
         }
         if (runStart != 0) runs.Add((runStart, runEnd, excludedEnd));
         return runs;
+    }
+
+    /// <summary>
+    /// A row table cached in large folios (the file was read sequentially, e.g. copied, checksummed or loaded by
+    /// another engine) would enter the resident set 2 MiB per row touched: Linux maps a whole large folio on the first
+    /// touch of any page. Such a table leaves the page cache now (pages other processes map stay), and its rows come
+    /// back from disk one small folio at a time.
+    /// </summary>
+    private unsafe void SmallFoliosForRowTables(IReadOnlyCollection<string> partlyRead)
+    {
+        foreach (string name in partlyRead)
+        {
+            if (!File.TryGetTensor(name, out TensorView view) || !MemoryAdvice.MapsLargeFolios(view.Data, view.ByteLength)) continue;
+            MemoryAdvice.Unmap(view.Data, view.ByteLength);
+            using SafeFileHandle handle = System.IO.File.OpenHandle(FilePath, FileMode.Open, FileAccess.Read);
+            FileAdvice.DontNeed(handle, File.DataOffset + File.GetTensorInfo(name).Offset, view.ByteLength);
+        }
     }
 
     /// <summary>The first byte of the mapped file (tensor views are offsets into it).</summary>

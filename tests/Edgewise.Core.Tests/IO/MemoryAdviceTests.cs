@@ -57,6 +57,48 @@ public sealed unsafe class MemoryAdviceTests
         Assert.Equal(0, mapped.Pointer[(6 << 20) + 1]);
     }
 
+    [Fact]
+    public void MapsLargeFolios_tells_a_file_written_in_small_pieces_from_one_the_kernel_maps_in_2_MiB_pages()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var dir = new TempDirectory();
+        var data = new byte[16 << 20];
+        new Random(4).NextBytes(data);
+        string small = dir.File("small.bin"), large = dir.File("large.bin");
+        using (var stream = ChunkedWriteStream.Create(small))
+        {
+            stream.SmallPieces = true;
+            stream.Write(data);
+        }
+        using (var stream = ChunkedWriteStream.Create(large)) stream.Write(data);
+
+        using (MappedFile mapped = MappedFile.Open(small)) Assert.False(MemoryAdvice.MapsLargeFolios(mapped.Pointer, data.Length));
+        // The oracle: whether the kernel itself maps the chunk-written file with 2 MiB entries (Linux 6.x, large folios).
+        bool kernelMapsHuge;
+        using (MappedFile mapped = MappedFile.Open(large))
+        {
+            for (long i = 0; i < data.Length; i += 4096) _ = mapped.Pointer[i];
+            kernelMapsHuge = FilePmdMappedKb(large) > 0;
+        }
+        using (MappedFile mapped = MappedFile.Open(large))
+        {
+            Assert.Equal(kernelMapsHuge, MemoryAdvice.MapsLargeFolios(mapped.Pointer, data.Length));
+            Assert.Equal(data[^1], mapped.Pointer[data.Length - 1]);   // probed pages were only unmapped, not lost
+        }
+    }
+
+    private static long FilePmdMappedKb(string path)
+    {
+        long kb = 0;
+        bool inside = false;
+        foreach (string line in File.ReadLines("/proc/self/smaps"))
+        {
+            if (line.Length > 0 && char.IsAsciiHexDigit(line[0]) && line.Contains('-')) inside = line.EndsWith(path, StringComparison.Ordinal);
+            else if (inside && line.StartsWith("FilePmdMapped:", StringComparison.Ordinal)) kb += long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
+        }
+        return kb;
+    }
+
     /// <summary>VmRSS of this process in bytes.</summary>
     private static long ResidentBytes()
     {

@@ -46,7 +46,7 @@ internal static class Measurement
         MeasureResult r = engine == "edgewise"
             ? Edgewise(model, threads, a.Get("ple", "mmap"), a.Get("ple-cache", "64MB"), a.Get("weights", "mmap"), tokens, shortPrompt, gen)
             : LlamaCpp(model, threads, a.Has("llama-mmap"), tokens, shortPrompt, gen);
-        r = r with { PeakRssBytes = PeakRss(), HugePageBytes = HugePageResident() };
+        r = r with { PeakRssBytes = PeakRss() };
         Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(r));
         return 0;
     }
@@ -100,7 +100,8 @@ internal static class Measurement
             "repacked" => ple + ", repack cache",
             _ => ple,
         };
-        return new MeasureResult("edgewise", Path.GetFileName(path), placement, loadMs, ttftMs, prefill, decode, 0, pleBytesPerToken);
+        // While the model is still loaded: its mappings go when it is disposed.
+        return new MeasureResult("edgewise", Path.GetFileName(path), placement, loadMs, ttftMs, prefill, decode, 0, pleBytesPerToken, HugePageResident());
     }
 
     private static MeasureResult LlamaCpp(string path, int threads, bool mmap, int[] prompt, int[] shortPrompt, int gen)
@@ -143,7 +144,7 @@ internal static class Measurement
             Decode(context, batch, one, prompt.Length + i);
         }
         double decode = gen / Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        return new MeasureResult("llama.cpp", Path.GetFileName(path), mmap ? "mmap" : "loaded", loadMs, ttftMs, prefill, decode, 0, 0);
+        return new MeasureResult("llama.cpp", Path.GetFileName(path), mmap ? "mmap" : "loaded", loadMs, ttftMs, prefill, decode, 0, 0, HugePageResident());
     }
 
     /// <summary>One batch of <paramref name="tokens"/> at positions from <paramref name="pos0"/>, logits for the last only.</summary>
@@ -177,7 +178,7 @@ internal static class Measurement
     /// <summary>The EDGEWISE_HOME the published CLI gets, so its `bench` finds the same repack caches.</summary>
     public static string EdgewiseHome(string model) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(model))!, ".home");
 
-    /// <summary>Resident bytes in 2 MiB pages now (after decode): huge-page-mapped file pages plus anonymous huge pages.</summary>
+    /// <summary>Resident bytes in 2 MiB pages now (after decode, model still loaded): huge-page-mapped file pages plus anonymous huge pages.</summary>
     public static long HugePageResident()
     {
         if (!OperatingSystem.IsLinux()) return 0;

@@ -25,7 +25,7 @@ internal static class ServeCommand
         var cors = new Option<string[]>("--cors-origin") { Description = "Allow browser requests from this origin (repeatable). CORS is off by default.", AllowMultipleArgumentsPerToken = false };
         var ctx = new Option<int?>("--ctx", "-c") { Description = "Context length per session (default: the model's)." };
         // --threads, --ple, --ple-cache, --weights: the same placement options as run, generate and bench.
-        var load = new ModelLoadArguments(defaultWeights: "hugepages");
+        var load = new ModelLoadArguments();
         var keepAlive = new Option<double>("--keep-alive")
         {
             Description = "Seconds between SSE ': keep-alive' comments while a streamed request waits for a slot or its prefill (0: off).",

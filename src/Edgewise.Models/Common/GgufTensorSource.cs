@@ -21,6 +21,8 @@ public sealed class GgufTensorSource : ITensorSource
     private RepackCache? _repacked;
     private readonly List<string> _served = [];
     private readonly List<WeightMatrix> _notInterleaved = [];
+    private readonly HashSet<string> _readAtRuntime = new(StringComparer.Ordinal);
+    private IReadOnlyCollection<string>? _partlyRead;
 
     public GgufTensorSource(GgufFile file)
     {
@@ -74,6 +76,12 @@ public sealed class GgufTensorSource : ITensorSource
         foreach ((nint start, nint end, nint floor) in Runs(info => !partlyRead.Contains(info.Name) && _repacked?.Names.Contains(info.Name) != true))
         {
             runs.Add((start, end, floor));
+        }
+        if (_repacked is not null)
+        {
+            // The rest waits for FinishLoad, which knows which of the file's tensors the model still reads.
+            _partlyRead = partlyRead;
+            return;
         }
         _prefault = new Thread(() => Prefault(runs)) { IsBackground = true, Name = "edgewise prefault" };
         _prefault.Start();
@@ -169,6 +177,42 @@ public sealed class GgufTensorSource : ITensorSource
         if (_repacked is null || !_repacked.TryGet(ggufName, rows, columns, out matrix)) return false;
         lock (_served) _served.Add(ggufName);
         return true;
+    }
+
+    /// <summary>A tensor the model reads from this file's mapping while it runs (not only while it loads).</summary>
+    public void NoteReadAtRuntime(string ggufName)
+    {
+        lock (_readAtRuntime) _readAtRuntime.Add(ggufName);
+    }
+
+    /// <summary>
+    /// With a repack cache, most of the file is read only while the model loads (norm vectors copied out, header),
+    /// or not at all (the matrices the cache holds); but every page read maps its whole cached folio, up to 2 MiB
+    /// that also covers neighbouring tensors. This unmaps the file except the tensors the model reads at run time
+    /// (<see cref="NoteReadAtRuntime"/>) and the row tables, then prefaults those in the background. Unmapping is
+    /// always safe: a page still needed maps again on its next touch. Without a cache, does nothing.
+    /// </summary>
+    public unsafe void FinishLoad()
+    {
+        if (_repacked is null || _partlyRead is null || _prefault is not null) return;
+        IReadOnlyCollection<string> partlyRead = _partlyRead;
+        HashSet<string> kept;
+        lock (_readAtRuntime) kept = new HashSet<string>(_readAtRuntime, StringComparer.Ordinal);
+        foreach (string name in partlyRead) kept.Add(name);
+        nint mappingStart = FileStart(), at = mappingStart;
+        foreach ((nint start, nint end, _) in Runs(info => kept.Contains(info.Name)))
+        {
+            // The gap before this run, whole pages only: the pages at the edges hold kept bytes.
+            nint gapEnd = start & ~(nint)4095;
+            if (gapEnd > at) MemoryAdvice.Unmap((byte*)at, gapEnd - at);
+            at = (end + 4095) & ~(nint)4095;
+        }
+        nint fileEnd = mappingStart + (nint)File.Length;
+        if (fileEnd > at) MemoryAdvice.Unmap((byte*)at, (fileEnd - at) & ~(nint)4095);
+        var runs = new List<(nint Start, nint End, nint Floor)>();
+        foreach ((nint start, nint end, nint floor) in Runs(info => kept.Contains(info.Name) && !partlyRead.Contains(info.Name))) runs.Add((start, end, floor));
+        _prefault = new Thread(() => Prefault(runs)) { IsBackground = true, Name = "edgewise prefault" };
+        _prefault.Start();
     }
 
     /// <summary>A mapped Q4_0 matrix that a model wanted interleaved and the cache did not hold.</summary>

@@ -98,9 +98,13 @@ public sealed class WeightReader
         WeightMatrix mapped = WeightMatrix.Create(view);   // checks type and block alignment
         if (placement == WeightPlacement.Mapped)
         {
-            if (!interleave || !mapped.CanInterleave || _source is not GgufTensorSource gguf) return mapped;
-            if (gguf.TryGetInterleaved(name, mapped.Rows, mapped.Columns, out WeightMatrix cached)) return cached;
-            gguf.NoteNotInterleaved(mapped);
+            if (_source is not GgufTensorSource gguf) return mapped;
+            if (interleave && mapped.CanInterleave)
+            {
+                if (gguf.TryGetInterleaved(name, mapped.Rows, mapped.Columns, out WeightMatrix cached)) return cached;
+                gguf.NoteNotInterleaved(mapped);
+            }
+            gguf.NoteReadAtRuntime(name);
             return mapped;
         }
         // Positioned reads, not a copy out of the mapping: the mapped pages are never touched, so the weights are

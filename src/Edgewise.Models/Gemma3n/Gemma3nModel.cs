@@ -65,6 +65,7 @@ public sealed class Gemma3nModel : ILanguageModel
         try
         {
             var model = new Gemma3nModel(source, config, options, name, gemma3n ?? Gemma3nOptions.Default);
+            source.FinishLoad();
             source.BuildRepackCache(options.WaitForRepackCache);
             return model;
         }

@@ -57,6 +57,7 @@ public sealed class Gemma4Model : ILanguageModel
         try
         {
             var model = new Gemma4Model(source, config, options, name);
+            source.FinishLoad();
             source.BuildRepackCache(options.WaitForRepackCache);
             return model;
         }

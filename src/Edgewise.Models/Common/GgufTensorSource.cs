@@ -62,15 +62,19 @@ public sealed class GgufTensorSource : ITensorSource
         var runs = new List<(nint Start, nint End, nint Floor)>();
         if (_repacked is not null)
         {
-            // One run per matrix: the gaps between them are file holes, which would map as zero pages. Mapped now,
-            // before the first forward pass: its workers, touching a matrix in the middle first, would get 4 KiB
-            // entries for a cached 2 MiB folio (in the background, half the cache ended up in huge pages; mapped
-            // here, 84%). A cached cache maps in milliseconds, an uncached one is read now instead of by the prompt.
+            // Mapped now, in one pass from the data region's 2 MiB-aligned start, before the first forward pass:
+            // every 2 MiB page is then first touched at its start, which is what lets the kernel map a cached 2 MiB
+            // folio with one entry (the prompt's workers, touching matrices mid-way, would get 4 KiB entries: half
+            // the cache ended up in huge pages that way). A cached cache maps in milliseconds, an evicted one is read
+            // now instead of by the prompt, in 2 MiB folios thanks to the advice.
             List<TensorView> cached = _repacked.Views();
             cached.Sort((a, b) => ((nint)a.Data).CompareTo((nint)b.Data));
-            var first = new List<(nint Start, nint End, nint Floor)>();
-            foreach (TensorView t in cached) first.Add(((nint)t.Data, (nint)(t.Data + t.ByteLength), (nint)t.Data));
-            Prefault(first);
+            if (cached.Count > 0)
+            {
+                byte* start = cached[0].Data, end = cached[^1].Data + cached[^1].ByteLength;
+                MemoryAdvice.HugePages(start, end - start);
+                Prefault([((nint)start, (nint)end, (nint)start)]);
+            }
         }
         // Matrices the repack cache holds are read from its mapping: mapping their GGUF pages too would count them twice.
         foreach ((nint start, nint end, nint floor) in Runs(info => !partlyRead.Contains(info.Name) && _repacked?.Names.Contains(info.Name) != true))

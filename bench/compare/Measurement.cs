@@ -1,6 +1,6 @@
 using System.Diagnostics;
-using System.Globalization;
 using System.Text.Json;
+using Edgewise.Core.IO;
 using Edgewise.Models;
 using Edgewise.Models.Common;
 using Edgewise.Models.Gemma3n;
@@ -46,7 +46,7 @@ internal static class Measurement
         MeasureResult r = engine == "edgewise"
             ? Edgewise(model, threads, a.Get("ple", "mmap"), a.Get("ple-cache", "64MB"), a.Get("weights", "mmap"), tokens, shortPrompt, gen)
             : LlamaCpp(model, threads, a.Has("llama-mmap"), tokens, shortPrompt, gen);
-        r = r with { PeakRssBytes = PeakRss() };
+        r = r with { PeakRssBytes = ProcessMemory.PeakResidentBytes() ?? 0 };
         Console.WriteLine(ResultPrefix + JsonSerializer.Serialize(r));
         return 0;
     }
@@ -101,7 +101,7 @@ internal static class Measurement
             _ => ple,
         };
         // While the model is still loaded: its mappings go when it is disposed.
-        return new MeasureResult("edgewise", Path.GetFileName(path), placement, loadMs, ttftMs, prefill, decode, 0, pleBytesPerToken, HugePageResident());
+        return new MeasureResult("edgewise", Path.GetFileName(path), placement, loadMs, ttftMs, prefill, decode, 0, pleBytesPerToken, ProcessMemory.HugePageResidentBytes() ?? 0);
     }
 
     private static MeasureResult LlamaCpp(string path, int threads, bool mmap, int[] prompt, int[] shortPrompt, int gen)
@@ -144,7 +144,7 @@ internal static class Measurement
             Decode(context, batch, one, prompt.Length + i);
         }
         double decode = gen / Stopwatch.GetElapsedTime(t0).TotalSeconds;
-        return new MeasureResult("llama.cpp", Path.GetFileName(path), mmap ? "mmap" : "loaded", loadMs, ttftMs, prefill, decode, 0, 0, HugePageResident());
+        return new MeasureResult("llama.cpp", Path.GetFileName(path), mmap ? "mmap" : "loaded", loadMs, ttftMs, prefill, decode, 0, 0, ProcessMemory.HugePageResidentBytes() ?? 0);
     }
 
     /// <summary>One batch of <paramref name="tokens"/> at positions from <paramref name="pos0"/>, logits for the last only.</summary>
@@ -177,33 +177,4 @@ internal static class Measurement
 
     /// <summary>The EDGEWISE_HOME the published CLI gets, so its `bench` finds the same repack caches.</summary>
     public static string EdgewiseHome(string model) => Path.Combine(Path.GetDirectoryName(Path.GetFullPath(model))!, ".home");
-
-    /// <summary>Resident bytes in 2 MiB pages now (after decode, model still loaded): huge-page-mapped file pages plus anonymous huge pages.</summary>
-    public static long HugePageResident()
-    {
-        if (!OperatingSystem.IsLinux()) return 0;
-        long kb = 0;
-        foreach (string line in File.ReadLines("/proc/self/smaps_rollup"))
-        {
-            if (line.StartsWith("AnonHugePages:", StringComparison.Ordinal) || line.StartsWith("FilePmdMapped:", StringComparison.Ordinal))
-            {
-                kb += long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture);
-            }
-        }
-        return kb * 1024;
-    }
-
-    /// <summary>VmHWM: the process's peak resident set (anonymous + file-backed pages).</summary>
-    public static long PeakRss()
-    {
-        if (!OperatingSystem.IsLinux()) return 0;
-        foreach (string line in File.ReadLines("/proc/self/status"))
-        {
-            if (line.StartsWith("VmHWM:", StringComparison.Ordinal))
-            {
-                return long.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) * 1024;
-            }
-        }
-        return 0;
-    }
 }

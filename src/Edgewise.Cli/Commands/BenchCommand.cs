@@ -1,9 +1,9 @@
 using System.CommandLine;
-using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Edgewise.Cli.Infrastructure;
 using Edgewise.Core.Formats.Gguf;
+using Edgewise.Core.IO;
 using Edgewise.Core.Tensors;
 using Edgewise.Engine.Sampling;
 using Edgewise.Engine.Sessions;
@@ -118,38 +118,6 @@ internal static class BenchCommand
         return null;
     }
 
-    /// <summary>Peak resident memory (VmHWM) of this process in bytes, where /proc exposes it.</summary>
-    internal static long? PeakResidentBytes()
-    {
-        const string Status = "/proc/self/status";
-        if (!File.Exists(Status)) return null;
-        foreach (string line in File.ReadLines(Status))
-        {
-            if (!line.StartsWith("VmHWM:", StringComparison.Ordinal)) continue;
-            string[] parts = line["VmHWM:".Length..].Split((char[]?)null, StringSplitOptions.RemoveEmptyEntries);
-            return long.Parse(parts[0], CultureInfo.InvariantCulture) * 1024;   // the kernel reports kB
-        }
-        return null;
-    }
-
-    /// <summary>
-    /// Resident bytes of this process in 2 MiB pages: huge-page-mapped file pages (the mapped weights) plus anonymous
-    /// huge pages (weights copied by <c>--weights hugepages</c>), from /proc/self/smaps_rollup. Null where /proc lacks it.
-    /// </summary>
-    internal static long? HugePageResidentBytes()
-    {
-        const string Rollup = "/proc/self/smaps_rollup";
-        if (!File.Exists(Rollup)) return null;
-        long kb = 0;
-        foreach (string line in File.ReadLines(Rollup))
-        {
-            int colon = line.IndexOf(':', StringComparison.Ordinal);
-            if (colon < 0 || line[..colon] is not ("AnonHugePages" or "FilePmdMapped" or "ShmemPmdMapped")) continue;
-            kb += long.Parse(line[(colon + 1)..].Trim().Split(' ')[0], CultureInfo.InvariantCulture);
-        }
-        return kb * 1024;
-    }
-
     private static string Text(EdgewiseModel model, BenchResult r, TimeSpan load, long? pleBytes)
     {
         var s = new StringBuilder();
@@ -158,8 +126,8 @@ internal static class BenchCommand
         s.AppendLine($"prefill          {r.PromptTokens} tokens, {r.PrefillTokensPerSecond:F1} tok/s");
         s.AppendLine($"decode           {r.GeneratedTokens} tokens, {r.DecodeTokensPerSecond:F1} tok/s");
         s.AppendLine($"first token      {r.TimeToFirstToken.TotalMilliseconds:F1} ms ({r.ColdFirstToken.TotalMilliseconds:F0} ms after the process started)");
-        if (PeakResidentBytes() is long peak) s.AppendLine($"peak resident    {PullCommand.FormatSize(peak)}");
-        if (HugePageResidentBytes() is long huge) s.AppendLine($"in huge pages    {PullCommand.FormatSize(huge)} (mapped or copied weights on 2 MiB pages)");
+        if (ProcessMemory.PeakResidentBytes() is long peak) s.AppendLine($"peak resident    {PullCommand.FormatSize(peak)}");
+        if (ProcessMemory.HugePageResidentBytes() is long huge) s.AppendLine($"in huge pages    {PullCommand.FormatSize(huge)} (mapped or copied weights on 2 MiB pages)");
         if (pleBytes is long ple) s.AppendLine($"PLE read/token   {PullCommand.FormatSize(ple)}");
         return s.ToString().TrimEnd();
     }
@@ -180,9 +148,9 @@ internal static class BenchCommand
             w.WriteNumber("decode_tokens_per_second", Math.Round(r.DecodeTokensPerSecond, 2));
             w.WriteNumber("time_to_first_token_ms", Math.Round(r.TimeToFirstToken.TotalMilliseconds, 2));
             w.WriteNumber("cold_first_token_ms", Math.Round(r.ColdFirstToken.TotalMilliseconds, 1));
-            if (PeakResidentBytes() is long peak) w.WriteNumber("peak_resident_bytes", peak);
+            if (ProcessMemory.PeakResidentBytes() is long peak) w.WriteNumber("peak_resident_bytes", peak);
             else w.WriteNull("peak_resident_bytes");
-            if (HugePageResidentBytes() is long huge) w.WriteNumber("huge_page_resident_bytes", huge);
+            if (ProcessMemory.HugePageResidentBytes() is long huge) w.WriteNumber("huge_page_resident_bytes", huge);
             else w.WriteNull("huge_page_resident_bytes");
             if (pleBytes is long ple) w.WriteNumber("ple_bytes_per_token", ple);
             else w.WriteNull("ple_bytes_per_token");

@@ -23,11 +23,7 @@ public static unsafe partial class MemoryAdvice
     public static bool PopulateRead(byte* start, long length)
     {
         if (!OperatingSystem.IsLinux() || start == null || length <= 0) return false;
-        // madvise wants a page-aligned start; widening to the page that holds `start` stays inside the mapping.
-        long first = (long)start & ~(PageSize - 1);
-        nuint span = (nuint)((long)start + length - first);
-        if (Madvise((void*)first, span, MadvPopulateRead) == 0) return true;
-        return Madvise((void*)first, span, MadvWillNeed) == 0;
+        return AdvisePages(start, length, MadvPopulateRead) == 0 || AdvisePages(start, length, MadvWillNeed) == 0;
     }
 
     /// <summary>
@@ -85,8 +81,15 @@ public static unsafe partial class MemoryAdvice
     public static void Unmap(byte* start, long length)
     {
         if (!OperatingSystem.IsLinux() || start == null || length <= 0) return;
+        _ = AdvisePages(start, length, MadvDontNeed);
+    }
+
+    /// <summary>madvise over the pages that hold [<paramref name="start"/>, +<paramref name="length"/>).</summary>
+    private static int AdvisePages(byte* start, long length, int advice)
+    {
+        // madvise wants a page-aligned start; widening to the page that holds `start` stays inside the mapping.
         long first = (long)start & ~(PageSize - 1);
-        _ = Madvise((void*)first, (nuint)((long)start + length - first), MadvDontNeed);
+        return Madvise((void*)first, (nuint)((long)start + length - first), advice);
     }
 
     [LibraryImport("libc", EntryPoint = "madvise")]

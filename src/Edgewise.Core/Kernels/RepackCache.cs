@@ -102,15 +102,20 @@ public sealed unsafe class RepackCache : IDisposable
         return true;
     }
 
-    /// <summary>Where the cached matrices lie in the mapping (for a background prefault).</summary>
-    public List<TensorView> Views()
+    /// <summary>The mapped span from the first cached matrix to the end of the last (the prefault maps it in one pass).</summary>
+    public (nint Start, long Length) Data
     {
-        var views = new List<TensorView>(_entries.Count);
-        foreach ((string name, Entry e) in _entries)
+        get
         {
-            views.Add(new TensorView(name, GgmlType.Q4_0, [e.Columns, e.Rows], _file.Pointer + e.Offset, e.Bytes));
+            if (_entries.Count == 0) return ((nint)_file.Pointer, 0);
+            long first = long.MaxValue, end = 0;
+            foreach (Entry e in _entries.Values)
+            {
+                first = Math.Min(first, e.Offset);
+                end = Math.Max(end, e.Offset + e.Bytes);
+            }
+            return ((nint)(_file.Pointer + first), end - first);
         }
-        return views;
     }
 
     /// <summary>

@@ -13,6 +13,7 @@ public sealed class GgufTensorSource : ITensorSource
     // Pages mapped per madvise call: small enough that Dispose waits at most a few milliseconds for the prefault.
     private const long PrefaultChunk = 32L << 20;
     private const long HugePage = 2L << 20;
+    private const int Page = 4096;
 
     private Thread? _prefault;
     private Thread? _repackBuild;
@@ -46,47 +47,64 @@ public sealed class GgufTensorSource : ITensorSource
     private string FilePath => File.FilePath;
 
     /// <summary>
-    /// Maps the pages of every tensor except <paramref name="partlyRead"/> on a background thread, the repack cache's
-    /// matrices first, then the file's in file order. A first prompt reads every one of those pages anyway; mapped now,
-    /// while the tokenizer loads on one core, they cost the prompt no page faults (~20,000 at E2B), and a cold page
-    /// cache starts reading from disk early. Tensors read only in part (the PLE table, an untied token embedding, MoE
-    /// experts) must never be mapped whole. Before that, the runs of wholly read tensors get huge-page advice
-    /// (<see cref="MemoryAdvice.HugePages"/>), so a cold page cache brings them in as 2 MiB pages; the partly read
-    /// ones keep 4 KiB pages, so a token's row costs 4 KiB of memory, not 2 MiB. <see cref="Dispose"/> stops the thread.
+    /// Opens <paramref name="file"/> as a model's tensor source and runs <paramref name="construct"/> on it, with
+    /// everything a mapped load does around that: the repack cache opened first, the prefault, and after construction
+    /// the unmapping of load-only pages and the cache build. The model owns the source; on failure it is disposed.
     /// </summary>
-    public unsafe void PrefaultInBackground(IReadOnlyCollection<string> partlyRead)
+    public static T LoadModel<T>(GgufFile file, ModelLoadOptions options, Func<GgufTensorSource, T> construct)
     {
-        if (_prefault is not null) throw new InvalidOperationException($"{FilePath}: the prefault has already started.");
-        foreach ((nint start, nint end, _) in Runs(info => !partlyRead.Contains(info.Name))) MemoryAdvice.HugePages((byte*)start, end - start);
-        SmallFoliosForRowTables(partlyRead);
-        var runs = new List<(nint Start, nint End, nint Floor)>();
-        if (_repacked is not null)
+        var source = new GgufTensorSource(file);
+        try
         {
-            // Mapped now, in one pass from the data region's 2 MiB-aligned start, before the first forward pass:
-            // every 2 MiB page is then first touched at its start, which is what lets the kernel map a cached 2 MiB
-            // folio with one entry (the prompt's workers, touching matrices mid-way, would get 4 KiB entries: half
-            // the cache ended up in huge pages that way). A cached cache maps in milliseconds, an evicted one is read
-            // now instead of by the prompt, in 2 MiB folios thanks to the advice.
-            List<TensorView> cached = _repacked.Views();
-            cached.Sort((a, b) => ((nint)a.Data).CompareTo((nint)b.Data));
-            if (cached.Count > 0)
+            if (options.Weights == WeightPlacement.Mapped)
             {
-                byte* start = cached[0].Data, end = cached[^1].Data + cached[^1].ByteLength;
-                MemoryAdvice.HugePages(start, end - start);
-                Prefault([((nint)start, (nint)end, (nint)start)]);
+                if (options.RepackCacheDirectory is string repacked) source.OpenRepackCache(repacked);
+                source.PrefaultInBackground(RowTables.Of(file.Tensors.Select(t => t.Name)));
             }
+            T model = construct(source);
+            source.FinishLoad();
+            source.BuildRepackCache(options.WaitForRepackCache);
+            return model;
         }
-        // Matrices the repack cache holds are read from its mapping: mapping their GGUF pages too would count them twice.
-        foreach ((nint start, nint end, nint floor) in Runs(info => !partlyRead.Contains(info.Name) && _repacked?.Names.Contains(info.Name) != true))
+        catch
         {
-            runs.Add((start, end, floor));
+            source.Dispose();
+            throw;
         }
-        if (_repacked is not null)
+    }
+
+    /// <summary>
+    /// Maps the pages a first prompt will read before it reads them (~20,000 page faults at E2B fewer; a cold page
+    /// cache starts reading from disk early). Runs of wholly read tensors get huge-page advice
+    /// (<see cref="MemoryAdvice.HugePages"/>) so a cold page cache brings them in as 2 MiB pages; row tables
+    /// (<paramref name="partlyRead"/>: the PLE table, an untied token embedding, MoE experts) never are mapped whole and
+    /// keep small folios, so a token's row costs 4 KiB of memory, not 2 MiB. Without a repack cache the file's tensors
+    /// are mapped on a background thread while the tokenizer loads. With one, the cache is mapped here, before the
+    /// first forward pass, and the file's tensors wait for <see cref="FinishLoad"/>, which knows which the model still
+    /// reads. <see cref="Dispose"/> stops the thread.
+    /// </summary>
+    private unsafe void PrefaultInBackground(IReadOnlyCollection<string> partlyRead)
+    {
+        List<(nint Start, nint End, nint Floor)> whole = Runs(info => !partlyRead.Contains(info.Name));
+        foreach ((nint start, nint end, _) in whole) MemoryAdvice.HugePages((byte*)start, end - start);
+        SmallFoliosForRowTables(partlyRead);
+        if (_repacked is null)
         {
-            // The rest waits for FinishLoad, which knows which of the file's tensors the model still reads.
-            _partlyRead = partlyRead;
+            StartPrefault(whole);
             return;
         }
+        // One pass from the data region's 2 MiB-aligned start: every 2 MiB page is then first touched at its start,
+        // which is what lets the kernel map a cached 2 MiB folio with one entry (the prompt's workers, touching
+        // matrices mid-way, would get 4 KiB entries: half the cache ended up in huge pages that way). A cached cache
+        // maps in milliseconds, an evicted one is read now instead of by the prompt, in 2 MiB folios thanks to the advice.
+        (nint data, long length) = _repacked.Data;
+        MemoryAdvice.HugePages((byte*)data, length);
+        Prefault([(data, data + (nint)length, data)]);
+        _partlyRead = partlyRead;
+    }
+
+    private void StartPrefault(List<(nint Start, nint End, nint Floor)> runs)
+    {
         _prefault = new Thread(() => Prefault(runs)) { IsBackground = true, Name = "edgewise prefault" };
         _prefault.Start();
     }
@@ -148,10 +166,10 @@ public sealed class GgufTensorSource : ITensorSource
     {
         foreach ((nint start, nint end, nint floor) in runs)
         {
-            // From the 2 MiB boundary at or below the run (never below the previous run, which may lie in another
-            // mapping): the kernel maps a cached 2 MiB folio with one PMD entry only when the first touch of that
-            // 2 MiB page falls in its first 64 KiB; touched first in the middle, as a run that starts mid-page would,
-            // it gets 512 PTEs instead (measured: 400 of 1250 MB of a repack cache in huge pages, 1010 MB this way).
+            // From the 2 MiB boundary at or below the run (never below its floor, the end of bytes not to be mapped):
+            // the kernel maps a cached 2 MiB folio with one PMD entry only when the first touch of that 2 MiB page
+            // falls in its first 64 KiB; touched first in the middle, as a run that starts mid-page would, it gets
+            // 512 PTEs instead.
             nint first = Math.Max(start & ~(nint)(HugePage - 1), floor);
             for (nint p = first; p < end; p += (nint)PrefaultChunk)
             {
@@ -164,18 +182,17 @@ public sealed class GgufTensorSource : ITensorSource
     /// <summary>
     /// Uses (and, after <see cref="BuildRepackCache"/>, keeps up to date) the repack cache of this file in
     /// <paramref name="directory"/>: Q4_0 matrices stored interleaved by an earlier load, served by
-    /// <see cref="TryGetInterleaved"/>. Call before <see cref="PrefaultInBackground"/>, so the prefault maps the cache's
-    /// pages instead of the file's.
+    /// <see cref="TryGetInterleaved"/>. Opened before <see cref="PrefaultInBackground"/>, so the prefault maps the
+    /// cache's pages instead of the file's.
     /// </summary>
-    public void OpenRepackCache(string directory)
+    private void OpenRepackCache(string directory)
     {
-        if (_repackPath is not null) throw new InvalidOperationException($"{FilePath}: the repack cache is already open.");
         _repackPath = RepackCache.FileFor(directory, FilePath);
         _repacked = RepackCache.TryOpen(_repackPath, FilePath);
     }
 
     /// <summary>The repack cache's copy of <paramref name="ggufName"/>, when one is open and holds it with this shape.</summary>
-    public bool TryGetInterleaved(string ggufName, int rows, int columns, out WeightMatrix matrix)
+    internal bool TryGetInterleaved(string ggufName, int rows, int columns, out WeightMatrix matrix)
     {
         matrix = null!;
         if (_repacked is null || !_repacked.TryGet(ggufName, rows, columns, out matrix)) return false;
@@ -184,8 +201,9 @@ public sealed class GgufTensorSource : ITensorSource
     }
 
     /// <summary>A tensor the model reads from this file's mapping while it runs (not only while it loads).</summary>
-    public void NoteReadAtRuntime(string ggufName)
+    internal void NoteReadAtRuntime(string ggufName)
     {
+        if (_repacked is null) return;   // only FinishLoad, with a cache, asks
         lock (_readAtRuntime) _readAtRuntime.Add(ggufName);
     }
 
@@ -196,9 +214,9 @@ public sealed class GgufTensorSource : ITensorSource
     /// (<see cref="NoteReadAtRuntime"/>) and the row tables, then prefaults those in the background. Unmapping is
     /// always safe: a page still needed maps again on its next touch. Without a cache, does nothing.
     /// </summary>
-    public unsafe void FinishLoad()
+    private unsafe void FinishLoad()
     {
-        if (_repacked is null || _partlyRead is null || _prefault is not null) return;
+        if (_partlyRead is null) return;
         IReadOnlyCollection<string> partlyRead = _partlyRead;
         HashSet<string> kept;
         lock (_readAtRuntime) kept = new HashSet<string>(_readAtRuntime, StringComparer.Ordinal);
@@ -207,20 +225,17 @@ public sealed class GgufTensorSource : ITensorSource
         foreach ((nint start, nint end, _) in Runs(info => kept.Contains(info.Name)))
         {
             // The gap before this run, whole pages only: the pages at the edges hold kept bytes.
-            nint gapEnd = start & ~(nint)4095;
+            nint gapEnd = start & ~(nint)(Page - 1);
             if (gapEnd > at) MemoryAdvice.Unmap((byte*)at, gapEnd - at);
-            at = (end + 4095) & ~(nint)4095;
+            at = (end + Page - 1) & ~(nint)(Page - 1);
         }
         nint fileEnd = mappingStart + (nint)File.Length;
-        if (fileEnd > at) MemoryAdvice.Unmap((byte*)at, (fileEnd - at) & ~(nint)4095);
-        var runs = new List<(nint Start, nint End, nint Floor)>();
-        foreach ((nint start, nint end, nint floor) in Runs(info => kept.Contains(info.Name) && !partlyRead.Contains(info.Name))) runs.Add((start, end, floor));
-        _prefault = new Thread(() => Prefault(runs)) { IsBackground = true, Name = "edgewise prefault" };
-        _prefault.Start();
+        if (fileEnd > at) MemoryAdvice.Unmap((byte*)at, (fileEnd - at) & ~(nint)(Page - 1));
+        StartPrefault(Runs(info => kept.Contains(info.Name) && !partlyRead.Contains(info.Name)));
     }
 
     /// <summary>A mapped Q4_0 matrix that a model wanted interleaved and the cache did not hold.</summary>
-    public void NoteNotInterleaved(WeightMatrix mapped)
+    internal void NoteNotInterleaved(WeightMatrix mapped)
     {
         if (_repackPath is null) return;
         lock (_notInterleaved) _notInterleaved.Add(mapped);
@@ -232,10 +247,9 @@ public sealed class GgufTensorSource : ITensorSource
     /// <paramref name="wait"/>. This load keeps its plain matrices either way. A full disk or an unwritable directory
     /// only costs the speed-up; <see cref="Dispose"/> stops an unfinished build and leaves no file behind.
     /// </summary>
-    /// <returns>The build, or null when nothing was missing or no cache is open.</returns>
-    public Thread? BuildRepackCache(bool wait = false)
+    private void BuildRepackCache(bool wait)
     {
-        if (_repackPath is null || _notInterleaved.Count == 0 || _repackBuild is not null) return null;
+        if (_repackPath is null || _notInterleaved.Count == 0) return;
         // Every matrix, not only the missing ones, from the file's plain layout: a partial cache is rewritten whole.
         var all = new List<WeightMatrix>(_notInterleaved);
         foreach (string name in _served) all.Add(WeightMatrix.Create(File.GetTensor(name)));
@@ -261,7 +275,6 @@ public sealed class GgufTensorSource : ITensorSource
         { IsBackground = true, Name = "edgewise repack cache" };
         _repackBuild.Start();
         if (wait) _repackBuild.Join();
-        return _repackBuild;
     }
 
     public void Dispose()

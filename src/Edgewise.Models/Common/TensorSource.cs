@@ -44,7 +44,7 @@ public sealed class WeightReader
     /// <summary>
     /// With <see cref="WeightPlacement.HugePages"/>, Q4_0 matrices are repacked eight rows at a time as they are read
     /// (<see cref="WeightMatrix.Interleave"/>): a faster decode matvec and prompt batch at no extra memory. Mapped, they
-    /// come interleaved from the GGUF source's repack cache when it has one (<see cref="GgufTensorSource.OpenRepackCache"/>). Only for
+    /// come interleaved from the GGUF source's repack cache when it has one (<see cref="ModelLoadOptions.RepackCacheDirectory"/>). Only for
     /// matrices that never meet the row-sparse kernels (<see cref="WeightMatrix.MatVecRows"/>): load those with
     /// <see cref="RowSparseMatrix"/>.
     /// </summary>

@@ -48,24 +48,7 @@ public sealed class Gemma4Model : ILanguageModel
         Gemma4Config config = Gemma4Config.FromGguf(file);
         string name = file.GetStringOrDefault("general.name") ?? Path.GetFileNameWithoutExtension(file.FilePath);
         options ??= ModelLoadOptions.Default;
-        var source = new GgufTensorSource(file);
-        if (options.Weights == WeightPlacement.Mapped)
-        {
-            if (options.RepackCacheDirectory is string repacked) source.OpenRepackCache(repacked);
-            source.PrefaultInBackground(RowTables.Of(file.Tensors.Select(t => t.Name)));
-        }
-        try
-        {
-            var model = new Gemma4Model(source, config, options, name);
-            source.FinishLoad();
-            source.BuildRepackCache(options.WaitForRepackCache);
-            return model;
-        }
-        catch
-        {
-            source.Dispose();
-            throw;
-        }
+        return GgufTensorSource.LoadModel(file, options, source => new Gemma4Model(source, config, options, name));
     }
 
     /// <summary>Loads an HF checkpoint (directory or single file) whose <c>config.json</c> is <paramref name="config"/>.</summary>

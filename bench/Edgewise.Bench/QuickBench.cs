@@ -15,11 +15,11 @@ internal static class QuickBench
 {
     private static readonly (int Rows, int Columns)[] Shapes = [(1536, 6144), (6144, 1536), (262144, 1536)];
 
-    /// <summary>A ggml type name, or <c>Q4_0x8</c> for Q4_0 with rows interleaved eight at a time.</summary>
+    /// <summary>A ggml type name, or <c>Q4_0x16</c> for Q4_0 with rows interleaved sixteen at a time.</summary>
     private static (GgmlType Type, bool Interleaved) ParseFormat(string name)
-        => name.Equals("Q4_0x8", StringComparison.OrdinalIgnoreCase) ? (GgmlType.Q4_0, true) : (Enum.Parse<GgmlType>(name, ignoreCase: true), false);
+        => name.Equals("Q4_0x16", StringComparison.OrdinalIgnoreCase) ? (GgmlType.Q4_0, true) : (Enum.Parse<GgmlType>(name, ignoreCase: true), false);
 
-    private static string Label(GgmlType type, bool interleaved) => interleaved ? $"{type}x8" : type.ToString();
+    private static string Label(GgmlType type, bool interleaved) => interleaved ? $"{type}x16" : type.ToString();
 
     public static void Run(string[] args)
     {
@@ -53,7 +53,7 @@ internal static class QuickBench
                     t2.Add(Time(() => m.MatVec(x, y, pool2), reps));
                 }
                 double g1 = weights.Bytes / Median(t1) / 1e9, g2 = weights.Bytes / Median(t2) / 1e9;
-                Console.WriteLine($"{Label(format, interleaved),-6} {rows + "x" + columns,-12} {g1,8:F1} {g2,8:F1} {g1 / bw1,7:P0} {g2 / bw2,7:P0} {Median(t2) * 1e6,8:F0}");
+                Console.WriteLine($"{Label(format, interleaved),-7} {rows + "x" + columns,-12} {g1,8:F1} {g2,8:F1} {g1 / bw1,7:P0} {g2 / bw2,7:P0} {Median(t2) * 1e6,8:F0}");
             }
         }
     }
@@ -84,7 +84,7 @@ internal static class QuickBench
                 best = Math.Min(best, Time(() => weights.Matrix.MatMulCore(x, 1, y, WorkerPool.Inline, fast: true), 5));
                 if (round % 10 == 0) bestScalar = Math.Min(bestScalar, Time(() => weights.Matrix.MatMulCore(x, 1, y, WorkerPool.Inline, fast: false), 2));
             }
-            Console.WriteLine($"{Label(format, interleaved),-6} {rows + "x" + columns,-10} {weights.Bytes / best / 1e9,10:F1} {weights.Bytes / bestScalar / 1e9,12:F1}");
+            Console.WriteLine($"{Label(format, interleaved),-7} {rows + "x" + columns,-10} {weights.Bytes / best / 1e9,10:F1} {weights.Bytes / bestScalar / 1e9,12:F1}");
         }
     }
 
@@ -119,7 +119,7 @@ internal static class QuickBench
                 best = Math.Min(best, Time(() => weights.Matrix.MatMulCore(x, n, y, WorkerPool.Inline, fast: true), 2));
                 bestVec = Math.Min(bestVec, Time(() => weights.Matrix.MatMulCore(x, 1, y, WorkerPool.Inline, fast: true), 20));
             }
-            Console.WriteLine($"{Label(format, interleaved),-6} {rows + "x" + columns,-10} {n,3} {weights.Bytes * n / best / 1e9,12:F1} {weights.Bytes / bestVec / 1e9,12:F1}");
+            Console.WriteLine($"{Label(format, interleaved),-7} {rows + "x" + columns,-10} {n,3} {weights.Bytes * n / best / 1e9,12:F1} {weights.Bytes / bestVec / 1e9,12:F1}");
         }
     }
 

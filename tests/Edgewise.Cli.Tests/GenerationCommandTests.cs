@@ -108,7 +108,7 @@ public sealed class GenerationCommandTests(SyntheticModelFile model) : IClassFix
             Assert.Equal(0, (await InvokeAsync(BenchCommand.Create(), [.. args, "--repack-cache", "off"])).Code);
             Assert.False(System.IO.Directory.Exists(System.IO.Path.Combine(home, "repacked")));
             Assert.Equal(0, (await InvokeAsync(BenchCommand.Create(), args)).Code);
-            Assert.Single(System.IO.Directory.GetFiles(System.IO.Path.Combine(home, "repacked"), "*.q4x8"));
+            Assert.Single(System.IO.Directory.GetFiles(System.IO.Path.Combine(home, "repacked"), "*" + Edgewise.Core.Kernels.RepackCache.Extension));
             Assert.Equal(0, (await InvokeAsync(BenchCommand.Create(), args)).Code);
         }
         finally

@@ -7,7 +7,7 @@ using Edgewise.Core.Tensors;
 namespace Edgewise.Core.Kernels;
 
 /// <summary>
-/// A file of Q4_0 matrices already interleaved eight rows at a time (<see cref="WeightMatrix.Interleave"/>), written
+/// A file of Q4_0 matrices already interleaved sixteen rows at a time (<see cref="WeightMatrix.Interleave"/>), written
 /// once per model file and mapped on later loads. A mapped model then gets the interleaved kernels with no load-time
 /// copy: instant start, like a plain mapping, and the decode speed of <c>--weights hugepages</c>. The file is written
 /// in aligned 4 MiB chunks (<see cref="ChunkedWriteStream"/>), so the page cache holds it in 2 MiB folios that map as
@@ -21,15 +21,17 @@ namespace Edgewise.Core.Kernels;
 /// </remarks>
 public sealed unsafe class RepackCache : IDisposable
 {
-    public const string Extension = ".q4x8";
-    private const uint Version = 3;   // 3: matrices packed 4 KiB apart again (2 put each on a 2 MiB boundary)
+    public const string Extension = ".q4x16";
+    // Caches of an earlier layout (eight rows per group) that nothing reads any more: cleanup deletes them.
+    private const string LegacyExtension = ".q4x8";
+    private const uint Version = 4;   // 4: sixteen rows per group; 3: matrices packed 4 KiB apart again (2 put each on a 2 MiB boundary)
     private const long DataAlignment = 2L << 20;
     // Matrices are packed (4 KiB apart) from a 2 MiB boundary: with one sequential pass over the whole data region at
     // load, every 2 MiB page is first touched at its start and maps whole; a 2 MiB page per matrix instead would put
     // ~1 MiB of hole per matrix into the resident set once its last page is a 2 MiB folio (measured: +350 MB at E2B).
     private const long MatrixAlignment = 4096;
     private const int ChunkRowsTarget = 4 << 20;   // bytes of source rows interleaved per write
-    private static ReadOnlySpan<byte> Magic => "EWQ4X8\0\0"u8;
+    private static ReadOnlySpan<byte> Magic => "EWQ4X16\0"u8;
 
     private readonly MappedFile _file;
     private readonly Dictionary<string, Entry> _entries;
@@ -129,7 +131,7 @@ public sealed unsafe class RepackCache : IDisposable
         {
             if (!m.CanInterleave || m.IsInterleaved)
             {
-                throw new ArgumentException($"'{m.Name}' ({m.Type}, {m.Rows} rows) is not a plain Q4_0 matrix with a multiple of eight rows.", nameof(matrices));
+                throw new ArgumentException($"'{m.Name}' ({m.Type}, {m.Rows} rows) is not a plain Q4_0 matrix with a multiple of sixteen rows.", nameof(matrices));
             }
         }
         var source = new FileInfo(sourcePath);
@@ -156,15 +158,15 @@ public sealed unsafe class RepackCache : IDisposable
         }
     }
 
-    /// <summary>Deletes cache files in <paramref name="directory"/> whose model file no longer exists.</summary>
+    /// <summary>Deletes cache files in <paramref name="directory"/> whose model file no longer exists, and caches of the older layout.</summary>
     public static void RemoveOrphans(string directory)
     {
         if (!Directory.Exists(directory)) return;
-        foreach (string path in Directory.EnumerateFiles(directory, "*" + Extension))
+        foreach (string path in Directory.EnumerateFiles(directory, "*" + Extension).Concat(Directory.EnumerateFiles(directory, "*" + LegacyExtension)))
         {
             try
             {
-                string? source = ReadSourcePath(path);
+                string? source = path.EndsWith(Extension, StringComparison.Ordinal) ? ReadSourcePath(path) : null;
                 if (source is null || !File.Exists(source)) File.Delete(path);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
@@ -180,17 +182,17 @@ public sealed unsafe class RepackCache : IDisposable
     {
         int blocks = m.Columns / 32;
         long rowBytes = m.RowBytes;
-        int groupsPerChunk = (int)Math.Max(1, ChunkRowsTarget / (rowBytes * Q4_0x8.GroupRows));
-        byte[] chunk = GC.AllocateUninitializedArray<byte>((int)(groupsPerChunk * Q4_0x8.GroupRows * rowBytes), pinned: true);
+        int groupsPerChunk = (int)Math.Max(1, ChunkRowsTarget / (rowBytes * Q4_0x16.GroupRows));
+        byte[] chunk = GC.AllocateUninitializedArray<byte>((int)(groupsPerChunk * Q4_0x16.GroupRows * rowBytes), pinned: true);
         fixed (byte* buffer = chunk)
         {
-            for (int row = 0; row < m.Rows; row += groupsPerChunk * Q4_0x8.GroupRows)
+            for (int row = 0; row < m.Rows; row += groupsPerChunk * Q4_0x16.GroupRows)
             {
                 if (stop?.Invoke() == true) return false;
-                int rows = Math.Min(groupsPerChunk * Q4_0x8.GroupRows, m.Rows - row);
+                int rows = Math.Min(groupsPerChunk * Q4_0x16.GroupRows, m.Rows - row);
                 long bytes = rows * rowBytes;
                 Buffer.MemoryCopy(m.RowPointer(row), buffer, bytes, bytes);
-                Q4_0x8.Interleave(buffer, rows, blocks);
+                Q4_0x16.Interleave(buffer, rows, blocks);
                 output.Write(new ReadOnlySpan<byte>(buffer, (int)bytes));
             }
         }
@@ -243,7 +245,7 @@ public sealed unsafe class RepackCache : IDisposable
             var e = new Entry((int)BinaryPrimitives.ReadUInt32LittleEndian(s[at..]), (int)BinaryPrimitives.ReadUInt32LittleEndian(s[(at + 4)..]),
                 BinaryPrimitives.ReadInt64LittleEndian(s[(at + 8)..]));
             at += 16;
-            bool sane = e.Rows > 0 && e.Columns > 0 && Q4_0x8.Fits(e.Rows) && e.Columns % 32 == 0
+            bool sane = e.Rows > 0 && e.Columns > 0 && Q4_0x16.Fits(e.Rows) && e.Columns % 32 == 0
                 && e.Offset >= at && e.Offset % MatrixAlignment == 0 && e.Offset + e.Bytes <= fileLength;
             if (!sane || !entries.TryAdd(name, e)) return null;
         }

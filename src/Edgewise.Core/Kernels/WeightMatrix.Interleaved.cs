@@ -5,7 +5,7 @@ using Edgewise.Core.Threading;
 
 namespace Edgewise.Core.Kernels;
 
-// Matrix products over Q4_0 rows interleaved eight at a time (Q4_0x8): work items are runs of 8-row groups, and
+// Matrix products over Q4_0 rows interleaved sixteen at a time (Q4_0x16): work items are runs of 16-row groups, and
 // within a group every activation row of the batch passes over the group's blocks while they sit in L1.
 public sealed unsafe partial class WeightMatrix
 {
@@ -23,11 +23,11 @@ public sealed unsafe partial class WeightMatrix
                 acts[j] = ActivationQuantizer.Layout(Activation, xp + (long)j * Columns, scratch + (long)j * actBytes, Columns);
                 ActivationQuantizer.Quantize(Activation, acts[j], Columns);
             }
-            int groups = Rows / Q4_0x8.GroupRows;
+            int groups = Rows / Q4_0x16.GroupRows;
             var job = new InterleavedJob
             {
                 Weights = _data,
-                GroupBytes = RowBytes * Q4_0x8.GroupRows,
+                GroupBytes = RowBytes * Q4_0x16.GroupRows,
                 Blocks = Columns / 32,
                 Rows = Rows,
                 Columns = Columns,
@@ -35,7 +35,7 @@ public sealed unsafe partial class WeightMatrix
                 Acts = acts,
                 N = n,
                 Y = yp,
-                GroupsPerItem = Math.Max(1, RowsPerItem(Rows, n, pool.ThreadCount, RowBytes) / Q4_0x8.GroupRows),
+                GroupsPerItem = Math.Max(1, RowsPerItem(Rows, n, pool.ThreadCount, RowBytes) / Q4_0x16.GroupRows),
                 Fast = fast && RowDot.HasFastPath,
             };
             pool.Run(ref job, (groups + job.GroupsPerItem - 1) / job.GroupsPerItem);
@@ -68,12 +68,12 @@ public sealed unsafe partial class WeightMatrix
             }
             if (N == 1)
             {
-                Q4_0x8.FastGroups(Weights + first * GroupBytes, GroupBytes, end - first, Blocks, Acts[0], Y + first * Q4_0x8.GroupRows);
+                Q4_0x16.FastGroups(Weights + first * GroupBytes, GroupBytes, end - first, Blocks, Acts[0], Y + first * Q4_0x16.GroupRows);
                 return;
             }
             for (int g = first; g < end; g++)
             {
-                Q4_0x8.Fast(Weights + g * GroupBytes, Blocks, Acts, N, Y + g * Q4_0x8.GroupRows, Rows);
+                Q4_0x16.Fast(Weights + g * GroupBytes, Blocks, Acts, N, Y + g * Q4_0x16.GroupRows, Rows);
             }
         }
 
@@ -84,9 +84,9 @@ public sealed unsafe partial class WeightMatrix
             byte* plain = (byte*)NativeMemory.Alloc((nuint)rowBytes);
             try
             {
-                for (int r = firstGroup * Q4_0x8.GroupRows; r < endGroup * Q4_0x8.GroupRows; r++)
+                for (int r = firstGroup * Q4_0x16.GroupRows; r < endGroup * Q4_0x16.GroupRows; r++)
                 {
-                    Q4_0x8.ExtractRow(Weights, Blocks, r, plain);
+                    Q4_0x16.ExtractRow(Weights, Blocks, r, plain);
                     for (int j = 0; j < N; j++) Y[(long)j * Rows + r] = RowDot.Scalar(GgmlType.Q4_0, plain, Acts[j], Columns);
                 }
             }

@@ -234,12 +234,12 @@ public sealed unsafe partial class WeightMatrix
     private static void Store8(Vector256<int> q, Vector256<float> s, float* y) =>
         Vector256.Store(Vector256.FusedMultiplyAdd(Vector256.ConvertToSingle(q), s, Vector256.Load(y)), y);
 
-    /// <summary>Row-sparse kernels read single rows, which an interleaved layout spreads over eight rows' cache lines.</summary>
+    /// <summary>Row-sparse kernels read single rows, which an interleaved layout spreads over sixteen rows' cache lines.</summary>
     private void RefuseInterleaved(string kernel)
     {
         if (IsInterleaved)
         {
-            throw new NotSupportedException($"'{Name}' is interleaved in groups of {Q4_0x8.GroupRows} rows; {kernel} needs the ggml row layout (load it without interleaving).");
+            throw new NotSupportedException($"'{Name}' is interleaved in groups of {Q4_0x16.GroupRows} rows; {kernel} needs the ggml row layout (load it without interleaving).");
         }
     }
 }

@@ -44,13 +44,13 @@ public sealed unsafe partial class WeightMatrix
     internal ActivationKind Activation { get; }
 
     /// <summary>
-    /// True when the bytes are Q4_0 with eight rows interleaved (<see cref="Interleave"/>): matrix products,
-    /// <see cref="DequantizeRow"/> and 8-aligned <see cref="SliceRows"/> work; the sparse row kernels refuse it.
+    /// True when the bytes are Q4_0 with sixteen rows interleaved (<see cref="Interleave"/>): matrix products,
+    /// <see cref="DequantizeRow"/> and 16-aligned <see cref="SliceRows"/> work; the sparse row kernels refuse it.
     /// </summary>
     public bool IsInterleaved { get; }
 
-    /// <summary>True when <see cref="Interleave"/> would repack this matrix (Q4_0 with a multiple of eight rows).</summary>
-    public bool CanInterleave => Type == GgmlType.Q4_0 && Q4_0x8.Fits(Rows);
+    /// <summary>True when <see cref="Interleave"/> would repack this matrix (Q4_0 with a multiple of sixteen rows).</summary>
+    public bool CanInterleave => Type == GgmlType.Q4_0 && Q4_0x16.Fits(Rows);
 
     /// <summary>True when this format has a matrix kernel (F32, F16, BF16, Q8_0, Q8_1, Q4_0, Q4_1, Q5_0, Q4_K, Q5_K, Q6_K).</summary>
     public static bool IsSupported(GgmlType type) => type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16
@@ -102,7 +102,7 @@ public sealed unsafe partial class WeightMatrix
     /// big table read once), at the cost of a disk read on the next load.
     /// </summary>
     /// <param name="arena">Where to place the bytes; null = a huge-page allocation of this matrix's own.</param>
-    /// <param name="interleave">Repack Q4_0 rows eight at a time (see <see cref="Interleave"/>) once read; ignored for other formats.</param>
+    /// <param name="interleave">Repack Q4_0 rows sixteen at a time (see <see cref="Interleave"/>) once read; ignored for other formats.</param>
     public static WeightMatrix ReadFromFile(string name, GgmlType type, int rows, int columns, string path, long offset,
         bool dropFromPageCache = false, WeightArena? arena = null, bool interleave = false)
     {
@@ -128,7 +128,7 @@ public sealed unsafe partial class WeightMatrix
 
     /// <summary>This matrix copied into huge-page memory (a resident copy of a mapped or borrowed tensor).</summary>
     /// <param name="arena">Where to place the bytes; null = a huge-page allocation of this matrix's own.</param>
-    /// <param name="interleave">Repack Q4_0 rows eight at a time (see <see cref="Interleave"/>); ignored for other formats.</param>
+    /// <param name="interleave">Repack Q4_0 rows sixteen at a time (see <see cref="Interleave"/>); ignored for other formats.</param>
     public WeightMatrix CopyToMemory(WeightArena? arena = null, bool interleave = false)
     {
         long bytes = RowBytes * Rows;
@@ -140,10 +140,10 @@ public sealed unsafe partial class WeightMatrix
     }
 
     /// <summary>
-    /// A copy of this matrix in memory with Q4_0 rows interleaved eight at a time (ggml's <c>q4_0x8</c> idea): the
+    /// A copy of this matrix in memory with Q4_0 rows interleaved sixteen at a time (ggml's <c>q4_0x8</c> idea, wider): the
     /// decode matvec then needs no horizontal reductions and a prompt batch unpacks each weight block once for every
     /// four activation rows. Same size as the ggml bytes. Only for matrices read in full every token: a table read a
-    /// row at a time (token or per-layer embeddings, routed experts) would touch eight rows' cache lines per row.
+    /// row at a time (token or per-layer embeddings, routed experts) would touch sixteen rows' cache lines per row.
     /// Returns this matrix when it cannot be interleaved (<see cref="CanInterleave"/> is false) or already is.
     /// </summary>
     public WeightMatrix Interleave(WeightArena? arena = null) => !CanInterleave || IsInterleaved ? this : CopyToMemory(arena, interleave: true);
@@ -152,11 +152,11 @@ public sealed unsafe partial class WeightMatrix
     private WeightMatrix InterleaveInPlace()
     {
         if (!CanInterleave || IsInterleaved) return this;
-        Q4_0x8.Interleave(_data, Rows, Columns / 32);
+        Q4_0x16.Interleave(_data, Rows, Columns / 32);
         return new WeightMatrix(Name, Type, _data, Rows, Columns, _owner, interleaved: true);
     }
 
-    /// <summary>A view of Q4_0 bytes already interleaved eight rows at a time (<see cref="RepackCache"/>'s mapping).</summary>
+    /// <summary>A view of Q4_0 bytes already interleaved sixteen rows at a time (<see cref="RepackCache"/>'s mapping).</summary>
     internal static WeightMatrix FromInterleaved(string name, byte* data, int rows, int columns)
         => new(name, GgmlType.Q4_0, data, rows, columns, interleaved: true);
 
@@ -177,9 +177,9 @@ public sealed unsafe partial class WeightMatrix
         {
             throw new ArgumentOutOfRangeException(nameof(firstRow), $"Rows [{firstRow}, {firstRow + rowCount}) are outside '{Name}' which has {Rows} rows.");
         }
-        if (IsInterleaved && (firstRow % Q4_0x8.GroupRows != 0 || rowCount % Q4_0x8.GroupRows != 0))
+        if (IsInterleaved && (firstRow % Q4_0x16.GroupRows != 0 || rowCount % Q4_0x16.GroupRows != 0))
         {
-            throw new NotSupportedException($"'{Name}' is interleaved in groups of {Q4_0x8.GroupRows} rows; rows [{firstRow}, {firstRow + rowCount}) do not start and end on a group boundary.");
+            throw new NotSupportedException($"'{Name}' is interleaved in groups of {Q4_0x16.GroupRows} rows; rows [{firstRow}, {firstRow + rowCount}) do not start and end on a group boundary.");
         }
         return new WeightMatrix(Name, Type, _data + firstRow * RowBytes, rowCount, Columns, _owner, IsInterleaved);
     }
@@ -208,7 +208,7 @@ public sealed unsafe partial class WeightMatrix
                 Span<byte> plain = RowBytes <= 16384 ? stackalloc byte[(int)RowBytes] : new byte[RowBytes];
                 fixed (byte* p = plain)
                 {
-                    Q4_0x8.ExtractRow(_data, Columns / 32, row, p);
+                    Q4_0x16.ExtractRow(_data, Columns / 32, row, p);
                     Dequantizer.DequantizeRow(Type, p, d, Columns);
                 }
                 return;

@@ -7,7 +7,7 @@ using Xunit;
 
 namespace Edgewise.Core.Tests.Kernels;
 
-/// <summary>Q4_0 with rows interleaved eight at a time (<see cref="WeightMatrix.Interleave"/>) against the plain layout and the scalar twin.</summary>
+/// <summary>Q4_0 with rows interleaved sixteen at a time (<see cref="WeightMatrix.Interleave"/>) against the plain layout and the scalar twin.</summary>
 public sealed unsafe class InterleavedQ4_0Tests : IDisposable
 {
     private readonly WorkerPool _pool = new(2);
@@ -26,6 +26,24 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
         }
     }
 
+    /// <summary>The kernel widths this machine can run: 512-bit and 256-bit where it has AVX-512, else 256-bit.</summary>
+    private static bool[] Widths { get; } = Q4_0x16.Wide ? [true, false] : [false];
+
+    /// <summary>Runs <paramref name="body"/> with the kernels at one width, restoring the machine's default after.</summary>
+    private static void AtWidth(bool wide, Action body)
+    {
+        bool saved = Q4_0x16.Wide;
+        Q4_0x16.Wide = wide;
+        try
+        {
+            body();
+        }
+        finally
+        {
+            Q4_0x16.Wide = saved;
+        }
+    }
+
     private static double Magnitude(WeightMatrix m, float[] x, int j, int r)
     {
         var w = new float[m.Columns];
@@ -40,16 +58,26 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
     /// block) and row counts that are not a multiple of the work-item size: fast kernel == scalar twin per element.
     /// </summary>
     [Theory]
-    [InlineData(8, 1)]
-    [InlineData(24, 3)]
-    [InlineData(40, 17)]
-    [InlineData(72, 48)]
-    [InlineData(136, 5)]
+    [InlineData(16, 1)]
+    [InlineData(48, 3)]
+    [InlineData(80, 17)]
+    [InlineData(144, 48)]
+    [InlineData(272, 5)]
     public void FastEqualsScalarTwinForOddShapes(int rows, int blocks)
     {
         int columns = blocks * 32;
         (_, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: rows + blocks);
         Assert.True(m.IsInterleaved);
+        foreach (bool wide in Widths)
+        {
+            AtWidth(wide, () => FastEqualsScalarTwin(m, rows, blocks));
+        }
+        GC.KeepAlive(keep);
+    }
+
+    private void FastEqualsScalarTwin(WeightMatrix m, int rows, int blocks)
+    {
+        int columns = blocks * 32;
         foreach (int n in new[] { 1, 3, 5, 17, 64 })
         {
             float[] x = QuantTestData.Random(n * columns, n + blocks, 2f);
@@ -62,9 +90,32 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
                 for (int r = 0; r < rows; r++)
                 {
                     float f = fast[j * rows + r], s = scalar[j * rows + r];
-                    Assert.True(Math.Abs(f - s) <= 2e-6 * Magnitude(m, x, j, r) + 1e-6, $"rows {rows} blocks {blocks} n {n} act {j} row {r}: fast {f} scalar {s}");
+                    Assert.True(Math.Abs(f - s) <= 2e-6 * Magnitude(m, x, j, r) + 1e-6, $"wide {Q4_0x16.Wide} rows {rows} blocks {blocks} n {n} act {j} row {r}: fast {f} scalar {s}");
                 }
             }
+        }
+    }
+
+    /// <summary>
+    /// The 512-bit kernels and the 256-bit ones (two 8-row halves per group) do the same operations per row in the
+    /// same order: a machine without AVX-512 computes the same logits bit for bit.
+    /// </summary>
+    [Fact]
+    public void BothKernelWidthsGiveTheSameBits()
+    {
+        const int rows = 96, columns = 13 * 32;
+        (_, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: 21);
+        foreach (int n in new[] { 1, 6 })
+        {
+            float[] x = QuantTestData.Random(n * columns, 22 + n, 2f);
+            var results = new List<float[]>();
+            foreach (bool wide in Widths)
+            {
+                var y = new float[n * rows];
+                AtWidth(wide, () => m.MatMul(x, n, y, _pool));
+                results.Add(y);
+            }
+            foreach (float[] y in results) Assert.Equal(results[0], y);
         }
         GC.KeepAlive(keep);
     }
@@ -111,7 +162,7 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
     [Fact]
     public void RowsDequantizeAndSliceAsInThePlainLayout()
     {
-        const int rows = 32, columns = 96;
+        const int rows = 48, columns = 96;
         (WeightMatrix plain, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: 8);
         var a = new float[columns];
         var b = new float[columns];
@@ -121,19 +172,19 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
             m.DequantizeRow(r, b);
             Assert.Equal(a, b);
         }
-        WeightMatrix slice = m.SliceRows(8, 16);
+        WeightMatrix slice = m.SliceRows(16, 16);
         Assert.True(slice.IsInterleaved);
         slice.GatherRow(3, b);
-        plain.GatherRow(11, a);
+        plain.GatherRow(19, a);
         Assert.Equal(a, b);
         float[] x = QuantTestData.Random(columns, 9);
         var full = new float[rows];
         var part = new float[16];
         m.MatVec(x, full, _pool);
         slice.MatVec(x, part, _pool);
-        Assert.Equal(full.AsSpan(8, 16).ToArray(), part);
+        Assert.Equal(full.AsSpan(16, 16).ToArray(), part);
 
-        var misaligned = Assert.Throws<NotSupportedException>(() => m.SliceRows(4, 8));
+        var misaligned = Assert.Throws<NotSupportedException>(() => m.SliceRows(8, 16));
         Assert.Contains("blk.0.ffn_up.weight", misaligned.Message);
         Assert.Throws<NotSupportedException>(() => m.MatVecRows(x, [1, 2], new float[2], _pool));
         Assert.Throws<NotSupportedException>(() => m.SumRows([1], [1f], new float[columns], _pool));
@@ -143,7 +194,7 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
     [Fact]
     public void OnlyQ4_0WithWholeGroupsIsInterleaved()
     {
-        (WeightMatrix plain, _, byte[] keep) = Build(12, 64, seed: 10);   // 12 rows: not a multiple of 8
+        (WeightMatrix plain, _, byte[] keep) = Build(24, 64, seed: 10);   // 24 rows: not a multiple of 16
         Assert.Same(plain, plain.Interleave());
         float[] values = QuantTestData.Random(16 * 64, 11);
         byte[] q8 = QuantTestData.Quantize(GgmlType.Q8_0, values);
@@ -178,7 +229,7 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
     [Fact]
     public void VectorRepackWritesTheScalarRepackBytes()
     {
-        const int rows = 24, blocks = 5;
+        const int rows = 48, blocks = 5;
         var random = new Random(14);
         byte[] original = new byte[rows * blocks * 18];
         random.NextBytes(original);
@@ -186,8 +237,8 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
         fixed (byte* v = vector)
         fixed (byte* s = scalar)
         {
-            Q4_0x8.Interleave(v, rows, blocks, vector: System.Runtime.Intrinsics.X86.Sse2.IsSupported);
-            Q4_0x8.Interleave(s, rows, blocks, vector: false);
+            Q4_0x16.Interleave(v, rows, blocks, vector: System.Runtime.Intrinsics.X86.Sse2.IsSupported);
+            Q4_0x16.Interleave(s, rows, blocks, vector: false);
         }
         Assert.Equal(scalar, vector);
         Assert.NotEqual(original, scalar);

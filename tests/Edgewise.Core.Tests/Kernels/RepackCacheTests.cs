@@ -18,7 +18,7 @@ public sealed class RepackCacheTests : IDisposable
         _source = _dir.File("model.gguf");
         File.WriteAllBytes(_source, new byte[1000]);
         var random = new Random(17);
-        _plain = [Matrix("blk.0.attn_q.weight", 64, 96, random), Matrix("output.weight", 1000, 64, random), Matrix("blk.0.ffn_down.weight", 24, 160, random)];
+        _plain = [Matrix("blk.0.attn_q.weight", 64, 96, random), Matrix("output.weight", 1008, 64, random), Matrix("blk.0.ffn_down.weight", 48, 160, random)];
     }
 
     public void Dispose() => _dir.Dispose();
@@ -55,7 +55,7 @@ public sealed class RepackCacheTests : IDisposable
             cached.DequantizeRow(plain.Rows - 1, cachedRow);
             Assert.Equal(row, cachedRow);
         }
-        Assert.False(cache.TryGet("output.weight", 1000, 32, out _));   // another shape is another tensor
+        Assert.False(cache.TryGet("output.weight", 1008, 32, out _));   // another shape is another tensor
         Assert.False(cache.TryGet("blk.1.attn_q.weight", 64, 96, out _));
         Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(CachePath)!, "*.tmp"));
     }
@@ -127,8 +127,12 @@ public sealed class RepackCacheTests : IDisposable
         Assert.True(RepackCache.Write(otherCache, other, [_plain[0]]));
         Assert.NotEqual(CachePath, otherCache);
         File.Delete(other);
+        // A cache of the older eight-row layout, for a model that still exists: nothing can read it any more.
+        string legacy = Path.ChangeExtension(CachePath, ".q4x8");
+        File.Copy(CachePath, legacy);
         RepackCache.RemoveOrphans(directory);
         Assert.True(File.Exists(CachePath));
         Assert.False(File.Exists(otherCache));
+        Assert.False(File.Exists(legacy));
     }
 }

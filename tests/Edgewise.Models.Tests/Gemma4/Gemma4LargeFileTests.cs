@@ -10,6 +10,7 @@ namespace Edgewise.Models.Tests.Gemma4;
 /// Manual check on a full-size file (e.g. <c>edgewise synth --shape e2b --dtype q4_0</c>): both engines load it and
 /// agree on a short sequence, with timings. A person runs it with EDGEWISE_LARGE_GGUF naming the file
 /// (<c>dotnet test --filter Category=Manual</c>); CI filters Category=Manual out and never writes multi-GB files.
+/// EDGEWISE_LARGE_WEIGHTS=hugepages loads the matrices as <c>--weights hugepages</c> does (Q4_0 interleaved).
 /// </summary>
 public sealed class Gemma4LargeFileTests(ITestOutputHelper output)
 {
@@ -30,8 +31,9 @@ public sealed class Gemma4LargeFileTests(ITestOutputHelper output)
 
         clock.Restart();
         int threads = int.TryParse(Environment.GetEnvironmentVariable("EDGEWISE_THREADS"), out int t) ? t : 2;
-        using ILanguageModel model = Architectures.Load(path, new ModelLoadOptions { Threads = threads });
-        output.WriteLine($"Edgewise load: {clock.Elapsed.TotalMilliseconds:F0} ms ({threads} threads)");
+        WeightPlacement weights = Environment.GetEnvironmentVariable("EDGEWISE_LARGE_WEIGHTS") == "hugepages" ? WeightPlacement.HugePages : WeightPlacement.Mapped;
+        using ILanguageModel model = Architectures.Load(path, new ModelLoadOptions { Threads = threads, Weights = weights });
+        output.WriteLine($"Edgewise load: {clock.Elapsed.TotalMilliseconds:F0} ms ({threads} threads, {weights} weights)");
         using IModelState state = model.CreateState(64);
         int vocab = model.Info.VocabularySize;
         var flat = new float[tokens.Length * vocab];

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 using Edgewise.Core.Quantization;
 using Edgewise.Core.Tensors;
 using Edgewise.Core.Threading;
@@ -135,6 +136,7 @@ public sealed unsafe partial class WeightMatrix
             for (int k = item * PerItem; k < end; k++)
             {
                 byte* w = Weights + RowIds[k] * RowBytes;
+
                 Y[k] = Fast ? RowDot.Fast(Type, w, act, Columns) : RowDot.Scalar(Type, w, act, Columns);
             }
         }
@@ -161,6 +163,11 @@ public sealed unsafe partial class WeightMatrix
             int b0 = item * BlocksPerItem, b1 = Math.Min(Blocks, b0 + BlocksPerItem);
             int c0 = b0 * Block, n = (b1 - b0) * Block;
             float* y = Y + c0;
+            if (Type == GgmlType.Q8_0 && Fast && Avx2.IsSupported && Fma.IsSupported)
+            {
+                SumQ8_0(b0, b1, y);
+                return;
+            }
             new Span<float>(y, n).Clear();
             // Formats without a dedicated loop are dequantized 256 values (whole blocks) at a time.
             int chunk = Math.Max(Block, 256 / Block * Block);
@@ -178,7 +185,7 @@ public sealed unsafe partial class WeightMatrix
                     for (int b = b0; b < b1; b++)
                     {
                         var blk = (BlockQ8_0*)(row + (long)b * BlockBytes);
-                        AddScaledQ8(blk->Qs, c * (float)blk->D, y + (b - b0) * Block, Fast);
+                        AddScaledQ8(blk->Qs, c * Fp16.ScaleToFloat(*(ushort*)&blk->D), y + (b - b0) * Block, Fast);
                     }
                 }
                 else
@@ -190,6 +197,75 @@ public sealed unsafe partial class WeightMatrix
                         AddScaled(tmp, c, y + v, m, Fast);
                     }
                 }
+            }
+        }
+
+        /// <summary>
+        /// Q8_0 blocks [b0, b1) of y (at <paramref name="y"/>), two blocks at a time: the 64 sums stay in eight
+        /// registers while every listed row passes, so y is loaded and stored once instead of once per row. Each
+        /// element still takes y = fma(q, c·d, y) in row order from zero: the same floats as the block loop.
+        /// </summary>
+        private const int PrefetchRows = 8;
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly void SumQ8_0(int b0, int b1, float* y)
+        {
+            int b = b0;
+            for (; b + 2 <= b1; b += 2, y += 64)
+            {
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                Vector256<float> a4 = default, a5 = default, a6 = default, a7 = default;
+                long offset = (long)b * 34;
+                for (int k = 0; k < Count; k++)
+                {
+                    byte* blk = Weights + RowIds[k] * RowBytes + offset;
+                    if (k + PrefetchRows < Count)
+                    {
+                        // Scattered rows defeat the hardware prefetcher: ask for a later row's two cache lines now.
+                        byte* ahead = Weights + RowIds[k + PrefetchRows] * RowBytes + offset;
+                        Sse.Prefetch0(ahead);
+                        Sse.Prefetch0(ahead + 67);
+                    }
+                    float c = Coefficients[k];
+                    Vector256<float> s0 = Vector256.Create(c * Fp16.ScaleToFloat(*(ushort*)blk));
+                    Vector256<float> s1 = Vector256.Create(c * Fp16.ScaleToFloat(*(ushort*)(blk + 34)));
+                    sbyte* q = (sbyte*)blk + 2;
+                    a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q)), s0, a0);
+                    a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 8)), s0, a1);
+                    a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 16)), s0, a2);
+                    a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 24)), s0, a3);
+                    a4 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 34)), s1, a4);
+                    a5 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 42)), s1, a5);
+                    a6 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 50)), s1, a6);
+                    a7 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 58)), s1, a7);
+                }
+                Avx.Store(y, a0);
+                Avx.Store(y + 8, a1);
+                Avx.Store(y + 16, a2);
+                Avx.Store(y + 24, a3);
+                Avx.Store(y + 32, a4);
+                Avx.Store(y + 40, a5);
+                Avx.Store(y + 48, a6);
+                Avx.Store(y + 56, a7);
+            }
+            if (b < b1)
+            {
+                Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
+                long offset = (long)b * 34;
+                for (int k = 0; k < Count; k++)
+                {
+                    byte* blk = Weights + RowIds[k] * RowBytes + offset;
+                    Vector256<float> s0 = Vector256.Create(Coefficients[k] * Fp16.ScaleToFloat(*(ushort*)blk));
+                    sbyte* q = (sbyte*)blk + 2;
+                    a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q)), s0, a0);
+                    a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 8)), s0, a1);
+                    a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 16)), s0, a2);
+                    a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 24)), s0, a3);
+                }
+                Avx.Store(y, a0);
+                Avx.Store(y + 8, a1);
+                Avx.Store(y + 16, a2);
+                Avx.Store(y + 24, a3);
             }
         }
     }

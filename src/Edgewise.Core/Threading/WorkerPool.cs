@@ -61,6 +61,13 @@ public sealed unsafe class WorkerPool : IDisposable
     /// <summary>Threads taking part in each <see cref="Run{TJob}"/>, the caller included.</summary>
     public int ThreadCount { get; }
 
+    /// <summary>
+    /// Work below which <see cref="ParallelRanges.RunRanges{TJob}"/> stays on the caller (in its units: about one float
+    /// of elementwise math each). A run costs a few microseconds of hand-off, about what 16k such floats take on one
+    /// core; tests set 0 to split even tiny chunks.
+    /// </summary>
+    public long MinRangeWork { get; set; } = 16_384;
+
     /// <summary>A pool with no extra threads: everything runs on the caller.</summary>
     public static WorkerPool Inline { get; } = new(1);
 

@@ -1,0 +1,60 @@
+namespace Edgewise.Core.Threading;
+
+/// <summary>
+/// Work over a range of units (rows of a chunk, or elements of a flat buffer). <see cref="Execute"/> may be called
+/// for several disjoint ranges at once on different threads, so it must only read the job's own fields.
+/// </summary>
+public interface IRangeJob
+{
+    /// <summary>Processes units [<paramref name="start"/>, <paramref name="end"/>).</summary>
+    void Execute(int start, int end);
+}
+
+/// <summary>
+/// Splits the per-row work between the matmuls of a prompt chunk (norms, activations, residual adds) over a
+/// <see cref="WorkerPool"/>, so the other threads do not wait while the caller loops over rows alone. Each unit is
+/// still processed by exactly the code the serial loop ran, so results are bit-identical to it.
+/// </summary>
+public static class ParallelRanges
+{
+    // More ranges than threads: a thread the OS delays (a shared VM) leaves its share to the others.
+    private const int RangesPerThread = 4;
+
+    /// <summary>
+    /// Calls <c>job.Execute</c> over ranges that together cover [0, <paramref name="count"/>) once. Work under
+    /// <see cref="WorkerPool.MinRangeWork"/> (<paramref name="count"/> × <paramref name="workPerUnit"/>) runs on the
+    /// caller as one range: a pool run costs a few microseconds, more than a decode step's single row takes.
+    /// </summary>
+    /// <param name="workPerUnit">Rough cost of one unit, in floats of simple elementwise math (a row of a plain norm: its width).</param>
+    /// <param name="align">Every range but the last starts and ends at a multiple of this (16 keeps a flat SIMD
+    /// loop on the same vector/tail split as one call over the whole buffer).</param>
+    public static void RunRanges<TJob>(this WorkerPool pool, ref TJob job, int count, long workPerUnit, int align = 1)
+        where TJob : struct, IRangeJob
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(align, 1);
+        if (count <= 0) return;
+        int blocks = (count + align - 1) / align;
+        int ranges = Math.Min(blocks, pool.ThreadCount * RangesPerThread);
+        if (pool.ThreadCount == 1 || ranges <= 1 || (long)count * workPerUnit < pool.MinRangeWork)
+        {
+            job.Execute(0, count);
+            return;
+        }
+        int size = (blocks + ranges - 1) / ranges * align;
+        var split = new Split<TJob> { Job = job, Count = count, Size = size };
+        pool.Run(ref split, (count + size - 1) / size);
+    }
+
+    private struct Split<TJob> : IParallelJob where TJob : struct, IRangeJob
+    {
+        public TJob Job;
+        public int Count;
+        public int Size;
+
+        public void Execute(int item)
+        {
+            int start = item * Size;
+            Job.Execute(start, Math.Min(start + Size, Count));
+        }
+    }
+}

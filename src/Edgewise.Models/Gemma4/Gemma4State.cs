@@ -101,8 +101,7 @@ public sealed partial class Gemma4State : ChunkedModelState
         for (int il = 0; il < _c.LayerCount; il++)
         {
             Gemma4LayerWeights lw = _w.Layers[il];
-            // [rows, H] attention input
-            for (int r = row0; r < t; r++) RowMath.RmsNorm(_x.AsSpan(r * h, h), lw.AttnNorm, _c.RmsNormEps, _xn.AsSpan(r * h, h));
+            ForRows(RowStep.AttentionNorm, lw, il, row0, t - row0, 2 * h);   // [rows, H] attention input
             if (_c.OwnsKv(il)) StoreKv(il, lw, row0, t);
             if (il == trimLayer && outputFrom > row0)
             {
@@ -113,16 +112,19 @@ public sealed partial class Gemma4State : ChunkedModelState
             if (lw.Moe is null) FeedForward(lw, row0, t);
             else MoeFeedForward(lw, row0, t);
             if (_c.HasPerLayerInputs) PerLayerBranch(il, lw, row0, t);
-            if (lw.OutputScale != 1f) RowMath.Scale(_x.AsSpan(row0 * h, (t - row0) * h), lw.OutputScale);
+            if (lw.OutputScale != 1f) ForRows(RowStep.OutputScale, lw, il, row0, (t - row0) * h, 1);
         }
 
         if (row0 < t && !logits.IsEmpty) Logits(row0, t, logits);
     }
 
-    private void RopeTables(int t)
+    // Math.Pow, Cos and Sin in double for every pair of both tables: worth splitting from a single row on.
+    private void RopeTables(int t) => ForRows(RowStep.RopeTables, null, 0, 0, t, 32L * (_c.RopeDimsFull + _c.RopeDimsSliding));
+
+    private void RopeTableRows(int start, int end)
     {
         int hf = _c.RopeDimsFull / 2, hs = _c.RopeDimsSliding / 2;
-        for (int r = 0; r < t; r++)
+        for (int r = start; r < end; r++)
         {
             int position = Rows[r].Position;
             RowMath.RopeTable(position, _c.RopeThetaFull, _c.RopeDimsFull, _w.FullRopeFreqFactors,

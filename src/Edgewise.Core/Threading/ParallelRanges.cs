@@ -13,7 +13,8 @@ public interface IRangeJob
 /// <summary>
 /// Splits the per-row work between the matmuls of a prompt chunk (norms, activations, residual adds) over a
 /// <see cref="WorkerPool"/>, so the other threads do not wait while the caller loops over rows alone. Each unit is
-/// still processed by exactly the code the serial loop ran, so results are bit-identical to it.
+/// still processed by exactly the code the serial loop ran, so results are bit-identical to it. A single unit (a
+/// decode step's one row) always runs on the caller.
 /// </summary>
 public static class ParallelRanges
 {
@@ -26,21 +27,17 @@ public static class ParallelRanges
     /// caller as one range: a pool run costs a few microseconds, more than a decode step's single row takes.
     /// </summary>
     /// <param name="workPerUnit">Rough cost of one unit, in floats of simple elementwise math (a row of a plain norm: its width).</param>
-    /// <param name="align">Every range but the last starts and ends at a multiple of this (16 keeps a flat SIMD
-    /// loop on the same vector/tail split as one call over the whole buffer).</param>
-    public static void RunRanges<TJob>(this WorkerPool pool, ref TJob job, int count, long workPerUnit, int align = 1)
+    public static void RunRanges<TJob>(this WorkerPool pool, ref TJob job, int count, long workPerUnit)
         where TJob : struct, IRangeJob
     {
-        ArgumentOutOfRangeException.ThrowIfLessThan(align, 1);
         if (count <= 0) return;
-        int blocks = (count + align - 1) / align;
-        int ranges = Math.Min(blocks, pool.ThreadCount * RangesPerThread);
+        int ranges = Math.Min(count, pool.ThreadCount * RangesPerThread);
         if (pool.ThreadCount == 1 || ranges <= 1 || (long)count * workPerUnit < pool.MinRangeWork)
         {
             job.Execute(0, count);
             return;
         }
-        int size = (blocks + ranges - 1) / ranges * align;
+        int size = (count + ranges - 1) / ranges;
         var split = new Split<TJob> { Job = job, Count = count, Size = size };
         pool.Run(ref split, (count + size - 1) / size);
     }

@@ -146,8 +146,10 @@ public sealed partial class Gemma3nState
                 };
             }
         }
-        // Flat over [rows, I] in 16-aligned ranges: the same vector/tail split as one GeGlu call over all of it.
-        ForRows(RowStep.GeGlu, lw, il, 0, rows * ffn, 8);
+        // Whole rows of a width that is a multiple of 16 take the same vector/tail split as one GeGlu call over
+        // [rows, I], so the rows can be split; other widths (small test models only) keep the one call.
+        if (ffn % 16 == 0) ForRows(RowStep.GeGlu, lw, il, 0, rows, 8L * ffn);
+        else RowMath.GeGlu(_gate.AsSpan(0, rows * ffn), _up.AsSpan(0, rows * ffn), _gate.AsSpan(0, rows * ffn));
         lw.Down.MatMul(_gate.AsSpan(0, rows * ffn), rows, _branch.AsSpan(0, rows * h), _pool);   // [rows, H]
     }
 
@@ -205,6 +207,13 @@ public sealed partial class Gemma3nState
             float cutoff = GaussianCutoff(g, multiplier);
             for (int i = 0; i < ffn; i++) g[i] = MathF.Max(0f, g[i] - cutoff);
         }
+    }
+
+    /// <summary>gelu(gate) ⊙ up in place on gate rows [start, end), as one call over those rows.</summary>
+    private void GeGluRows(int il, int start, int end)
+    {
+        int ffn = _c.FfnWidths[il], n = (end - start) * ffn;
+        RowMath.GeGlu(_gate.AsSpan(start * ffn, n), _up.AsSpan(start * ffn, n), _gate.AsSpan(start * ffn, n));
     }
 
     private static long DenseFfnBytes(Gemma3nLayerWeights lw) => lw.Gate.ByteLength + lw.Up.ByteLength + lw.Down.ByteLength;

@@ -28,9 +28,9 @@ public sealed partial class Gemma3nState
     }
 
     /// <summary>
-    /// Runs <paramref name="step"/> for units [0, <paramref name="count"/>) (rows relative to <paramref name="row0"/>;
-    /// <see cref="RowStep.GeGlu"/>: elements), split over the pool when the chunk is big enough to pay for it. Every
-    /// row goes through the same code as a serial loop would, so the split never changes a result.
+    /// Runs <paramref name="step"/> for rows [0, <paramref name="count"/>) (relative to <paramref name="row0"/>), split
+    /// over the pool when the chunk is big enough to pay for it. Every row goes through the same code as a serial loop
+    /// would, so the split never changes a result.
     /// </summary>
     /// <param name="workPerUnit">Rough cost of one unit in floats of simple elementwise math (see <see cref="ParallelRanges"/>).</param>
     /// <param name="arg">The step's one extra value: the AltUp stream of <see cref="RowStep.MatchStream"/>, the source
@@ -38,7 +38,7 @@ public sealed partial class Gemma3nState
     private void ForRows(RowStep step, Gemma3nLayerWeights? lw, int il, int row0, int count, long workPerUnit, int arg = 0)
     {
         var job = new RowJob(this, step, lw, il, row0, arg);
-        _pool.RunRanges(ref job, count, workPerUnit, align: step == RowStep.GeGlu ? 16 : 1);
+        _pool.RunRanges(ref job, count, workPerUnit);
     }
 
     private readonly struct RowJob(Gemma3nState state, RowStep step, Gemma3nLayerWeights? lw, int il, int row0, int arg) : IRangeJob
@@ -66,7 +66,7 @@ public sealed partial class Gemma3nState
             case RowStep.AttentionOut: AttentionOutRows(lw!, row0, start, end); break;
             case RowStep.FfnNorm: FfnNormRows(lw!, start, end); break;
             case RowStep.GateCutoff: GateCutoffRows(il, start, end); break;
-            case RowStep.GeGlu: RowMath.GeGlu(_gate.AsSpan(start, end - start), _up.AsSpan(start, end - start), _gate.AsSpan(start, end - start)); break;
+            case RowStep.GeGlu: GeGluRows(il, start, end); break;
             case RowStep.FfnOut: FfnOutRows(lw!, start, end); break;
             case RowStep.Correct: CorrectRows(lw!, row0, start, end); break;
             case RowStep.PleInput: PleInputRows(lw!, row0, start, end); break;

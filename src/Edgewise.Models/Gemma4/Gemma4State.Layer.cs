@@ -72,7 +72,10 @@ public sealed partial class Gemma4State
         ReadOnlySpan<float> x = input.AsSpan(row0 * h, rows * h);
         lw.Gate.MatMul(x, rows, _gate.AsSpan(0, rows * ffn), _pool);   // [rows, I]
         lw.Up.MatMul(x, rows, _up.AsSpan(0, rows * ffn), _pool);       // [rows, I]
-        ForRows(RowStep.GeGlu, lw, 0, 0, rows * ffn, 8);   // [rows, I] in place
+        // Whole rows of a width that is a multiple of 16 take the same vector/tail split as one GeGlu call over
+        // [rows, I], so the rows can be split; other widths (small test models only) keep the one call.
+        if (ffn % 16 == 0) ForRows(RowStep.GeGlu, lw, 0, 0, rows, 8L * ffn);
+        else RowMath.GeGlu(_gate.AsSpan(0, rows * ffn), _up.AsSpan(0, rows * ffn), _gate.AsSpan(0, rows * ffn));
         lw.Down.MatMul(_gate.AsSpan(0, rows * ffn), rows, dst.AsSpan(0, rows * h), _pool);   // [rows, H]
     }
 

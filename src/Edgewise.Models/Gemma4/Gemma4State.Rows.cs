@@ -24,17 +24,15 @@ public sealed partial class Gemma4State
     }
 
     /// <summary>
-    /// Runs <paramref name="step"/> for units [0, <paramref name="count"/>) (rows relative to <paramref name="row0"/>;
-    /// <see cref="RowStep.GeGlu"/> and <see cref="RowStep.OutputScale"/>: elements), split over the pool when the chunk
-    /// is big enough to pay for it. Every unit goes through the same code as a serial loop would, so the split never
-    /// changes a result.
+    /// Runs <paramref name="step"/> for rows [0, <paramref name="count"/>) (relative to <paramref name="row0"/>), split
+    /// over the pool when the chunk is big enough to pay for it. Every row goes through the same code as a serial loop
+    /// would, so the split never changes a result.
     /// </summary>
     /// <param name="workPerUnit">Rough cost of one unit in floats of simple elementwise math (see <see cref="ParallelRanges"/>).</param>
     private void ForRows(RowStep step, Gemma4LayerWeights? lw, int il, int row0, int count, long workPerUnit)
     {
         var job = new RowJob(this, step, lw, il, row0);
-        // Flat element ranges start at multiples of 16: the same vector/tail split as one call over the whole buffer.
-        _pool.RunRanges(ref job, count, workPerUnit, align: step is RowStep.GeGlu or RowStep.OutputScale ? 16 : 1);
+        _pool.RunRanges(ref job, count, workPerUnit);
     }
 
     private readonly struct RowJob(Gemma4State state, RowStep step, Gemma4LayerWeights? lw, int il, int row0) : IRangeJob
@@ -58,15 +56,22 @@ public sealed partial class Gemma4State
             case RowStep.Queries: QueryRows(il, lw!, row0, start, end); break;
             case RowStep.AttentionOut: AddNormedRows(_branch, lw!.PostAttentionNorm, row0, start, end); break;
             case RowStep.FfnNorm: NormRows(_x, lw!.FfnNorm, row0, start, end); break;
-            case RowStep.GeGlu: RowMath.GeGlu(_gate.AsSpan(start, end - start), _up.AsSpan(start, end - start), _gate.AsSpan(start, end - start)); break;
+            case RowStep.GeGlu: GeGluRows((int)lw!.Gate.Rows, start, end); break;
             case RowStep.FfnOut: AddNormedRows(_branch, lw!.PostFfwNorm, row0, start, end); break;
             case RowStep.MoeRouterInput: MoeRouterInputRows(lw!, row0, start, end); break;
             case RowStep.MoeOut: MoeOutRows(lw!, row0, start, end); break;
             case RowStep.PleGate: PleGateRows(il, row0, start, end); break;
             case RowStep.PleOut: AddNormedRows(_branch, lw!.PlePostNorm!, row0, start, end); break;
-            case RowStep.OutputScale: RowMath.Scale(_x.AsSpan(row0 * h + start, end - start), lw!.OutputScale); break;
+            case RowStep.OutputScale: RowMath.Scale(_x.AsSpan((row0 + start) * h, (end - start) * h), lw!.OutputScale); break;
             default: throw new ArgumentOutOfRangeException(nameof(step), step, "Unknown row step.");
         }
+    }
+
+    /// <summary>gelu(gate) ⊙ up in place on gate rows [start, end) of width <paramref name="ffn"/>, as one call over those rows.</summary>
+    private void GeGluRows(int ffn, int start, int end)
+    {
+        int n = (end - start) * ffn;
+        RowMath.GeGlu(_gate.AsSpan(start * ffn, n), _up.AsSpan(start * ffn, n), _gate.AsSpan(start * ffn, n));
     }
 
     /// <summary>Chunk rows row0 + [start, end) of <c>_xn</c> = NormW(<paramref name="source"/> row; <paramref name="weight"/>).</summary>

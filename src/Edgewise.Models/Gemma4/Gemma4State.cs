@@ -112,10 +112,18 @@ public sealed partial class Gemma4State : ChunkedModelState
             if (lw.Moe is null) FeedForward(lw, row0, t);
             else MoeFeedForward(lw, row0, t);
             if (_c.HasPerLayerInputs) PerLayerBranch(il, lw, row0, t);
-            if (lw.OutputScale != 1f) ForRows(RowStep.OutputScale, lw, il, row0, (t - row0) * h, 1);
+            if (lw.OutputScale != 1f) ScaleOutput(lw, il, row0, t);
         }
 
         if (row0 < t && !logits.IsEmpty) Logits(row0, t, logits);
+    }
+
+    /// <summary>The layer output scale on rows [row0, t) of the residual; split by rows only where that keeps one flat call's vector/tail split.</summary>
+    private void ScaleOutput(Gemma4LayerWeights lw, int il, int row0, int t)
+    {
+        int h = _c.HiddenSize;
+        if (h % 16 == 0) ForRows(RowStep.OutputScale, lw, il, row0, t - row0, h);
+        else RowMath.Scale(_x.AsSpan(row0 * h, (t - row0) * h), lw.OutputScale);
     }
 
     // Math.Pow, Cos and Sin in double for every pair of both tables: worth splitting from a single row on.

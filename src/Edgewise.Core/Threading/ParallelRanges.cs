@@ -1,8 +1,9 @@
 namespace Edgewise.Core.Threading;
 
 /// <summary>
-/// Work over a range of units (rows of a chunk, or elements of a flat buffer). <see cref="Execute"/> may be called
-/// for several disjoint ranges at once on different threads, so it must only read the job's own fields.
+/// Work over a range of units (typically rows of a chunk). <see cref="Execute"/> may run for several disjoint ranges
+/// at once on different threads: it must not change the job's own fields, and each range writes only its own part
+/// of what the job points at.
 /// </summary>
 public interface IRangeJob
 {
@@ -24,7 +25,7 @@ public static class ParallelRanges
     /// <summary>
     /// Calls <c>job.Execute</c> over ranges that together cover [0, <paramref name="count"/>) once. Work under
     /// <see cref="WorkerPool.MinRangeWork"/> (<paramref name="count"/> × <paramref name="workPerUnit"/>) runs on the
-    /// caller as one range: a pool run costs a few microseconds, more than a decode step's single row takes.
+    /// caller as one range, since the hand-off would cost more than it saves.
     /// </summary>
     /// <param name="workPerUnit">Rough cost of one unit, in floats of simple elementwise math (a row of a plain norm: its width).</param>
     public static void RunRanges<TJob>(this WorkerPool pool, ref TJob job, int count, long workPerUnit)

@@ -32,13 +32,13 @@ public sealed partial class Gemma3nState
     /// over the pool when the chunk is big enough to pay for it. Every row goes through the same code as a serial loop
     /// would, so the split never changes a result.
     /// </summary>
-    /// <param name="workPerUnit">Rough cost of one unit in floats of simple elementwise math (see <see cref="ParallelRanges"/>).</param>
-    /// <param name="arg">The step's one extra value: the AltUp stream of <see cref="RowStep.MatchStream"/>, the source
-    /// array of <see cref="RowStep.RouterInput"/> is chosen by it too (0: the active stream, 1: <c>_z</c>).</param>
-    private void ForRows(RowStep step, Gemma3nLayerWeights? lw, int il, int row0, int count, long workPerUnit, int arg = 0)
+    /// <param name="workPerRow">Rough cost of one row in floats of simple elementwise math (see <see cref="ParallelRanges"/>).</param>
+    /// <param name="arg">The AltUp stream for <see cref="RowStep.MatchStream"/>; for <see cref="RowStep.RouterInput"/>,
+    /// 0 reads the active stream and 1 reads <c>_z</c>.</param>
+    private void ForRows(RowStep step, Gemma3nLayerWeights? lw, int il, int row0, int count, long workPerRow, int arg = 0)
     {
         var job = new RowJob(this, step, lw, il, row0, arg);
-        _pool.RunRanges(ref job, count, workPerUnit);
+        _pool.RunRanges(ref job, count, workPerRow);
     }
 
     private readonly struct RowJob(Gemma3nState state, RowStep step, Gemma3nLayerWeights? lw, int il, int row0, int arg) : IRangeJob

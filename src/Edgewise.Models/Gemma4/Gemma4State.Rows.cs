@@ -28,11 +28,11 @@ public sealed partial class Gemma4State
     /// over the pool when the chunk is big enough to pay for it. Every row goes through the same code as a serial loop
     /// would, so the split never changes a result.
     /// </summary>
-    /// <param name="workPerUnit">Rough cost of one unit in floats of simple elementwise math (see <see cref="ParallelRanges"/>).</param>
-    private void ForRows(RowStep step, Gemma4LayerWeights? lw, int il, int row0, int count, long workPerUnit)
+    /// <param name="workPerRow">Rough cost of one row in floats of simple elementwise math (see <see cref="ParallelRanges"/>).</param>
+    private void ForRows(RowStep step, Gemma4LayerWeights? lw, int il, int row0, int count, long workPerRow)
     {
         var job = new RowJob(this, step, lw, il, row0);
-        _pool.RunRanges(ref job, count, workPerUnit);
+        _pool.RunRanges(ref job, count, workPerRow);
     }
 
     private readonly struct RowJob(Gemma4State state, RowStep step, Gemma4LayerWeights? lw, int il, int row0) : IRangeJob

@@ -126,7 +126,7 @@ public sealed partial class Gemma4State : ChunkedModelState
         else RowMath.Scale(_x.AsSpan(row0 * h, (t - row0) * h), lw.OutputScale);
     }
 
-    // Math.Pow, Cos and Sin in double for every pair of both tables: worth splitting from a single row on.
+    // Math.Pow, Cos and Sin in double for every pair of both tables: a few µs a row, among the costliest per-row work.
     private void RopeTables(int t) => ForRows(RowStep.RopeTables, null, 0, 0, t, 32L * (_c.RopeDimsFull + _c.RopeDimsSliding));
 
     private void RopeTableRows(int start, int end)

@@ -68,6 +68,27 @@ public unsafe class ParallelRangesTests
         Assert.Equal(caller, Environment.CurrentManagedThreadId);
     }
 
+    private readonly struct AddOneJob(float[] data) : IRangeJob
+    {
+        public void Execute(int start, int end)
+        {
+            for (int i = start; i < end; i++) data[i] += 1f;
+        }
+    }
+
+    [Fact]
+    public void RunRangesAllocatesNothingOnceWarm()
+    {
+        using var pool = new WorkerPool(2) { MinRangeWork = 0 };
+        var data = new float[64];
+        var job = new AddOneJob(data);
+        pool.RunRanges(ref job, data.Length, workPerUnit: 1);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++) pool.RunRanges(ref job, data.Length, workPerUnit: 1);
+        Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+        Assert.All(data, v => Assert.Equal(101f, v));
+    }
+
     /// <summary>GeGLU over whole rows [start, end) of a [rows, width] buffer, as one call per range.</summary>
     private readonly struct GeGluRowsJob(float[] gate, float[] up, float[] dst, int width) : IRangeJob
     {

@@ -61,6 +61,14 @@ public sealed unsafe class WorkerPool : IDisposable
     /// <summary>Threads taking part in each <see cref="Run{TJob}"/>, the caller included.</summary>
     public int ThreadCount { get; }
 
+    /// <summary>
+    /// Work below which <see cref="ParallelRanges.RunRanges{TJob}"/> stays on the caller, in its units (about one float
+    /// of elementwise math each; an RMS norm of 16k floats takes ~3 µs on one core). A hand-off to spinning workers
+    /// costs well under a microsecond but one to parked workers costs a wake-up, and the data moves between cores, so
+    /// only a few microseconds of work are worth splitting. Tests set 0 to split even tiny chunks.
+    /// </summary>
+    public long MinRangeWork { get; set; } = 16_384;
+
     /// <summary>A pool with no extra threads: everything runs on the caller.</summary>
     public static WorkerPool Inline { get; } = new(1);
 

@@ -34,28 +34,56 @@ internal static class DecoderInputs
     /// <summary>
     /// Same as HF <c>get_per_layer_inputs</c> + <c>project_per_layer_inputs</c> (Gemma 3n spec §3.1, Gemma 4 spec
     /// §4.1): row r of <paramref name="inputs"/> ([T, L·P]) = (RMSNorm(W_plmp · h0 / sqrt(H)) + E_ple[token] · sqrt(P))
-    /// / sqrt(2), per layer slice. <paramref name="context"/> ([T, L·P]) is scratch.
+    /// / sqrt(2), per layer slice. <paramref name="context"/> ([T, L·P]) is scratch. Rows are combined in parallel.
     /// </summary>
     /// <param name="embedded">h0, the scaled embeddings: [T, H] from row 0.</param>
-    public static void PerLayer(ReadOnlySpan<int> tokens, ReadOnlySpan<float> embedded, WeightMatrix projection,
-        IPerLayerEmbeddingStore table, ReadOnlySpan<float> projectionNorm, int layers, float eps, WorkerPool pool,
+    public static unsafe void PerLayer(ReadOnlySpan<int> tokens, ReadOnlySpan<float> embedded, WeightMatrix projection,
+        IPerLayerEmbeddingStore table, float[] projectionNorm, int layers, float eps, WorkerPool pool,
         float[] context, float[] inputs)
     {
-        int t = tokens.Length, h = projection.Columns, width = projection.Rows, p = width / layers;
-        float tokenScale = MathF.Sqrt(p), projScale = 1f / MathF.Sqrt(h), mix = 1f / MathF.Sqrt(2f);
+        int t = tokens.Length, h = projection.Columns, width = projection.Rows;
         // [T, L·P] = W_plmp · h0
         projection.MatMul(embedded[..(t * h)], t, context.AsSpan(0, t * width), pool);
-        for (int r = 0; r < t; r++)
+        fixed (int* ids = tokens)
         {
-            Span<float> row = inputs.AsSpan(r * width, width);      // [L·P] token-identity part
-            table.ReadRow(tokens[r], row);
-            for (int l = 0; l < layers; l++)
+            var job = new PerLayerRows
             {
-                Span<float> ctx = context.AsSpan(r * width + l * p, p);   // [P]
-                RowMath.Scale(ctx, projScale);
-                RowMath.RmsNorm(ctx, projectionNorm, eps, ctx);
-                Span<float> tok = row.Slice(l * p, p);
-                for (int i = 0; i < p; i++) tok[i] = (ctx[i] + tok[i] * tokenScale) * mix;
+                Tokens = ids, Table = table, ProjectionNorm = projectionNorm, Layers = layers, Eps = eps,
+                ProjectionScale = 1f / MathF.Sqrt(h), Context = context, Inputs = inputs, Width = width,
+            };
+            pool.RunRanges(ref job, t, 6L * width);
+        }
+    }
+
+    /// <summary>Rows of <see cref="PerLayer"/> after the projection: the PLE table row plus the normed context, per layer.</summary>
+    private unsafe struct PerLayerRows : IRangeJob
+    {
+        public int* Tokens;   // [T], pinned by the caller for the whole run
+        public IPerLayerEmbeddingStore Table;
+        public float[] ProjectionNorm;
+        public int Layers;
+        public float Eps;
+        public float ProjectionScale;
+        public float[] Context;
+        public float[] Inputs;
+        public int Width;   // L·P
+
+        public readonly void Execute(int start, int end)
+        {
+            int width = Width, p = width / Layers;
+            float tokenScale = MathF.Sqrt(p), mix = 1f / MathF.Sqrt(2f);
+            for (int r = start; r < end; r++)
+            {
+                Span<float> row = Inputs.AsSpan(r * width, width);      // [L·P] token-identity part
+                Table.ReadRow(Tokens[r], row);
+                for (int l = 0; l < Layers; l++)
+                {
+                    Span<float> ctx = Context.AsSpan(r * width + l * p, p);   // [P]
+                    RowMath.Scale(ctx, ProjectionScale);
+                    RowMath.RmsNorm(ctx, ProjectionNorm, Eps, ctx);
+                    Span<float> tok = row.Slice(l * p, p);
+                    for (int i = 0; i < p; i++) tok[i] = (ctx[i] + tok[i] * tokenScale) * mix;
+                }
             }
         }
     }

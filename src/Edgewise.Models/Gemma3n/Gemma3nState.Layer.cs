@@ -11,15 +11,26 @@ public sealed partial class Gemma3nState
     /// </summary>
     private void StoreKv(int il, Gemma3nLayerWeights lw, int row0, int t)
     {
-        int d = _c.HeadDim, nkv = _c.KvHeadCount, kvw = nkv * d, rows = t - row0, h = _c.HiddenSize, half = d / 2;
+        int kvw = _c.KvHeadCount * _c.HeadDim, rows = t - row0, h = _c.HiddenSize;
         lw.K!.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _k.AsSpan(0, rows * kvw), _pool);   // [rows, nKV·D]
         lw.V!.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _v.AsSpan(0, rows * kvw), _pool);   // [rows, nKV·D]
-        bool full = _c.LayerKinds[il] == LayerKind.Full;
-        float[] cos = full ? _ropeCosFull : _ropeCosSliding, sin = full ? _ropeSinFull : _ropeSinSliding;
-        RowMath.NormRopeHeads(_k.AsSpan(0, rows * kvw), lw.KNorm!, cos.AsSpan(row0 * half), sin.AsSpan(row0 * half), rows, nkv, d, half, _c.RmsNormEps);
-        RowMath.NormHeads(_v.AsSpan(0, rows * kvw), d, _c.RmsNormEps);
-        WriteKv(_k, _v, il, row0, rows, kvw);
+        ForRows(RowStep.KeysValues, lw, il, row0, rows, 6L * kvw);
     }
+
+    /// <summary>k_norm + RoPE on K, v_norm on V, then the cache store, for chunk rows row0 + [start, end).</summary>
+    private void KeysValuesRows(int il, Gemma3nLayerWeights lw, int row0, int start, int end)
+    {
+        int d = _c.HeadDim, nkv = _c.KvHeadCount, kvw = nkv * d, half = d / 2, rows = end - start;
+        (float[] cos, float[] sin) = RopeTablesOf(il);
+        Span<float> k = _k.AsSpan(start * kvw, rows * kvw), v = _v.AsSpan(start * kvw, rows * kvw);   // [rows, nKV·D]
+        RowMath.NormRopeHeads(k, lw.KNorm!, cos.AsSpan((row0 + start) * half), sin.AsSpan((row0 + start) * half), rows, nkv, d, half, _c.RmsNormEps);
+        RowMath.NormHeads(v, d, _c.RmsNormEps);
+        WriteKv(k, v, il, row0 + start, rows, kvw);
+    }
+
+    private (float[] Cos, float[] Sin) RopeTablesOf(int il) => _c.LayerKinds[il] == LayerKind.Full
+        ? (_ropeCosFull, _ropeSinFull)
+        : (_ropeCosSliding, _ropeSinSliding);
 
     /// <summary>LAuReL (HF <c>Gemma3nTextLaurelBlock</c>): <c>a_n + NormW(W_r · (W_l · a_n))</c>, a_n = <c>_xn</c> at absolute rows; out: <c>_laurel</c> [rows, H].</summary>
     private void Laurel(Gemma3nLayerWeights lw, int row0, int t)
@@ -27,7 +38,13 @@ public sealed partial class Gemma3nState
         int h = _c.HiddenSize, rank = _c.LaurelRank, rows = t - row0;
         lw.LaurelLeft.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _laurelMid.AsSpan(0, rows * rank), _pool);   // [rows, R]
         lw.LaurelRight.MatMul(_laurelMid.AsSpan(0, rows * rank), rows, _laurel.AsSpan(0, rows * h), _pool);    // [rows, H]
-        for (int r = 0; r < rows; r++)
+        ForRows(RowStep.LaurelOut, lw, 0, row0, rows, 3 * h);
+    }
+
+    private void LaurelOutRows(Gemma3nLayerWeights lw, int row0, int start, int end)
+    {
+        int h = _c.HiddenSize;
+        for (int r = start; r < end; r++)
         {
             Span<float> l = _laurel.AsSpan(r * h, h);
             RowMath.RmsNorm(l, lw.LaurelPostNorm, _c.RmsNormEps, l);
@@ -41,17 +58,31 @@ public sealed partial class Gemma3nState
     /// </summary>
     private void AttentionBlock(int il, Gemma3nLayerWeights lw, int row0, int t)
     {
-        int d = _c.HeadDim, nh = _c.HeadCount, qw = nh * d, rows = t - row0, h = _c.HiddenSize, half = d / 2;
+        int d = _c.HeadDim, nh = _c.HeadCount, qw = nh * d, rows = t - row0, h = _c.HiddenSize;
         lw.Q.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _q.AsSpan(0, rows * qw), _pool);   // [rows, nH·D]
+        ForRows(RowStep.Queries, lw, il, row0, rows, 4L * qw);
         bool full = _c.LayerKinds[il] == LayerKind.Full;
-        float[] cos = full ? _ropeCosFull : _ropeCosSliding, sin = full ? _ropeSinFull : _ropeSinSliding;
-        RowMath.NormRopeHeads(_q.AsSpan(0, rows * qw), lw.QNorm, cos.AsSpan(row0 * half), sin.AsSpan(row0 * half), rows, nh, d, half, _c.RmsNormEps);
         // Scale 1.0: the q/k norms set the logit magnitude (HF `self.scaling = 1.0`).
         Attention.Run(_pool, _q, Rows, row0, rows, il, full ? 0 : _c.SlidingWindow, nh, _c.KvHeadCount, d, 1f, _attn);
         lw.O.MatMul(_attn.AsSpan(0, rows * qw), rows, _branch.AsSpan(0, rows * h), _pool);   // [rows, H]
+        ForRows(RowStep.AttentionOut, lw, il, row0, rows, 4 * h);
+    }
+
+    /// <summary>q_norm + RoPE on the queries of chunk rows row0 + [start, end).</summary>
+    private void QueryRows(int il, Gemma3nLayerWeights lw, int row0, int start, int end)
+    {
+        int d = _c.HeadDim, nh = _c.HeadCount, qw = nh * d, half = d / 2, rows = end - start;
+        (float[] cos, float[] sin) = RopeTablesOf(il);
+        RowMath.NormRopeHeads(_q.AsSpan(start * qw, rows * qw), lw.QNorm, cos.AsSpan((row0 + start) * half), sin.AsSpan((row0 + start) * half),
+            rows, nh, d, half, _c.RmsNormEps);
+    }
+
+    private void AttentionOutRows(Gemma3nLayerWeights lw, int row0, int start, int end)
+    {
+        int h = _c.HiddenSize;
         float mix = 1f / MathF.Sqrt(2f);
         int activeOffset = _c.AltUpActiveIndex * _streamStride;
-        for (int r = 0; r < rows; r++)
+        for (int r = start; r < end; r++)
         {
             Span<float> o = _branch.AsSpan(r * h, h);
             RowMath.RmsNorm(o, lw.PostAttentionNorm, _c.RmsNormEps, o);
@@ -65,13 +96,25 @@ public sealed partial class Gemma3nState
     private void FeedForward(int il, Gemma3nLayerWeights lw, int row0, int t)
     {
         int h = _c.HiddenSize, rows = t - row0;
-        for (int r = 0; r < rows; r++) RowMath.RmsNorm(_z.AsSpan(r * h, h), lw.FfnNorm, _c.RmsNormEps, _xn.AsSpan(r * h, h));
+        ForRows(RowStep.FfnNorm, lw, il, row0, rows, 2 * h);
         bool decodeRows = rows == 1 || (IsDecodeStep && rows <= SparseDecodeMaxRows);
         bool sparse = decodeRows && UseSparseDecode && _c.IsSparse(il);
         if (sparse) _w.EnsureSparseDowns();   // once per model; see there
         if (sparse && lw.DownTransposed is not null) SparseMlp(lw, _c.SparsityStdMultipliers[il], rows);
         else DenseMlp(il, lw, rows);
-        for (int r = 0; r < rows; r++)
+        ForRows(RowStep.FfnOut, lw, il, row0, rows, 3 * h);
+    }
+
+    private void FfnNormRows(Gemma3nLayerWeights lw, int start, int end)
+    {
+        int h = _c.HiddenSize;
+        for (int r = start; r < end; r++) RowMath.RmsNorm(_z.AsSpan(r * h, h), lw.FfnNorm, _c.RmsNormEps, _xn.AsSpan(r * h, h));
+    }
+
+    private void FfnOutRows(Gemma3nLayerWeights lw, int start, int end)
+    {
+        int h = _c.HiddenSize;
+        for (int r = start; r < end; r++)
         {
             Span<float> f = _branch.AsSpan(r * h, h);
             RowMath.RmsNorm(f, lw.PostFfwNorm, _c.RmsNormEps, f);
@@ -91,13 +134,8 @@ public sealed partial class Gemma3nState
         lw.Up.MatMul(u, rows, _up.AsSpan(0, rows * ffn), _pool);       // [rows, I]
         if (_c.IsSparse(il))
         {
-            float multiplier = _c.SparsityStdMultipliers[il];
-            for (int r = 0; r < rows; r++)
-            {
-                Span<float> g = _gate.AsSpan(r * ffn, ffn);
-                float cutoff = GaussianCutoff(g, multiplier);
-                for (int i = 0; i < ffn; i++) g[i] = MathF.Max(0f, g[i] - cutoff);
-            }
+            // Two passes in double plus the clip: about 8 floats of plain math per unit.
+            ForRows(RowStep.GateCutoff, lw, il, 0, rows, 8L * ffn);
             if (_w.SparseDownBytes > 0)
             {
                 long dense = DenseFfnBytes(lw) * rows;
@@ -108,7 +146,10 @@ public sealed partial class Gemma3nState
                 };
             }
         }
-        RowMath.GeGlu(_gate.AsSpan(0, rows * ffn), _up.AsSpan(0, rows * ffn), _gate.AsSpan(0, rows * ffn));
+        // Whole rows of a width that is a multiple of 16 take the same vector/tail split as one GeGlu call over
+        // [rows, I], so the rows can be split; other widths (small test models only) keep the one call.
+        if (ffn % 16 == 0) ForRows(RowStep.GeGlu, lw, il, 0, rows, 8L * ffn);
+        else RowMath.GeGlu(_gate.AsSpan(0, rows * ffn), _up.AsSpan(0, rows * ffn), _gate.AsSpan(0, rows * ffn));
         lw.Down.MatMul(_gate.AsSpan(0, rows * ffn), rows, _branch.AsSpan(0, rows * h), _pool);   // [rows, H]
     }
 
@@ -153,6 +194,26 @@ public sealed partial class Gemma3nState
             BytesRead = LastSparseTraffic.BytesRead + read, DenseBytes = LastSparseTraffic.DenseBytes + DenseFfnBytes(lw) * rows,
             Units = LastSparseTraffic.Units + ffn * rows, SurvivingUnits = LastSparseTraffic.SurvivingUnits + surviving,
         };
+    }
+
+    /// <summary>Gate rows shifted by their Gaussian top-k cutoff and clipped at 0 (sparse layers).</summary>
+    private void GateCutoffRows(int il, int start, int end)
+    {
+        int ffn = _c.FfnWidths[il];
+        float multiplier = _c.SparsityStdMultipliers[il];
+        for (int r = start; r < end; r++)
+        {
+            Span<float> g = _gate.AsSpan(r * ffn, ffn);
+            float cutoff = GaussianCutoff(g, multiplier);
+            for (int i = 0; i < ffn; i++) g[i] = MathF.Max(0f, g[i] - cutoff);
+        }
+    }
+
+    /// <summary>gelu(gate) ⊙ up in place on gate rows [start, end), as one call over those rows.</summary>
+    private void GeGluRows(int il, int start, int end)
+    {
+        int ffn = _c.FfnWidths[il], n = (end - start) * ffn;
+        RowMath.GeGlu(_gate.AsSpan(start * ffn, n), _up.AsSpan(start * ffn, n), _gate.AsSpan(start * ffn, n));
     }
 
     private static long DenseFfnBytes(Gemma3nLayerWeights lw) => lw.Gate.ByteLength + lw.Up.ByteLength + lw.Down.ByteLength;

@@ -147,14 +147,8 @@ public sealed partial class Gemma3nState : ChunkedModelState
             long start = ticks is null ? 0 : Stopwatch.GetTimestamp();
             Gemma3nLayerWeights lw = _w.Layers[il];
             Predict(lw, row0, t);
-            int h = _c.HiddenSize;
-            float[] active = _pred;
-            int activeOffset = _c.AltUpActiveIndex * _streamStride;
             // [rows, H] attention input: the normed active prediction
-            for (int r = row0; r < t; r++)
-            {
-                RowMath.RmsNorm(active.AsSpan(activeOffset + r * h, h), lw.AttnNorm, _c.RmsNormEps, _xn.AsSpan(r * h, h));
-            }
+            ForRows(RowStep.AttentionNorm, lw, il, row0, t - row0, 2 * _c.HiddenSize);
             if (_c.OwnsKv(il)) StoreKv(il, lw, row0, t);
             if (il == trimLayer && outputFrom > row0)
             {
@@ -180,10 +174,26 @@ public sealed partial class Gemma3nState : ChunkedModelState
         {
             int offset = k * _streamStride;
             _w.AltUpProjections[k - 1].MatMul(_streams.AsSpan(0, t * h), t, _streams.AsSpan(offset, t * h), _pool);   // [T, H]
-            for (int r = 0; r < t; r++)
-            {
-                MatchMagnitude(_streams.AsSpan(r * h, h), _streams.AsSpan(offset + r * h, h));
-            }
+            ForRows(RowStep.MatchStream, null, 0, 0, t, 4 * h, arg: k);
+        }
+    }
+
+    private void MatchStreamRows(int k, int start, int end)
+    {
+        int h = _c.HiddenSize, offset = k * _streamStride;
+        for (int r = start; r < end; r++)
+        {
+            MatchMagnitude(_streams.AsSpan(r * h, h), _streams.AsSpan(offset + r * h, h));
+        }
+    }
+
+    /// <summary>Row r of the attention input <c>_xn</c> = NormW(P_A[r]; attn_norm), rows from <paramref name="row0"/>.</summary>
+    private void AttentionNormRows(Gemma3nLayerWeights lw, int row0, int start, int end)
+    {
+        int h = _c.HiddenSize, activeOffset = _c.AltUpActiveIndex * _streamStride;
+        for (int r = row0 + start; r < row0 + end; r++)
+        {
+            RowMath.RmsNorm(_pred.AsSpan(activeOffset + r * h, h), lw.AttnNorm, _c.RmsNormEps, _xn.AsSpan(r * h, h));
         }
     }
 
@@ -200,10 +210,13 @@ public sealed partial class Gemma3nState : ChunkedModelState
         RowMath.Scale(y, scale);
     }
 
-    private void RopeTables(int t)
+    // Math.Pow, Cos and Sin in double for every pair of both tables: ~5 µs a row, among the costliest per-row work.
+    private void RopeTables(int t) => ForRows(RowStep.RopeTables, null, 0, 0, t, 64 * _c.HeadDim);
+
+    private void RopeTableRows(int start, int end)
     {
         int d = _c.HeadDim, half = d / 2;
-        for (int r = 0; r < t; r++)
+        for (int r = start; r < end; r++)
         {
             int position = Rows[r].Position;
             RowMath.RopeTable(position, _c.RopeThetaFull, d, ReadOnlySpan<float>.Empty, _ropeCosFull.AsSpan(r * half, half), _ropeSinFull.AsSpan(r * half, half));

@@ -16,46 +16,53 @@ public sealed partial class Gemma4State
         lw.K!.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _k.AsSpan(0, rows * kvw), _pool);   // [rows, nKV·D]
         if (lw.V is not null) lw.V.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _v.AsSpan(0, rows * kvw), _pool);
         else _k.AsSpan(0, rows * kvw).CopyTo(_v);                                                  // k_eq_v: V = raw K
-        bool full = _c.LayerKinds[il] == LayerKind.Full;
-        int half = _c.RopeDims[il] / 2;
-        float[] cos = full ? _ropeCosFull : _ropeCosSliding, sin = full ? _ropeSinFull : _ropeSinSliding;
-        RowMath.NormRopeHeads(_k.AsSpan(0, rows * kvw), lw.KNorm!, cos.AsSpan(row0 * half), sin.AsSpan(row0 * half), rows, nkv, d, half, _c.RmsNormEps);
-        RowMath.NormHeads(_v.AsSpan(0, rows * kvw), d, _c.RmsNormEps);
-        WriteKv(_k, _v, il, row0, rows, kvw);
+        ForRows(RowStep.KeysValues, lw, il, row0, rows, 6L * kvw);
     }
+
+    /// <summary>k_norm + RoPE on K, v_norm on V, then the cache store, for chunk rows row0 + [start, end).</summary>
+    private void KeysValuesRows(int il, Gemma4LayerWeights lw, int row0, int start, int end)
+    {
+        int d = _c.HeadDims[il], nkv = _c.KvHeadCounts[il], kvw = nkv * d, half = _c.RopeDims[il] / 2, rows = end - start;
+        (float[] cos, float[] sin) = RopeTablesOf(il);
+        Span<float> k = _k.AsSpan(start * kvw, rows * kvw), v = _v.AsSpan(start * kvw, rows * kvw);   // [rows, nKV·D]
+        RowMath.NormRopeHeads(k, lw.KNorm!, cos.AsSpan((row0 + start) * half), sin.AsSpan((row0 + start) * half), rows, nkv, d, half, _c.RmsNormEps);
+        RowMath.NormHeads(v, d, _c.RmsNormEps);
+        WriteKv(k, v, il, row0 + start, rows, kvw);
+    }
+
+    private (float[] Cos, float[] Sin) RopeTablesOf(int il) => _c.LayerKinds[il] == LayerKind.Full
+        ? (_ropeCosFull, _ropeSinFull)
+        : (_ropeCosSliding, _ropeSinSliding);
 
     /// <summary>Queries, attention over the (own or shared) cache, output projection, post-norm and residual add.</summary>
     private void AttentionBlock(int il, Gemma4LayerWeights lw, int row0, int t)
     {
         int d = _c.HeadDims[il], nh = _c.HeadCount, qw = nh * d, rows = t - row0, h = _c.HiddenSize;
         lw.Q.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _q.AsSpan(0, rows * qw), _pool);   // [rows, nH·D]
+        ForRows(RowStep.Queries, lw, il, row0, rows, 4L * qw);
         bool full = _c.LayerKinds[il] == LayerKind.Full;
-        int half = _c.RopeDims[il] / 2;
-        float[] cos = full ? _ropeCosFull : _ropeCosSliding, sin = full ? _ropeSinFull : _ropeSinSliding;
-        RowMath.NormRopeHeads(_q.AsSpan(0, rows * qw), lw.QNorm, cos.AsSpan(row0 * half), sin.AsSpan(row0 * half), rows, nh, d, half, _c.RmsNormEps);
         // Scale 1.0: the q/k norms set the logit magnitude (HF `self.scaling = 1.0`).
         Attention.Run(_pool, _q, Rows, row0, rows, il, full ? 0 : _c.SlidingWindow, nh, _c.KvHeadCounts[il], d, 1f, _attn);
         lw.O.MatMul(_attn.AsSpan(0, rows * qw), rows, _branch.AsSpan(0, rows * h), _pool);   // [rows, H]
-        for (int r = 0; r < rows; r++)
-        {
-            Span<float> o = _branch.AsSpan(r * h, h);
-            RowMath.RmsNorm(o, lw.PostAttentionNorm, _c.RmsNormEps, o);
-            RowMath.Add(o, _x.AsSpan((row0 + r) * h, h));
-        }
+        ForRows(RowStep.AttentionOut, lw, il, row0, rows, 3 * h);
+    }
+
+    /// <summary>q_norm + RoPE on the queries of chunk rows row0 + [start, end).</summary>
+    private void QueryRows(int il, Gemma4LayerWeights lw, int row0, int start, int end)
+    {
+        int d = _c.HeadDims[il], nh = _c.HeadCount, qw = nh * d, half = _c.RopeDims[il] / 2, rows = end - start;
+        (float[] cos, float[] sin) = RopeTablesOf(il);
+        RowMath.NormRopeHeads(_q.AsSpan(start * qw, rows * qw), lw.QNorm, cos.AsSpan((row0 + start) * half), sin.AsSpan((row0 + start) * half),
+            rows, nh, d, half, _c.RmsNormEps);
     }
 
     /// <summary>Dense GeGLU MLP with pre/post norms and residual add (HF <c>Gemma4TextMLP</c>).</summary>
     private void FeedForward(Gemma4LayerWeights lw, int row0, int t)
     {
         int h = _c.HiddenSize, rows = t - row0;
-        for (int r = row0; r < t; r++) RowMath.RmsNorm(_x.AsSpan(r * h, h), lw.FfnNorm, _c.RmsNormEps, _xn.AsSpan(r * h, h));
+        ForRows(RowStep.FfnNorm, lw, 0, row0, rows, 2 * h);
         DenseMlp(lw, _xn, row0, rows, _branch);
-        for (int r = 0; r < rows; r++)
-        {
-            Span<float> f = _branch.AsSpan(r * h, h);
-            RowMath.RmsNorm(f, lw.PostFfwNorm, _c.RmsNormEps, f);
-            RowMath.Add(f, _x.AsSpan((row0 + r) * h, h));
-        }
+        ForRows(RowStep.FfnOut, lw, 0, row0, rows, 3 * h);
     }
 
     /// <summary>dst[0..rows) = W_down · (gelu(W_gate · x) ⊙ (W_up · x)) for input rows [row0, row0 + rows) of <paramref name="input"/>.</summary>
@@ -65,7 +72,10 @@ public sealed partial class Gemma4State
         ReadOnlySpan<float> x = input.AsSpan(row0 * h, rows * h);
         lw.Gate.MatMul(x, rows, _gate.AsSpan(0, rows * ffn), _pool);   // [rows, I]
         lw.Up.MatMul(x, rows, _up.AsSpan(0, rows * ffn), _pool);       // [rows, I]
-        RowMath.GeGlu(_gate.AsSpan(0, rows * ffn), _up.AsSpan(0, rows * ffn), _gate.AsSpan(0, rows * ffn));
+        // Whole rows of a width that is a multiple of 16 take the same vector/tail split as one GeGlu call over
+        // [rows, I], so the rows can be split; other widths (small test models only) keep the one call.
+        if (ffn % 16 == 0) ForRows(RowStep.GeGlu, lw, 0, 0, rows, 8L * ffn);
+        else RowMath.GeGlu(_gate.AsSpan(0, rows * ffn), _up.AsSpan(0, rows * ffn), _gate.AsSpan(0, rows * ffn));
         lw.Down.MatMul(_gate.AsSpan(0, rows * ffn), rows, dst.AsSpan(0, rows * h), _pool);   // [rows, H]
     }
 
@@ -74,18 +84,20 @@ public sealed partial class Gemma4State
     {
         int h = _c.HiddenSize, p = _c.PerLayerInputSize, rows = t - row0;
         lw.PleGate!.MatMul(_x.AsSpan(row0 * h, rows * h), rows, _pleGate.AsSpan(0, rows * p), _pool);   // [rows, P]
-        for (int r = 0; r < rows; r++)
+        ForRows(RowStep.PleGate, lw, il, row0, rows, 8 * p);
+        lw.PleProjection!.MatMul(_pleGate.AsSpan(0, rows * p), rows, _branch.AsSpan(0, rows * h), _pool);   // [rows, H]
+        ForRows(RowStep.PleOut, lw, il, row0, rows, 3 * h);
+    }
+
+    /// <summary>Row r of <c>_pleGate</c> = gelu(gate) ⊙ this layer's per-layer input.</summary>
+    private void PleGateRows(int il, int row0, int start, int end)
+    {
+        int p = _c.PerLayerInputSize;
+        for (int r = start; r < end; r++)
         {
             Span<float> g = _pleGate.AsSpan(r * p, p);
             RowMath.GeluInPlace(g);
             RowMath.Multiply(_pli.AsSpan((row0 + r) * _pleStride + il * p, p), g);
-        }
-        lw.PleProjection!.MatMul(_pleGate.AsSpan(0, rows * p), rows, _branch.AsSpan(0, rows * h), _pool);   // [rows, H]
-        for (int r = 0; r < rows; r++)
-        {
-            Span<float> o = _branch.AsSpan(r * h, h);
-            RowMath.RmsNorm(o, lw.PlePostNorm!, _c.RmsNormEps, o);
-            RowMath.Add(o, _x.AsSpan((row0 + r) * h, h));
         }
     }
 }

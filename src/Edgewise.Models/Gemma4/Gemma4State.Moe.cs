@@ -58,20 +58,10 @@ public sealed partial class Gemma4State
         float eps = _c.RmsNormEps;
 
         // Dense branch -> _branch [rows, H]
-        for (int r = row0; r < t; r++) RowMath.RmsNorm(_x.AsSpan(r * h, h), lw.FfnNorm, eps, _xn.AsSpan(r * h, h));
+        ForRows(RowStep.FfnNorm, lw, 0, row0, rows, 2 * h);
         DenseMlp(lw, _xn, row0, rows, _branch);
 
-        // Router on the raw residual: Norm1(x) · H^-0.5 ⊙ router.scale, then [rows, E] logits.
-        float inv = 1f / MathF.Sqrt(h);
-        for (int r = 0; r < rows; r++)
-        {
-            ReadOnlySpan<float> x = _x.AsSpan((row0 + r) * h, h);
-            Span<float> ri = m.RouterIn.AsSpan(r * h, h);
-            RowMath.RmsNorm(x, eps, ri);
-            RowMath.Scale(ri, inv);
-            RowMath.Multiply(mw.RouterScale, ri);
-            RowMath.RmsNorm(x, mw.PreNorm2, eps, m.ExpertIn.AsSpan(r * h, h));
-        }
+        ForRows(RowStep.MoeRouterInput, lw, 0, row0, rows, 5 * h);
         mw.Router.MatMul(m.RouterIn.AsSpan(0, rows * h), rows, m.RouterLogits.AsSpan(0, rows * e), _pool);
         Array.Clear(m.Counts);
         for (int r = 0; r < rows; r++)
@@ -127,7 +117,35 @@ public sealed partial class Gemma4State
             RowMath.AddScaled(m.Out.AsSpan(slot * h, h), m.SlotWeight[slot], m.Acc.AsSpan(m.SlotRow[slot] * h, h));
         }
 
-        for (int r = 0; r < rows; r++)
+        ForRows(RowStep.MoeOut, lw, 0, row0, rows, 7 * h);
+    }
+
+    /// <summary>Router input (Norm1(x) · H^-0.5 ⊙ router.scale) and the experts' pre-normed input of rows row0 + [start, end), both on the raw residual.</summary>
+    private void MoeRouterInputRows(Gemma4LayerWeights lw, int row0, int start, int end)
+    {
+        MoeBuffers m = _moe!;
+        Gemma4MoeWeights mw = lw.Moe!;
+        int h = _c.HiddenSize;
+        float eps = _c.RmsNormEps, inv = 1f / MathF.Sqrt(h);
+        for (int r = start; r < end; r++)
+        {
+            ReadOnlySpan<float> x = _x.AsSpan((row0 + r) * h, h);
+            Span<float> ri = m.RouterIn.AsSpan(r * h, h);
+            RowMath.RmsNorm(x, eps, ri);
+            RowMath.Scale(ri, inv);
+            RowMath.Multiply(mw.RouterScale, ri);
+            RowMath.RmsNorm(x, mw.PreNorm2, eps, m.ExpertIn.AsSpan(r * h, h));
+        }
+    }
+
+    /// <summary>Dense and expert branches post-normed, summed, normed again and added to the residual (rows row0 + [start, end)).</summary>
+    private void MoeOutRows(Gemma4LayerWeights lw, int row0, int start, int end)
+    {
+        MoeBuffers m = _moe!;
+        Gemma4MoeWeights mw = lw.Moe!;
+        int h = _c.HiddenSize;
+        float eps = _c.RmsNormEps;
+        for (int r = start; r < end; r++)
         {
             Span<float> dense = _branch.AsSpan(r * h, h);
             Span<float> experts = m.Acc.AsSpan(r * h, h);

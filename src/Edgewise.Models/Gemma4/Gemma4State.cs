@@ -101,8 +101,7 @@ public sealed partial class Gemma4State : ChunkedModelState
         for (int il = 0; il < _c.LayerCount; il++)
         {
             Gemma4LayerWeights lw = _w.Layers[il];
-            // [rows, H] attention input
-            for (int r = row0; r < t; r++) RowMath.RmsNorm(_x.AsSpan(r * h, h), lw.AttnNorm, _c.RmsNormEps, _xn.AsSpan(r * h, h));
+            ForRows(RowStep.AttentionNorm, lw, il, row0, t - row0, 2 * h);   // [rows, H] attention input
             if (_c.OwnsKv(il)) StoreKv(il, lw, row0, t);
             if (il == trimLayer && outputFrom > row0)
             {
@@ -113,16 +112,27 @@ public sealed partial class Gemma4State : ChunkedModelState
             if (lw.Moe is null) FeedForward(lw, row0, t);
             else MoeFeedForward(lw, row0, t);
             if (_c.HasPerLayerInputs) PerLayerBranch(il, lw, row0, t);
-            if (lw.OutputScale != 1f) RowMath.Scale(_x.AsSpan(row0 * h, (t - row0) * h), lw.OutputScale);
+            if (lw.OutputScale != 1f) ScaleOutput(lw, il, row0, t);
         }
 
         if (row0 < t && !logits.IsEmpty) Logits(row0, t, logits);
     }
 
-    private void RopeTables(int t)
+    /// <summary>The layer output scale on rows [row0, t) of the residual; split by rows only where that keeps one flat call's vector/tail split.</summary>
+    private void ScaleOutput(Gemma4LayerWeights lw, int il, int row0, int t)
+    {
+        int h = _c.HiddenSize;
+        if (h % 16 == 0) ForRows(RowStep.OutputScale, lw, il, row0, t - row0, h);
+        else RowMath.Scale(_x.AsSpan(row0 * h, (t - row0) * h), lw.OutputScale);
+    }
+
+    // Math.Pow, Cos and Sin in double for every pair of both tables: a few µs a row, among the costliest per-row work.
+    private void RopeTables(int t) => ForRows(RowStep.RopeTables, null, 0, 0, t, 32L * (_c.RopeDimsFull + _c.RopeDimsSliding));
+
+    private void RopeTableRows(int start, int end)
     {
         int hf = _c.RopeDimsFull / 2, hs = _c.RopeDimsSliding / 2;
-        for (int r = 0; r < t; r++)
+        for (int r = start; r < end; r++)
         {
             int position = Rows[r].Position;
             RowMath.RopeTable(position, _c.RopeThetaFull, _c.RopeDimsFull, _w.FullRopeFreqFactors,

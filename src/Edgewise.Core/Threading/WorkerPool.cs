@@ -74,8 +74,8 @@ public sealed unsafe class WorkerPool : IDisposable
 
     /// <summary>
     /// Calls <c>job.Execute(i)</c> for every i in [0, <paramref name="workItems"/>), spread over the pool, and
-    /// returns when all are done. Items are handed out one at a time, so uneven cores (a noisy VM) still finish
-    /// together. The job is shared by reference: results must go through what it points at.
+    /// returns when all are done. Items are handed out in shrinking runs (a share of what is left, the last ones
+    /// singly), so uneven cores (a noisy VM) still finish together. The job is shared by reference: results must go through what it points at.
     /// </summary>
     public void Run<TJob>(ref TJob job, int workItems) where TJob : struct, IParallelJob
     {
@@ -134,17 +134,25 @@ public sealed unsafe class WorkerPool : IDisposable
                 Thread.SpinWait(1); // Run is filling in the job fields; it opens the word right after.
                 continue;
             }
-            if (item >= _itemCount) return;
-            if (Interlocked.CompareExchange(ref _state, state + 1, state) != state) continue;
-            try
+            int count = _itemCount;
+            if (item >= count) return;
+            // Guided self-scheduling: claim a share of what is left (at least one item), so a run of n items costs
+            // about threads · log(n) contended claims instead of n, while the tail still goes out one at a time for
+            // a slow core to hand over. Every claim and completion is an atomic on a line both cores write.
+            int take = Math.Max(1, (count - item) / (2 * ThreadCount));
+            if (Interlocked.CompareExchange(ref _state, state + take, state) != state) continue;
+            for (int i = item; i < item + take; i++)
             {
-                invoke(job, item);
+                try
+                {
+                    invoke(job, i);
+                }
+                catch (Exception ex)
+                {
+                    Interlocked.CompareExchange(ref _failure, ex, null);
+                }
             }
-            catch (Exception ex)
-            {
-                Interlocked.CompareExchange(ref _failure, ex, null);
-            }
-            Interlocked.Increment(ref _completed);
+            Interlocked.Add(ref _completed, take);
         }
     }
 

@@ -38,6 +38,87 @@ public static class Ops
         ElementwiseDriver.Unary(new ScaleOperator(1f / sum), x, x, fast);
     }
 
+    /// <summary>x[i] = exp(x[i] − <paramref name="max"/>) in place (softmax numerators); returns their sum.</summary>
+    public static float ExpShifted(Span<float> x, float max) => ExpShifted(x, max, fast: true);
+
+    internal static float ExpShifted(Span<float> x, float max, bool fast)
+    {
+        ElementwiseDriver.Unary(new ExpShiftedOperator(max), x, x, fast);
+        return Sum(x, fast);
+    }
+
+    /// <summary>
+    /// <c>acc[i] += Σ_j weights[j] · values[offsets[j] + i]</c> for i in [0, acc.Length), rows j in order: attention's
+    /// weighted sum of value rows. A 64-wide slice of acc stays in registers while every row passes, so acc is read
+    /// and written once per call instead of once per row. Each element takes one fused multiply-add per row, in row
+    /// order, like the scalar twin.
+    /// </summary>
+    public static void AddWeightedRows(ReadOnlySpan<float> values, ReadOnlySpan<int> offsets, ReadOnlySpan<float> weights, Span<float> acc)
+        => AddWeightedRows(values, offsets, weights, acc, fast: true);
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    internal static unsafe void AddWeightedRows(ReadOnlySpan<float> values, ReadOnlySpan<int> offsets, ReadOnlySpan<float> weights, Span<float> acc, bool fast)
+    {
+        int n = acc.Length, rows = offsets.Length;
+        if (weights.Length < rows) throw new ArgumentException($"{rows} rows but {weights.Length} weights.", nameof(weights));
+        foreach (int offset in offsets)
+        {
+            if (offset < 0 || (long)offset + n > values.Length)
+            {
+                throw new ArgumentOutOfRangeException(nameof(offsets), offset, $"A row of {n} values at {offset} leaves the {values.Length} values.");
+            }
+        }
+        fixed (float* v = values)
+        fixed (int* o = offsets)
+        fixed (float* w = weights)
+        fixed (float* a = acc)
+        {
+            int i = 0;
+            if (fast && Vector256.IsHardwareAccelerated)
+            {
+                for (; i + 64 <= n; i += 64)
+                {
+                    float* y = a + i;
+                    Vector256<float> a0 = Vector256.Load(y), a1 = Vector256.Load(y + 8), a2 = Vector256.Load(y + 16), a3 = Vector256.Load(y + 24);
+                    Vector256<float> a4 = Vector256.Load(y + 32), a5 = Vector256.Load(y + 40), a6 = Vector256.Load(y + 48), a7 = Vector256.Load(y + 56);
+                    for (int j = 0; j < rows; j++)
+                    {
+                        float* x = v + o[j] + i;
+                        Vector256<float> s = Vector256.Create(w[j]);
+                        a0 = Vector256.FusedMultiplyAdd(Vector256.Load(x), s, a0);
+                        a1 = Vector256.FusedMultiplyAdd(Vector256.Load(x + 8), s, a1);
+                        a2 = Vector256.FusedMultiplyAdd(Vector256.Load(x + 16), s, a2);
+                        a3 = Vector256.FusedMultiplyAdd(Vector256.Load(x + 24), s, a3);
+                        a4 = Vector256.FusedMultiplyAdd(Vector256.Load(x + 32), s, a4);
+                        a5 = Vector256.FusedMultiplyAdd(Vector256.Load(x + 40), s, a5);
+                        a6 = Vector256.FusedMultiplyAdd(Vector256.Load(x + 48), s, a6);
+                        a7 = Vector256.FusedMultiplyAdd(Vector256.Load(x + 56), s, a7);
+                    }
+                    a0.Store(y);
+                    a1.Store(y + 8);
+                    a2.Store(y + 16);
+                    a3.Store(y + 24);
+                    a4.Store(y + 32);
+                    a5.Store(y + 40);
+                    a6.Store(y + 48);
+                    a7.Store(y + 56);
+                }
+                for (; i + 8 <= n; i += 8)
+                {
+                    Vector256<float> a0 = Vector256.Load(a + i);
+                    for (int j = 0; j < rows; j++) a0 = Vector256.FusedMultiplyAdd(Vector256.Load(v + o[j] + i), Vector256.Create(w[j]), a0);
+                    a0.Store(a + i);
+                }
+            }
+            for (; i < n; i++)
+            {
+                float sum = a[i];
+                for (int j = 0; j < rows; j++) sum = MathF.FusedMultiplyAdd(v[o[j] + i], w[j], sum);
+                a[i] = sum;
+            }
+        }
+    }
+
     /// <summary>dst = gelu_tanh(x) (HF <c>gelu_pytorch_tanh</c>).</summary>
     public static void GeluTanh(ReadOnlySpan<float> x, Span<float> dst) => ElementwiseDriver.Unary(default(GeluTanhOperator), x, dst, fast: true);
 

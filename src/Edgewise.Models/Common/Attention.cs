@@ -6,8 +6,9 @@ namespace Edgewise.Models.Common;
 /// <summary>
 /// Causal (optionally sliding-window) grouped-query attention of a chunk of query rows, each against its own
 /// sequence's <see cref="KvLayer"/> at its own position (<see cref="SequenceRow"/>), parallel over (row, head).
-/// Softmax is computed in one streaming pass (running max and sum), so no score buffer exists and the work needs no
-/// scratch beyond one head on the stack.
+/// Softmax streams over the keys in chunks (running max and sum, rescaled once per chunk), so the only scratch is one
+/// head and one chunk's scores on the stack; within a chunk the exponentials are vectorized and the value rows are
+/// summed with the accumulator held in registers (<see cref="Ops.AddWeightedRows"/>).
 /// </summary>
 public static class Attention
 {
@@ -61,8 +62,55 @@ public static class Attention
             ReadOnlySpan<float> q = Q.AsSpan(row * width + head * d, d);
             Span<float> acc = stackalloc float[d];
             acc.Clear();
-            float max = float.NegativeInfinity, sum = 0f;
             int kvOffset = kvHead * d;
+            float sum = kv.K32 is { } k32 && kv.V32 is { } v32
+                ? Chunked(q, k32, v32, kv, kvOffset, first, position, acc)
+                : Streaming(q, kv, kvOffset, first, position, acc);
+            Span<float> o = Output.AsSpan(row * width + head * d, d);
+            Ops.Scale(acc, 1f / sum, o);
+        }
+
+        /// <summary>Float caches: keys [first, position] in chunks; returns the softmax denominator, acc holds the unnormalized sum.</summary>
+        private readonly float Chunked(ReadOnlySpan<float> q, float[] k32, float[] v32, KvLayer kv, int kvOffset, int first, int position, Span<float> acc)
+        {
+            int d = q.Length;
+            Span<float> scores = stackalloc float[ChunkKeys];
+            Span<int> offsets = stackalloc int[ChunkKeys];
+            float max = float.NegativeInfinity, sum = 0f;
+            for (int j0 = first; j0 <= position; j0 += ChunkKeys)
+            {
+                int count = Math.Min(ChunkKeys, position - j0 + 1);
+                float chunkMax = float.NegativeInfinity;
+                for (int c = 0; c < count; c++)
+                {
+                    int at = kv.Slot(j0 + c) * kv.Width + kvOffset;
+                    float score = Ops.Dot(q, k32.AsSpan(at, d)) * Scale;
+                    offsets[c] = at;
+                    scores[c] = score;
+                    chunkMax = MathF.Max(chunkMax, score);
+                }
+                if (chunkMax > max)
+                {
+                    // Rescale what was accumulated under the old maximum (nothing yet on the first chunk).
+                    if (max > float.NegativeInfinity)
+                    {
+                        float correction = MathF.Exp(max - chunkMax);
+                        sum *= correction;
+                        Ops.Scale(acc, correction, acc);
+                    }
+                    max = chunkMax;
+                }
+                sum += Ops.ExpShifted(scores[..count], max);
+                Ops.AddWeightedRows(v32, offsets[..count], scores[..count], acc);
+            }
+            return sum;
+        }
+
+        /// <summary>Half caches: one key at a time with a running max (the values are widened as they are read).</summary>
+        private readonly float Streaming(ReadOnlySpan<float> q, KvLayer kv, int kvOffset, int first, int position, Span<float> acc)
+        {
+            int d = q.Length;
+            float max = float.NegativeInfinity, sum = 0f;
             for (int j = first; j <= position; j++)
             {
                 int at = kv.Slot(j) * kv.Width + kvOffset;
@@ -102,8 +150,11 @@ public static class Attention
                     for (int i = 0; i < d; i++) acc[i] += weight * (float)v[i];
                 }
             }
-            Span<float> o = Output.AsSpan(row * width + head * d, d);
-            Ops.Scale(acc, 1f / sum, o);
+            return sum;
         }
     }
+
+    // Keys per chunk: 64 scores and offsets on the stack, and enough rows per value pass to amortize the
+    // accumulator's loads and stores.
+    private const int ChunkKeys = 64;
 }

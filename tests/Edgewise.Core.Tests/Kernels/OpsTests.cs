@@ -53,6 +53,57 @@ public class OpsTests
     }, 1e-5f, inputScale: 20f);
 
     [Fact]
+    public void ExpShiftedFastMatchesScalarAndReturnsTheSum()
+    {
+        for (int n = 0; n <= 97; n++)
+        {
+            float[] fast = QuantTestData.Random(n, n, 10f);
+            float[] scalar = (float[])fast.Clone();
+            float max = n == 0 ? 0 : fast.Max();
+            float fastSum = Ops.ExpShifted(fast, max, fast: true), scalarSum = Ops.ExpShifted(scalar, max, fast: false);
+            for (int i = 0; i < n; i++) Close(scalar[i], fast[i], 1e-6f, $"length {n} index {i}");
+            Close(scalarSum, fastSum, 1e-5f, $"sum of {n}");
+            Close((float)scalar.Sum(v => (double)v), scalarSum, 1e-5f, $"sum of {n} against the values");
+        }
+    }
+
+    /// <summary>
+    /// Attention's weighted sum of value rows, at head widths around the 64-wide register slice and its 8-wide tail,
+    /// rows scattered (a ring's wrap-around): fast equals the scalar twin bit for bit (one fma per row, in row
+    /// order), and both equal the double-precision sum within rounding.
+    /// </summary>
+    [Fact]
+    public void AddWeightedRowsFastEqualsScalarAndTheDefinition()
+    {
+        foreach (int d in new[] { 1, 7, 8, 64, 72, 256, 259 })
+        {
+            foreach (int rows in new[] { 0, 1, 5, 64 })
+            {
+                float[] values = QuantTestData.Random(80 * d, d + rows, 3f);
+                int[] offsets = Enumerable.Range(0, rows).Select(j => (j * 37 % 80) * d).ToArray();
+                float[] weights = QuantTestData.Random(rows, rows + 7);
+                float[] start = QuantTestData.Random(d, d);
+                float[] fast = (float[])start.Clone(), scalar = (float[])start.Clone();
+                Ops.AddWeightedRows(values, offsets, weights, fast, fast: true);
+                Ops.AddWeightedRows(values, offsets, weights, scalar, fast: false);
+                Assert.Equal(scalar, fast);
+                for (int i = 0; i < d; i++)
+                {
+                    double expected = start[i], magnitude = Math.Abs(start[i]);
+                    for (int j = 0; j < rows; j++)
+                    {
+                        expected += (double)weights[j] * values[offsets[j] + i];
+                        magnitude += Math.Abs((double)weights[j] * values[offsets[j] + i]);
+                    }
+                    Assert.True(Math.Abs(fast[i] - expected) <= 1e-6 * (magnitude + 1), $"d {d} rows {rows} index {i}: {fast[i]} vs {expected}");
+                }
+            }
+        }
+        var outside = Assert.Throws<ArgumentOutOfRangeException>(() => Ops.AddWeightedRows(new float[10], [4], [1f], new float[8]));
+        Assert.Contains("leaves the 10 values", outside.Message);
+    }
+
+    [Fact]
     public void DotFastMatchesScalar()
     {
         for (int n = 0; n <= 257; n++)

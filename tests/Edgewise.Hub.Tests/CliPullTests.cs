@@ -62,8 +62,8 @@ public sealed class CliPullTests : IAsyncLifetime
 
         // A repack cache of the pulled file (the fake model is not a loadable GGUF, so pull built none itself).
         string cache = RepackCache.FileFor(Path.Combine(_home, "repacked"), path);
-        var values = new float[8 * 32];
-        Assert.True(RepackCache.Write(cache, path, [WeightMatrix.FromRows("w", GgmlType.Q4_0, values, 8, 32)]));
+        var values = new float[16 * 32];
+        Assert.True(RepackCache.Write(cache, path, [WeightMatrix.FromRows("w", GgmlType.Q4_0, values, 16, 32)]));
 
         var rm = await RunAsync("rm", "gemma-4-e2b");
         Assert.Equal(0, rm.ExitCode);

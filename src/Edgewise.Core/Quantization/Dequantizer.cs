@@ -70,6 +70,9 @@ public static unsafe class Dequantizer
         }
     }
 
+    // Whole matrices are dequantized once (Gemma 3n's transposed downs at the first decode step): too briefly for
+    // tiered compilation to promote the loop, so it is compiled optimized from the first call.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Q4_0(BlockQ4_0* x, float* y, int blocks)
     {
         for (int i = 0; i < blocks; i++, y += 32)

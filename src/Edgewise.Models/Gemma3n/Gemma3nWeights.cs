@@ -269,6 +269,12 @@ public sealed class Gemma3nWeights
             for (int k = 0; k < count; k++) down.DequantizeRow(r0 + k, strip.Slice(k * stride, ffn));
             // r0 is a multiple of the block size (32, or 1 for float types), so the segment starts on a block.
             int segmentStart = (int)GgmlTypeInfo.RowBytes(type, r0), segmentBytes = (int)GgmlTypeInfo.RowBytes(type, count);
+            if (type == GgmlType.Q8_0)
+            {
+                // A strip is one Q8_0 block of every unit: quantized eight units at a time, no per-unit gather.
+                Quantizer.QuantizeQ8_0Columns(strip, stride, 0, ffn, storage.AsSpan(segmentStart), (int)rowBytes);
+                continue;
+            }
             Span<float> column = scratch.Column.AsSpan(0, count);   // [count]: unit's values in rows r0..r0+count
             for (int unit = 0; unit < ffn; unit++)
             {

@@ -212,4 +212,36 @@ public class QuantizerTests
         var ex = Assert.Throws<ArgumentException>(() => Quantizer.Quantize(GgmlType.Q4_0, new float[64], new byte[35]));
         Assert.Contains("36", ex.Message);
     }
+
+    /// <summary>
+    /// Column blocks of a padded strip (a zero column, halves near the rounding midpoint, odd column counts around
+    /// the eight-wide vector step): fast, scalar and Quantize on each gathered column write the same bytes.
+    /// </summary>
+    [Fact]
+    public void Q8_0ColumnsEqualQuantizingEachGatheredColumn()
+    {
+        foreach (int columns in new[] { 1, 7, 8, 9, 40 })
+        {
+            int stride = columns + 5, first = 3;
+            float[] values = QuantTestData.Random(32 * stride, columns, 6f);
+            for (int k = 0; k < 32; k++) values[k * stride + first] = 0f;                       // an all-zero column
+            if (columns > 1) for (int k = 0; k < 32; k++) values[k * stride + first + 1] = (k - 16) * 0.5f + 0.25f;   // ties after scaling
+            int usable = Math.Min(columns, stride - first);
+            const int dstStride = 40;
+            var fast = new byte[usable * dstStride];
+            var scalar = new byte[usable * dstStride];
+            Quantizer.QuantizeQ8_0Columns(values, stride, first, usable, fast, dstStride, fast: true);
+            Quantizer.QuantizeQ8_0Columns(values, stride, first, usable, scalar, dstStride, fast: false);
+            Assert.Equal(scalar, fast);
+            var column = new float[32];
+            var expected = new byte[34];
+            for (int u = 0; u < usable; u++)
+            {
+                for (int k = 0; k < 32; k++) column[k] = values[k * stride + first + u];
+                Quantizer.Quantize(GgmlType.Q8_0, column, expected);
+                Assert.Equal(expected, fast.AsSpan(u * dstStride, 34).ToArray());
+            }
+        }
+        Assert.Throws<ArgumentException>(() => Quantizer.QuantizeQ8_0Columns(new float[31 * 8 + 4], 8, 0, 8, new byte[8 * 34], 34));
+    }
 }

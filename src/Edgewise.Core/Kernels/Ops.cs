@@ -32,9 +32,7 @@ public static class Ops
     internal static void Softmax(Span<float> x, bool fast)
     {
         if (x.IsEmpty) return;
-        float max = Max(x, fast);
-        ElementwiseDriver.Unary(new ExpShiftedOperator(max), x, x, fast);
-        float sum = Sum(x, fast);
+        float sum = ExpShifted(x, Max(x, fast), fast);
         ElementwiseDriver.Unary(new ScaleOperator(1f / sum), x, x, fast);
     }
 

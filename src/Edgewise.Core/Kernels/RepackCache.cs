@@ -14,7 +14,7 @@ namespace Edgewise.Core.Kernels;
 /// huge pages.
 /// </summary>
 /// <remarks>
-/// Layout, little-endian: magic <c>EWQ4X8\0\0</c>, u32 version, u32 entry count, i64 source length, i64 source
+/// Layout, little-endian: magic <c>EWQ4X16\0</c>, u32 version, u32 entry count, i64 source length, i64 source
 /// last-write time (UTC ticks), u32 + UTF-8 source path, then per entry u32 + UTF-8 tensor name, u32 rows, u32 columns,
 /// i64 offset. Data starts at a 2 MiB boundary; matrices follow 4 KiB apart. A cache whose source length or
 /// write time differ from the model file's is stale and ignored (and rewritten by the next build).

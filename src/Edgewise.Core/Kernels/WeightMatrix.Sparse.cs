@@ -136,7 +136,6 @@ public sealed unsafe partial class WeightMatrix
             for (int k = item * PerItem; k < end; k++)
             {
                 byte* w = Weights + RowIds[k] * RowBytes;
-
                 Y[k] = Fast ? RowDot.Fast(Type, w, act, Columns) : RowDot.Scalar(Type, w, act, Columns);
             }
         }
@@ -200,13 +199,14 @@ public sealed unsafe partial class WeightMatrix
             }
         }
 
+        // Scattered rows defeat the hardware prefetcher: SumQ8_0 asks for the row this many ahead.
+        private const int PrefetchRows = 8;
+
         /// <summary>
         /// Q8_0 blocks [b0, b1) of y (at <paramref name="y"/>), two blocks at a time: the 64 sums stay in eight
         /// registers while every listed row passes, so y is loaded and stored once instead of once per row. Each
         /// element still takes y = fma(q, c·d, y) in row order from zero: the same floats as the block loop.
         /// </summary>
-        private const int PrefetchRows = 8;
-
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         private readonly void SumQ8_0(int b0, int b1, float* y)
         {
@@ -221,23 +221,13 @@ public sealed unsafe partial class WeightMatrix
                     byte* blk = Weights + RowIds[k] * RowBytes + offset;
                     if (k + PrefetchRows < Count)
                     {
-                        // Scattered rows defeat the hardware prefetcher: ask for a later row's two cache lines now.
+                        // The two cache lines of the block pair, a few rows ahead.
                         byte* ahead = Weights + RowIds[k + PrefetchRows] * RowBytes + offset;
                         Sse.Prefetch0(ahead);
                         Sse.Prefetch0(ahead + 67);
                     }
-                    float c = Coefficients[k];
-                    Vector256<float> s0 = Vector256.Create(c * Fp16.ScaleToFloat(*(ushort*)blk));
-                    Vector256<float> s1 = Vector256.Create(c * Fp16.ScaleToFloat(*(ushort*)(blk + 34)));
-                    sbyte* q = (sbyte*)blk + 2;
-                    a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q)), s0, a0);
-                    a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 8)), s0, a1);
-                    a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 16)), s0, a2);
-                    a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 24)), s0, a3);
-                    a4 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 34)), s1, a4);
-                    a5 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 42)), s1, a5);
-                    a6 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 50)), s1, a6);
-                    a7 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 58)), s1, a7);
+                    AddBlockQ8_0(blk, Coefficients[k], ref a0, ref a1, ref a2, ref a3);
+                    AddBlockQ8_0(blk + 34, Coefficients[k], ref a4, ref a5, ref a6, ref a7);
                 }
                 Avx.Store(y, a0);
                 Avx.Store(y + 8, a1);
@@ -252,21 +242,24 @@ public sealed unsafe partial class WeightMatrix
             {
                 Vector256<float> a0 = default, a1 = default, a2 = default, a3 = default;
                 long offset = (long)b * 34;
-                for (int k = 0; k < Count; k++)
-                {
-                    byte* blk = Weights + RowIds[k] * RowBytes + offset;
-                    Vector256<float> s0 = Vector256.Create(Coefficients[k] * Fp16.ScaleToFloat(*(ushort*)blk));
-                    sbyte* q = (sbyte*)blk + 2;
-                    a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q)), s0, a0);
-                    a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 8)), s0, a1);
-                    a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 16)), s0, a2);
-                    a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 24)), s0, a3);
-                }
+                for (int k = 0; k < Count; k++) AddBlockQ8_0(Weights + RowIds[k] * RowBytes + offset, Coefficients[k], ref a0, ref a1, ref a2, ref a3);
                 Avx.Store(y, a0);
                 Avx.Store(y + 8, a1);
                 Avx.Store(y + 16, a2);
                 Avx.Store(y + 24, a3);
             }
+        }
+
+        /// <summary>a0..a3 = fma(q, c·d, a) over the 32 values of the Q8_0 block at <paramref name="block"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void AddBlockQ8_0(byte* block, float c, ref Vector256<float> a0, ref Vector256<float> a1, ref Vector256<float> a2, ref Vector256<float> a3)
+        {
+            Vector256<float> s = Vector256.Create(c * Fp16.ScaleToFloat(*(ushort*)block));
+            sbyte* q = (sbyte*)block + 2;
+            a0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q)), s, a0);
+            a1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 8)), s, a1);
+            a2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 16)), s, a2);
+            a3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(q + 24)), s, a3);
         }
     }
 

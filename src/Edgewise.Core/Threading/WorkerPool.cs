@@ -75,7 +75,8 @@ public sealed unsafe class WorkerPool : IDisposable
     /// <summary>
     /// Calls <c>job.Execute(i)</c> for every i in [0, <paramref name="workItems"/>), spread over the pool, and
     /// returns when all are done. Items are handed out in shrinking runs (a share of what is left, the last ones
-    /// singly), so uneven cores (a noisy VM) still finish together. The job is shared by reference: results must go through what it points at.
+    /// singly), so uneven cores (a noisy VM) still finish together. The job is shared by reference: results must go
+    /// through what it points at.
     /// </summary>
     public void Run<TJob>(ref TJob job, int workItems) where TJob : struct, IParallelJob
     {

@@ -63,9 +63,10 @@ public static class Attention
             Span<float> acc = stackalloc float[d];
             acc.Clear();
             int kvOffset = kvHead * d;
-            float sum = kv.K32 is { } k32 && kv.V32 is { } v32
-                ? Chunked(q, k32, v32, kv, kvOffset, first, position, acc)
-                : Streaming(q, kv, kvOffset, first, position, acc);
+            // A cache holds both K and V in one type (KvCacheType).
+            float sum = kv.K32 is { } k32
+                ? Chunked(q, k32, kv.V32!, kv, kvOffset, first, position, acc)
+                : Streaming(q, kv.K16!, kv.V16!, kv, kvOffset, first, position, acc);
             Span<float> o = Output.AsSpan(row * width + head * d, d);
             Ops.Scale(acc, 1f / sum, o);
         }
@@ -107,23 +108,16 @@ public static class Attention
         }
 
         /// <summary>Half caches: one key at a time with a running max (the values are widened as they are read).</summary>
-        private readonly float Streaming(ReadOnlySpan<float> q, KvLayer kv, int kvOffset, int first, int position, Span<float> acc)
+        private readonly float Streaming(ReadOnlySpan<float> q, Half[] k16, Half[] v16, KvLayer kv, int kvOffset, int first, int position, Span<float> acc)
         {
             int d = q.Length;
             float max = float.NegativeInfinity, sum = 0f;
             for (int j = first; j <= position; j++)
             {
                 int at = kv.Slot(j) * kv.Width + kvOffset;
+                ReadOnlySpan<Half> k = k16.AsSpan(at, d);
                 float s = 0f;
-                if (kv.K32 is { } k32)
-                {
-                    s = Ops.Dot(q, k32.AsSpan(at, d));
-                }
-                else
-                {
-                    ReadOnlySpan<Half> k = kv.K16.AsSpan(at, d);
-                    for (int i = 0; i < d; i++) s += q[i] * (float)k[i];
-                }
+                for (int i = 0; i < d; i++) s += q[i] * (float)k[i];
                 s *= Scale;
                 float weight;
                 if (s > max)
@@ -140,15 +134,8 @@ public static class Attention
                     weight = MathF.Exp(s - max);
                 }
                 sum += weight;
-                if (kv.V32 is { } v32)
-                {
-                    Ops.AddScaled(v32.AsSpan(at, d), weight, acc);
-                }
-                else
-                {
-                    ReadOnlySpan<Half> v = kv.V16.AsSpan(at, d);
-                    for (int i = 0; i < d; i++) acc[i] += weight * (float)v[i];
-                }
+                ReadOnlySpan<Half> v = v16.AsSpan(at, d);
+                for (int i = 0; i < d; i++) acc[i] += weight * (float)v[i];
             }
             return sum;
         }

@@ -7,24 +7,29 @@ using Edgewise.Core.Tensors;
 namespace Edgewise.Core.Kernels;
 
 /// <summary>
-/// A file of Q4_0 matrices already interleaved sixteen rows at a time (<see cref="WeightMatrix.Interleave"/>), written
-/// once per model file and mapped on later loads. A mapped model then gets the interleaved kernels with no load-time
-/// copy: instant start, like a plain mapping, and the decode speed of <c>--weights hugepages</c>. The file is written
-/// in aligned 4 MiB chunks (<see cref="ChunkedWriteStream"/>), so the page cache holds it in 2 MiB folios that map as
-/// huge pages.
+/// A file of matrices prepared from a model file once and mapped on later loads: the file's Q4_0 matrices
+/// interleaved sixteen rows at a time (<see cref="WeightMatrix.Interleave"/>), and <see cref="DerivedMatrix"/>es, plain
+/// (ggml layout) matrices that a model computes from file tensors (a transpose, say). A mapped model then gets the
+/// interleaved kernels and its derived matrices with no load-time work or copy: instant start, like a plain mapping,
+/// and the decode speed of <c>--weights hugepages</c>. The file is written in aligned 4 MiB chunks
+/// (<see cref="ChunkedWriteStream"/>), so the page cache holds it in 2 MiB folios that map as huge pages.
 /// </summary>
 /// <remarks>
 /// Layout, little-endian: magic <c>EWQ4X16\0</c>, u32 version, u32 entry count, i64 source length, i64 source
-/// last-write time (UTC ticks), u32 + UTF-8 source path, then per entry u32 + UTF-8 tensor name, u32 rows, u32 columns,
-/// i64 offset. Data starts at a 2 MiB boundary; matrices follow 4 KiB apart. A cache whose source length or
-/// write time differ from the model file's is stale and ignored (and rewritten by the next build).
+/// last-write time (UTC ticks), u32 + UTF-8 source path, then per entry u32 + UTF-8 name, u32 layout
+/// (<see cref="Layout"/>), u32 ggml type, u32 rows, u32 columns, i64 offset. Data starts at a 2 MiB boundary;
+/// matrices follow 4 KiB apart. A cache whose source length or write time differ from the model file's is stale and
+/// ignored (and rewritten by the next build). The cache knows no model: names are whatever its writer chose.
 /// </remarks>
 public sealed unsafe class RepackCache : IDisposable
 {
     public const string Extension = ".q4x16";
     // Caches of an earlier layout (eight rows per group) that nothing reads any more: cleanup deletes them.
     private const string LegacyExtension = ".q4x8";
-    private const uint Version = 4;   // 4: sixteen rows per group; 3: matrices packed 4 KiB apart again (2 put each on a 2 MiB boundary)
+    // 5: entries carry a layout and a ggml type (derived plain matrices); 4: sixteen rows per group; 3: matrices packed
+    // 4 KiB apart again (2 put each on a 2 MiB boundary)
+    private const uint Version = 5;
+    private const int EntryFieldBytes = 24;   // layout, type, rows, columns, offset
     private const long DataAlignment = 2L << 20;
     // Matrices are packed (4 KiB apart) from a 2 MiB boundary: with one sequential pass over the whole data region at
     // load, every 2 MiB page is first touched at its start and maps whole; a 2 MiB page per matrix instead would put
@@ -42,9 +47,18 @@ public sealed unsafe class RepackCache : IDisposable
         _entries = entries;
     }
 
-    private readonly record struct Entry(int Rows, int Columns, long Offset)
+    /// <summary>How an entry's bytes are arranged.</summary>
+    private enum Layout : uint
     {
-        public long Bytes => GgmlTypeInfo.RowBytes(GgmlType.Q4_0, Columns) * Rows;
+        /// <summary>ggml rows of the entry's type, as a GGUF file stores them.</summary>
+        Plain = 0,
+        /// <summary>Q4_0 rows interleaved sixteen at a time (<see cref="Q4_0x16"/>).</summary>
+        Q4_0x16 = 1,
+    }
+
+    private readonly record struct Entry(Layout Layout, GgmlType Type, int Rows, int Columns, long Offset)
+    {
+        public long Bytes => GgmlTypeInfo.RowBytes(Type, Columns) * Rows;
     }
 
     public string FilePath => _file.FilePath;
@@ -93,14 +107,26 @@ public sealed unsafe class RepackCache : IDisposable
     }
 
     /// <summary>
-    /// The cached interleaved matrix <paramref name="name"/> when the cache holds it with exactly this shape; a view of
-    /// the mapping, valid while the cache is open.
+    /// The cached interleaved copy of the file's Q4_0 matrix <paramref name="name"/> when the cache holds it with
+    /// exactly this shape; a view of the mapping, valid while the cache is open.
     /// </summary>
-    public bool TryGet(string name, int rows, int columns, out WeightMatrix matrix)
+    public bool TryGetInterleaved(string name, int rows, int columns, out WeightMatrix matrix)
     {
         matrix = null!;
-        if (!_entries.TryGetValue(name, out Entry e) || e.Rows != rows || e.Columns != columns) return false;
+        if (!_entries.TryGetValue(name, out Entry e) || e.Layout != Layout.Q4_0x16 || e.Rows != rows || e.Columns != columns) return false;
         matrix = WeightMatrix.FromInterleaved(name, _file.Pointer + e.Offset, rows, columns);
+        return true;
+    }
+
+    /// <summary>
+    /// The cached derived matrix <paramref name="name"/> (<see cref="DerivedMatrix"/>) when the cache holds it with
+    /// exactly this type and shape; a view of the mapping in ggml layout, valid while the cache is open.
+    /// </summary>
+    public bool TryGetDerived(string name, GgmlType type, int rows, int columns, out WeightMatrix matrix)
+    {
+        matrix = null!;
+        if (!_entries.TryGetValue(name, out Entry e) || e.Layout != Layout.Plain || e.Type != type || e.Rows != rows || e.Columns != columns) return false;
+        matrix = WeightMatrix.Create(new TensorView(name, type, [columns, rows], _file.Pointer + e.Offset, e.Bytes));
         return true;
     }
 
@@ -121,21 +147,42 @@ public sealed unsafe class RepackCache : IDisposable
     }
 
     /// <summary>
-    /// Writes the cache of <paramref name="sourcePath"/> to <paramref name="cachePath"/> from plain (ggml layout) Q4_0
-    /// <paramref name="matrices"/>, interleaving 4 MiB of rows at a time. Writes a temporary file and renames it, so
-    /// a reader never sees half a cache; returns false, leaving nothing behind, when <paramref name="stop"/> turns true.
+    /// Writes the cache of <paramref name="sourcePath"/> to <paramref name="cachePath"/>: the plain (ggml layout) Q4_0
+    /// <paramref name="matrices"/> interleaved 4 MiB of rows at a time, then each of <paramref name="derived"/> as its
+    /// producer computes it. Writes a temporary file and renames it, so a reader never sees half a cache; returns
+    /// false, leaving nothing behind, when <paramref name="stop"/> turns true (asked between chunks and before each
+    /// producer runs).
     /// </summary>
-    public static bool Write(string cachePath, string sourcePath, IReadOnlyList<WeightMatrix> matrices, Func<bool>? stop = null)
+    public static bool Write(string cachePath, string sourcePath, IReadOnlyList<WeightMatrix> matrices, IReadOnlyList<DerivedMatrix>? derived = null,
+        Func<bool>? stop = null)
     {
+        derived ??= [];
+        var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (WeightMatrix m in matrices)
         {
             if (!m.CanInterleave || m.IsInterleaved)
             {
                 throw new ArgumentException($"'{m.Name}' ({m.Type}, {m.Rows} rows) is not a plain Q4_0 matrix with a multiple of sixteen rows.", nameof(matrices));
             }
+            if (!names.Add(m.Name)) throw new ArgumentException($"'{m.Name}' is given twice.", nameof(matrices));
         }
+        int largestDerived = 0;
+        foreach (DerivedMatrix d in derived)
+        {
+            if (!names.Add(d.Name)) throw new ArgumentException($"'{d.Name}' is given twice.", nameof(derived));
+            if (!WeightMatrix.IsSupported(d.Type) || d.Rows <= 0 || d.Columns <= 0)
+            {
+                throw new ArgumentException($"'{d.Name}': {d.Rows} rows of {d.Columns} {d.Type} values is not a matrix the kernels read.", nameof(derived));
+            }
+            largestDerived = Math.Max(largestDerived, d.Bytes <= Array.MaxLength
+                ? (int)d.Bytes
+                : throw new ArgumentException($"'{d.Name}': {d.Bytes} bytes; a derived matrix is produced into one array of at most {Array.MaxLength}.", nameof(derived)));
+        }
+        var entries = new List<(string Name, Entry Entry)>(matrices.Count + derived.Count);
+        foreach (WeightMatrix m in matrices) entries.Add((m.Name, new Entry(Layout.Q4_0x16, GgmlType.Q4_0, m.Rows, m.Columns, 0)));
+        foreach (DerivedMatrix d in derived) entries.Add((d.Name, new Entry(Layout.Plain, d.Type, d.Rows, d.Columns, 0)));
         var source = new FileInfo(sourcePath);
-        byte[] header = Header(matrices, Path.GetFullPath(sourcePath), source.Length, source.LastWriteTimeUtc.Ticks, out long[] offsets);
+        byte[] header = Header(entries, Path.GetFullPath(sourcePath), source.Length, source.LastWriteTimeUtc.Ticks);
         Directory.CreateDirectory(Path.GetDirectoryName(Path.GetFullPath(cachePath))!);
         string temporary = $"{cachePath}.{Environment.ProcessId}.tmp";
         try
@@ -145,8 +192,18 @@ public sealed unsafe class RepackCache : IDisposable
                 output.Write(header);
                 for (int i = 0; i < matrices.Count; i++)
                 {
-                    output.Seek(offsets[i], SeekOrigin.Begin);
+                    output.Seek(entries[i].Entry.Offset, SeekOrigin.Begin);
                     if (!WriteInterleaved(output, matrices[i], stop)) return false;
+                }
+                // One buffer for every derived matrix: a producer writes the whole matrix, so nothing stale survives.
+                byte[] buffer = derived.Count == 0 ? [] : GC.AllocateUninitializedArray<byte>(largestDerived);
+                for (int i = 0; i < derived.Count; i++)
+                {
+                    if (stop?.Invoke() == true) return false;
+                    Span<byte> bytes = buffer.AsSpan(0, (int)derived[i].Bytes);
+                    derived[i].Produce(bytes);
+                    output.Seek(entries[matrices.Count + i].Entry.Offset, SeekOrigin.Begin);
+                    output.Write(bytes);
                 }
             }
             File.Move(temporary, cachePath, overwrite: true);
@@ -199,31 +256,33 @@ public sealed unsafe class RepackCache : IDisposable
         return true;
     }
 
-    private static byte[] Header(IReadOnlyList<WeightMatrix> matrices, string sourcePath, long sourceLength, long sourceTicks, out long[] offsets)
+    /// <summary>The header of <paramref name="entries"/>, whose offsets it assigns (in place) in list order.</summary>
+    private static byte[] Header(List<(string Name, Entry Entry)> entries, string sourcePath, long sourceLength, long sourceTicks)
     {
         var header = new MemoryStream();
         var w = new BinaryWriter(header, Encoding.UTF8);
         w.Write(Magic);
         w.Write(Version);
-        w.Write((uint)matrices.Count);
+        w.Write((uint)entries.Count);
         w.Write(sourceLength);
         w.Write(sourceTicks);
         WriteString(w, sourcePath);
         long headerBytes = header.Length;
-        foreach (WeightMatrix m in matrices) headerBytes += 4 + Encoding.UTF8.GetByteCount(m.Name) + 16;
-        offsets = new long[matrices.Count];
+        foreach ((string name, _) in entries) headerBytes += 4 + Encoding.UTF8.GetByteCount(name) + EntryFieldBytes;
         long next = AlignUp(headerBytes, DataAlignment);
-        for (int i = 0; i < matrices.Count; i++)
+        for (int i = 0; i < entries.Count; i++)
         {
-            offsets[i] = next;
-            next = AlignUp(next + matrices[i].RowBytes * matrices[i].Rows, MatrixAlignment);
+            entries[i] = (entries[i].Name, entries[i].Entry with { Offset = next });
+            next = AlignUp(next + entries[i].Entry.Bytes, MatrixAlignment);
         }
-        for (int i = 0; i < matrices.Count; i++)
+        foreach ((string name, Entry e) in entries)
         {
-            WriteString(w, matrices[i].Name);
-            w.Write((uint)matrices[i].Rows);
-            w.Write((uint)matrices[i].Columns);
-            w.Write(offsets[i]);
+            WriteString(w, name);
+            w.Write((uint)e.Layout);
+            w.Write((uint)e.Type);
+            w.Write((uint)e.Rows);
+            w.Write((uint)e.Columns);
+            w.Write(e.Offset);
         }
         w.Flush();
         return header.ToArray();
@@ -241,15 +300,28 @@ public sealed unsafe class RepackCache : IDisposable
         for (uint i = 0; i < count; i++)
         {
             string? name = ReadString(s, ref at);
-            if (name is null || at + 16 > s.Length) return null;
-            var e = new Entry((int)BinaryPrimitives.ReadUInt32LittleEndian(s[at..]), (int)BinaryPrimitives.ReadUInt32LittleEndian(s[(at + 4)..]),
-                BinaryPrimitives.ReadInt64LittleEndian(s[(at + 8)..]));
-            at += 16;
-            bool sane = e.Rows > 0 && e.Columns > 0 && Q4_0x16.Fits(e.Rows) && e.Columns % 32 == 0
-                && e.Offset >= at && e.Offset % MatrixAlignment == 0 && e.Offset + e.Bytes <= fileLength;
-            if (!sane || !entries.TryAdd(name, e)) return null;
+            if (name is null || at + EntryFieldBytes > s.Length) return null;
+            var e = new Entry((Layout)BinaryPrimitives.ReadUInt32LittleEndian(s[at..]), (GgmlType)BinaryPrimitives.ReadUInt32LittleEndian(s[(at + 4)..]),
+                (int)BinaryPrimitives.ReadUInt32LittleEndian(s[(at + 8)..]), (int)BinaryPrimitives.ReadUInt32LittleEndian(s[(at + 12)..]),
+                BinaryPrimitives.ReadInt64LittleEndian(s[(at + 16)..]));
+            at += EntryFieldBytes;
+            if (!Sane(e, at, fileLength) || !entries.TryAdd(name, e)) return null;
         }
         return entries;
+    }
+
+    /// <summary>A layout this version knows with a type and shape it allows, and data inside the file past the header.</summary>
+    private static bool Sane(Entry e, int headerEnd, long fileLength)
+    {
+        if (e.Rows <= 0 || e.Columns <= 0) return false;
+        bool shape = e.Layout switch
+        {
+            Layout.Q4_0x16 => e.Type == GgmlType.Q4_0 && Q4_0x16.Fits(e.Rows) && e.Columns % 32 == 0,
+            // Checked first: only types with a matrix kernel (all of known block layout) reach BlockSize.
+            Layout.Plain => WeightMatrix.IsSupported(e.Type) && e.Columns % GgmlTypeInfo.BlockSize(e.Type) == 0,
+            _ => false,
+        };
+        return shape && e.Offset >= headerEnd && e.Offset % MatrixAlignment == 0 && e.Offset + e.Bytes <= fileLength;
     }
 
     private static string? ReadSourcePath(string cachePath)

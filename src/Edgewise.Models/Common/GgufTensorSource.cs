@@ -22,6 +22,8 @@ public sealed class GgufTensorSource : ITensorSource
     private RepackCache? _repacked;
     private readonly List<string> _served = [];
     private readonly List<WeightMatrix> _notInterleaved = [];
+    private readonly List<DerivedMatrix> _derived = [];
+    private int _derivedMissing;
     private readonly HashSet<string> _readAtRuntime = new(StringComparer.Ordinal);
     private IReadOnlyCollection<string>? _partlyRead;
 
@@ -182,7 +184,7 @@ public sealed class GgufTensorSource : ITensorSource
     /// <summary>
     /// Uses (and, after <see cref="BuildRepackCache"/>, keeps up to date) the repack cache of this file in
     /// <paramref name="directory"/>: Q4_0 matrices stored interleaved by an earlier load, served by
-    /// <see cref="TryGetInterleaved"/>. Opened before <see cref="PrefaultInBackground"/>, so the prefault maps the
+    /// <see cref="TryGetInterleaved"/>, and the model's derived matrices, served by <see cref="TryGetDerived"/>. Opened before <see cref="PrefaultInBackground"/>, so the prefault maps the
     /// cache's pages instead of the file's.
     /// </summary>
     private void OpenRepackCache(string directory)
@@ -195,9 +197,27 @@ public sealed class GgufTensorSource : ITensorSource
     internal bool TryGetInterleaved(string ggufName, int rows, int columns, out WeightMatrix matrix)
     {
         matrix = null!;
-        if (_repacked is null || !_repacked.TryGet(ggufName, rows, columns, out matrix)) return false;
+        if (_repacked is null || !_repacked.TryGetInterleaved(ggufName, rows, columns, out matrix)) return false;
         lock (_served) _served.Add(ggufName);
         return true;
+    }
+
+    /// <summary>
+    /// The repack cache's copy of a matrix the model derives from this file's tensors, when one is open and holds it
+    /// with this type and shape. With a cache directory the producer is kept either way: on a miss the cache build
+    /// runs it, and a rebuild for any other reason writes it again (a partial cache is rewritten whole).
+    /// </summary>
+    internal bool TryGetDerived(DerivedMatrix derived, out WeightMatrix matrix)
+    {
+        matrix = null!;
+        if (_repackPath is null) return false;
+        bool hit = _repacked is not null && _repacked.TryGetDerived(derived.Name, derived.Type, derived.Rows, derived.Columns, out matrix);
+        lock (_derived)
+        {
+            _derived.Add(derived);
+            if (!hit) _derivedMissing++;
+        }
+        return hit;
     }
 
     /// <summary>A tensor the model reads from this file's mapping while it runs (not only while it loads).</summary>
@@ -242,20 +262,22 @@ public sealed class GgufTensorSource : ITensorSource
     }
 
     /// <summary>
-    /// When the model asked for interleaved matrices that the cache lacks (first load, or the model file changed),
-    /// writes a complete cache for the next load: on a low-priority background thread, or before returning with
-    /// <paramref name="wait"/>. This load keeps its plain matrices either way. A full disk or an unwritable directory
+    /// When the model asked for interleaved or derived matrices that the cache lacks (first load, or the model file
+    /// changed), writes a complete cache for the next load: on a low-priority background thread, or before returning
+    /// with <paramref name="wait"/>. This load keeps its plain matrices, and computes its derived ones itself, either way. A full disk or an unwritable directory
     /// only costs the speed-up; <see cref="Dispose"/> stops an unfinished build and leaves no file behind.
     /// </summary>
     private void BuildRepackCache(bool wait)
     {
-        if (_repackPath is null || _notInterleaved.Count == 0) return;
+        if (_repackPath is null || (_notInterleaved.Count == 0 && _derivedMissing == 0)) return;
         // Every matrix, not only the missing ones, from the file's plain layout: a partial cache is rewritten whole.
         var all = new List<WeightMatrix>(_notInterleaved);
         foreach (string name in _served) all.Add(WeightMatrix.Create(File.GetTensor(name)));
+        var derived = new List<DerivedMatrix>(_derived);
         string path = _repackPath, directory = System.IO.Path.GetDirectoryName(path)!;
         long bytes = 0;
         foreach (WeightMatrix m in all) bytes += m.RowBytes * m.Rows;
+        foreach (DerivedMatrix d in derived) bytes += d.Bytes;
         _repackBuild = new Thread(() =>
         {
             BackgroundPriority.LowerCurrentThread();
@@ -265,7 +287,7 @@ public sealed class GgufTensorSource : ITensorSource
                 Directory.CreateDirectory(directory);
                 // Leave a margin: the cache is an optimisation, never worth filling the disk.
                 if (new DriveInfo(System.IO.Path.GetFullPath(directory)).AvailableFreeSpace < bytes + (1L << 30)) return;
-                RepackCache.Write(path, FilePath, all, () => _stop);
+                RepackCache.Write(path, FilePath, all, derived, () => _stop);
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {

@@ -114,6 +114,15 @@ public sealed class WeightReader
             : mapped.CopyToMemory(_arena, interleave: interleave);
     }
 
+    /// <summary>
+    /// A matrix the model computes from file tensors (<see cref="DerivedMatrix"/>): the repack cache's copy when the
+    /// source is a mapped GGUF file whose cache holds it, else null, and the model computes it itself. With a cache
+    /// directory the cache's next build runs <see cref="DerivedMatrix.Produce"/> (on its own thread, after the load,
+    /// while the model's views of the file stay valid) so later loads map it.
+    /// </summary>
+    public WeightMatrix? CachedDerived(DerivedMatrix derived) =>
+        _source is GgufTensorSource gguf && gguf.TryGetDerived(derived, out WeightMatrix cached) ? cached : null;
+
     /// <summary>A required vector of exactly <paramref name="length"/> values, dequantized to floats.</summary>
     public float[] Vector(string name, int length) =>
         OptionalVector(name, length) ?? throw Missing(name, $"a [{length}] tensor");

@@ -118,7 +118,8 @@ public sealed record Gemma3nOptions
 {
     /// <summary>
     /// Keep a transposed copy of <c>ffn_down</c> for activation-sparse layers (memory: see
-    /// <see cref="Gemma3nWeights.SparseDownBytes"/>) so single-token decode reads only surviving units.
+    /// <see cref="Gemma3nWeights.SparseDownBytes"/>; mapped from the repack cache when it holds them) so single-token
+    /// decode reads only surviving units.
     /// </summary>
     public bool SparseDecode { get; init; } = true;
 

@@ -136,7 +136,7 @@ public sealed partial class Gemma3nState
         {
             // Two passes in double plus the clip: about 8 floats of plain math per unit.
             ForRows(RowStep.GateCutoff, lw, il, 0, rows, 8L * ffn);
-            if (_w.SparseDownBytes > 0)
+            if (_w.HasSparseDowns)
             {
                 long dense = DenseFfnBytes(lw) * rows;
                 LastSparseTraffic = LastSparseTraffic with

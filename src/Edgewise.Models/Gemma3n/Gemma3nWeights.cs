@@ -27,18 +27,22 @@ public sealed class Gemma3nLayerWeights
     /// <summary>
     /// Sparse layers only: <see cref="Down"/> transposed to [I, H], so the columns of the intermediate units that
     /// survive the Gaussian top-k are contiguous rows (a block-quantized [H, I] matrix cannot be read by column).
-    /// Owned memory; see <see cref="Gemma3nWeights.SparseDownBytes"/>. Null until
-    /// <see cref="Gemma3nWeights.EnsureSparseDowns"/> has built it (the first decode step does).
+    /// A view of the repack cache when a mapped GGUF load found it there (from the load on); otherwise owned memory
+    /// (see <see cref="Gemma3nWeights.SparseDownBytes"/>), null until <see cref="Gemma3nWeights.EnsureSparseDowns"/>
+    /// has built it (the first decode step does).
     /// </summary>
     public WeightMatrix? DownTransposed => Volatile.Read(ref _downTransposed);   // [I, H]
 
-    /// <summary>The pinned bytes <see cref="DownTransposed"/> views: held here so they live as long as the layer.</summary>
+    /// <summary>
+    /// The pinned bytes a built <see cref="DownTransposed"/> views: held here so they live as long as the layer; null
+    /// when it views the repack cache (which the model's tensor source keeps mapped).
+    /// </summary>
     internal byte[]? DownTransposedStorage { get; private set; }
 
     private WeightMatrix? _downTransposed;
 
-    /// <summary>Publishes a built transpose; the storage first, so a reader that sees the matrix sees its bytes alive.</summary>
-    internal void PublishDownTransposed(WeightMatrix matrix, byte[] storage)
+    /// <summary>Publishes a transpose; the storage first, so a reader that sees the matrix sees its bytes alive.</summary>
+    internal void PublishDownTransposed(WeightMatrix matrix, byte[]? storage)
     {
         DownTransposedStorage = storage;
         Volatile.Write(ref _downTransposed, matrix);
@@ -80,19 +84,23 @@ public sealed class Gemma3nWeights
     private int _threads;
 
     /// <summary>
-    /// Bytes of the transposed down projections kept for sparse decode (the only weight memory not in the file),
-    /// whether or not <see cref="EnsureSparseDowns"/> has built them yet.
+    /// Bytes of the transposed down projections this model builds and keeps for sparse decode (the only weight memory
+    /// not in the file), whether or not <see cref="EnsureSparseDowns"/> has built them yet. Transposes mapped from
+    /// the repack cache are not counted: they are file pages, like the other weights.
     /// </summary>
     public long SparseDownBytes { get; private init; }
 
-    /// <summary>True while the sparse layers' transposed down projections are still to be built.</summary>
+    /// <summary>True when sparse layers have (or will have) a <see cref="Gemma3nLayerWeights.DownTransposed"/>: sparse decode is on.</summary>
+    public bool HasSparseDowns { get; private init; }
+
+    /// <summary>True while some sparse layers' transposed down projections are still to be built.</summary>
     public bool SparseDownsPending => Volatile.Read(ref _pendingDowns) is not null;
 
     /// <summary>
-    /// Builds the transposed down projections of the sparse layers, once (later calls return at once). Only
-    /// single-token decode reads them, so the load leaves them to the first decode step: the first token of a
-    /// cold start does not wait for them (0.5 s of an E2B load on 2 cores), and every decode step, the first one
-    /// included, takes the same sparse path, so outputs never depend on timing.
+    /// Builds the transposed down projections of the sparse layers that the repack cache did not supply, once (later
+    /// calls return at once). Only single-token decode reads them, so the load leaves them to the first decode step:
+    /// the first token of a cold start does not wait for them (0.4 s at E2B on 2 cores), and every decode step, the
+    /// first one included, takes the same sparse path, so outputs never depend on timing.
     /// </summary>
     public void EnsureSparseDowns()
     {
@@ -102,7 +110,12 @@ public sealed class Gemma3nWeights
             WeightMatrix[]? downs = _pendingDowns;
             if (downs is null) return;
             var transposed = new (WeightMatrix Matrix, byte[] Storage)?[downs.Length];
-            TransposeSparseDowns(_config!, downs, _threads, transposed);
+            var missing = new List<int>();
+            for (int i = 0; i < downs.Length; i++)
+            {
+                if (_config!.IsSparse(i) && Layers[i].DownTransposed is null) missing.Add(i);
+            }
+            TransposeSparseDowns(missing, downs, _threads, transposed);
             for (int i = 0; i < transposed.Length; i++)
             {
                 if (transposed[i] is { } built) Layers[i].PublishDownTransposed(built.Matrix, built.Storage);
@@ -122,17 +135,27 @@ public sealed class Gemma3nWeights
         for (int i = 0; i < downs.Length; i++) downs[i] = r.Matrix(N.Block(i, N.FfnDown), h, c.FfnWidths[i]);
         var layers = new Gemma3nLayerWeights[c.LayerCount];
         long sparseBytes = 0;
+        bool pending = false;
+        var scratch = new TransposeScratch();   // the cache build runs the producers one after another
         for (int i = 0; i < layers.Length; i++)
         {
             layers[i] = LoadLayer(c, r, i, downs[i]);
-            if (sparseDown && c.IsSparse(i)) sparseBytes += GgmlTypeInfo.RowBytes(TransposedType(downs[i].Type), h) * downs[i].Columns;
+            if (!sparseDown || !c.IsSparse(i)) continue;
+            if (CachedTranspose(r, downs[i], scratch) is { } cached)
+            {
+                layers[i].PublishDownTransposed(cached, storage: null);
+                continue;
+            }
+            sparseBytes += GgmlTypeInfo.RowBytes(TransposedType(downs[i].Type), h) * downs[i].Columns;
+            pending = true;
         }
         return new Gemma3nWeights
         {
             _config = c,
-            _pendingDowns = sparseDown ? downs : null,
+            _pendingDowns = pending ? downs : null,
             _threads = (options ?? ModelLoadOptions.Default).Threads,
             SparseDownBytes = sparseBytes,
+            HasSparseDowns = sparseDown,
             TokenEmbedding = embd,
             Output = r.OptionalMatrix(N.Output, c.VocabSize, h) ?? embd,
             OutputNorm = r.Vector(N.OutputNorm, h),
@@ -144,6 +167,23 @@ public sealed class Gemma3nWeights
             Layers = layers,
         };
     }
+
+    /// <summary>
+    /// The repack cache's copy of <paramref name="down"/>'s transpose, or null; either way a mapped GGUF load with a
+    /// cache directory hands the cache the producer (<see cref="Transpose(WeightMatrix, TransposeScratch, Span{byte})"/>
+    /// over the same matrix), so the cached bytes are exactly those the first decode step would build.
+    /// </summary>
+    private static WeightMatrix? CachedTranspose(WeightReader r, WeightMatrix down, TransposeScratch scratch)
+    {
+        GgmlType type = TransposedType(down.Type);
+        // Not whole blocks: nothing to cache; the first decode step's build reports it.
+        if (down.Rows % GgmlTypeInfo.BlockSize(type) != 0) return null;
+        return r.CachedDerived(new DerivedMatrix(TransposedName(down.Name), type, down.Columns, down.Rows,
+            destination => Transpose(down, scratch, destination)));
+    }
+
+    /// <summary>The name of a transposed matrix: <c>blk.3.ffn_down.weight.T</c> (the view's name and the cache entry's).</summary>
+    public static string TransposedName(string name) => name + ".T";
 
     /// <summary>GGUF stacks the (S−1) [H, H] AltUp projections into one [H, H, S−1] tensor; HF keeps them apart.</summary>
     private static WeightMatrix[] Stacked(WeightReader r, string name, int count, int h)
@@ -213,16 +253,12 @@ public sealed class Gemma3nWeights
     public static GgmlType TransposedType(GgmlType source) => source is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16 ? source : GgmlType.Q8_0;
 
     /// <summary>
-    /// The transposed down projections of the sparse layers, several layers at once (up to <paramref name="threads"/>),
-    /// into <paramref name="result"/>: about 0.5 s at E2B on 2 cores, so the first decode step does it, not the load.
+    /// The transposed down projections of layers <paramref name="sparse"/>, several layers at once (up to
+    /// <paramref name="threads"/>), into <paramref name="result"/>: about 0.4 s at E2B on 2 cores, so the first decode
+    /// step does it, not the load.
     /// </summary>
-    private static void TransposeSparseDowns(Gemma3nConfig c, WeightMatrix[] downs, int threads, (WeightMatrix, byte[])?[] result)
+    private static void TransposeSparseDowns(List<int> sparse, WeightMatrix[] downs, int threads, (WeightMatrix, byte[])?[] result)
     {
-        var sparse = new List<int>();
-        for (int i = 0; i < downs.Length; i++)
-        {
-            if (c.IsSparse(i)) sparse.Add(i);
-        }
         var parallel = new ParallelOptions { MaxDegreeOfParallelism = Math.Clamp(threads, 1, Math.Max(1, sparse.Count)) };
         Parallel.For(0, sparse.Count, parallel, () => new TransposeScratch(), (k, _, scratch) =>
         {
@@ -243,11 +279,7 @@ public sealed class Gemma3nWeights
     // the transposed rows, so each unit's segment is quantized straight into its final place.
     private const int StripRows = 32;
 
-    /// <summary>
-    /// [H, I] to [I, H] in <see cref="TransposedType"/>, written block by block into pinned memory that the returned
-    /// matrix views. Quantizing a row block by block is what quantizing it whole does (blocks are independent), so
-    /// the bytes are those of <see cref="WeightMatrix.FromRows"/> over the float transpose, without the float copy.
-    /// </summary>
+    /// <summary>[H, I] to [I, H] in <see cref="TransposedType"/>, in pinned memory that the returned matrix views.</summary>
     private static unsafe (WeightMatrix Matrix, byte[] Storage) Transpose(WeightMatrix down, TransposeScratch scratch)
     {
         int h = down.Rows, ffn = down.Columns;
@@ -256,8 +288,29 @@ public sealed class Gemma3nWeights
         {
             throw new NotSupportedException($"'{down.Name}': {h} columns after transposing are not a whole number of {type} blocks.");
         }
+        byte[] storage = GC.AllocateUninitializedArray<byte>(checked((int)(GgmlTypeInfo.RowBytes(type, h) * ffn)), pinned: true);   // [I, H] in `type`
+        Transpose(down, scratch, storage);
+        // Pinned arrays never move, so the view stays valid for as long as the layer holds `storage`.
+        byte* data = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(storage));
+        var view = new TensorView(TransposedName(down.Name), type, [h, ffn], data, storage.LongLength);
+        return (WeightMatrix.Create(view), storage);
+    }
+
+    /// <summary>
+    /// [H, I] to [I, H] in <see cref="TransposedType"/>, written block by block into <paramref name="destination"/>
+    /// (exactly I rows of H values): the one transpose both the first decode step's build and the repack cache's run.
+    /// Quantizing a row block by block is what quantizing it whole does (blocks are independent), so the bytes are
+    /// those of <see cref="WeightMatrix.FromRows"/> over the float transpose, without the float copy.
+    /// </summary>
+    private static void Transpose(WeightMatrix down, TransposeScratch scratch, Span<byte> destination)
+    {
+        int h = down.Rows, ffn = down.Columns;
+        GgmlType type = TransposedType(down.Type);
         long rowBytes = GgmlTypeInfo.RowBytes(type, h);
-        byte[] storage = GC.AllocateUninitializedArray<byte>(checked((int)(rowBytes * ffn)), pinned: true);   // [I, H] in `type`
+        if (destination.Length != rowBytes * ffn)
+        {
+            throw new ArgumentException($"'{down.Name}' transposed is {rowBytes * ffn} bytes; the destination has {destination.Length}.", nameof(destination));
+        }
         // Rows of I floats are 32 KiB apart at E2B: a power-of-two stride puts the 32 values of one unit in the same
         // L1 set, where they evict each other. One cache line of padding per row spreads them over 32 sets.
         int stride = ffn + 16;
@@ -272,19 +325,15 @@ public sealed class Gemma3nWeights
             if (type == GgmlType.Q8_0)
             {
                 // A strip is one Q8_0 block of every unit: quantized eight units at a time, no per-unit gather.
-                Quantizer.QuantizeQ8_0Columns(strip, stride, 0, ffn, storage.AsSpan(segmentStart), (int)rowBytes);
+                Quantizer.QuantizeQ8_0Columns(strip, stride, 0, ffn, destination[segmentStart..], (int)rowBytes);
                 continue;
             }
             Span<float> column = scratch.Column.AsSpan(0, count);   // [count]: unit's values in rows r0..r0+count
             for (int unit = 0; unit < ffn; unit++)
             {
                 for (int k = 0; k < column.Length; k++) column[k] = strip[k * stride + unit];
-                Quantizer.Quantize(type, column, storage.AsSpan((int)(unit * rowBytes) + segmentStart, segmentBytes));
+                Quantizer.Quantize(type, column, destination.Slice((int)(unit * rowBytes) + segmentStart, segmentBytes));
             }
         }
-        // Pinned arrays never move, so the view stays valid for as long as the layer holds `storage`.
-        byte* data = (byte*)Unsafe.AsPointer(ref MemoryMarshal.GetArrayDataReference(storage));
-        var view = new TensorView(down.Name + ".T", type, [h, ffn], data, storage.LongLength);
-        return (WeightMatrix.Create(view), storage);
     }
 }

@@ -32,6 +32,18 @@ public sealed class RepackCacheTests : IDisposable
 
     private string CachePath => RepackCache.FileFor(_dir.File("repacked"), _source);
 
+    /// <summary>A derived matrix whose producer writes the bytes of <see cref="WeightMatrix.FromRows"/> over seeded values.</summary>
+    private static (DerivedMatrix Derived, WeightMatrix Expected) Derived(string name, GgmlType type, int rows, int columns, int seed)
+    {
+        var random = new Random(seed);
+        var values = new float[rows * columns];
+        for (int i = 0; i < values.Length; i++) values[i] = (float)(random.NextDouble() * 4 - 2);
+        WeightMatrix expected = WeightMatrix.FromRows(name, type, values, rows, columns);
+        return (new DerivedMatrix(name, type, rows, columns, destination => Bytes(expected).CopyTo(destination)), expected);
+    }
+
+    private static unsafe ReadOnlySpan<byte> Bytes(WeightMatrix m) => new(m.RowPointer(0), checked((int)m.ByteLength));
+
     [Fact]
     public void A_written_cache_serves_the_interleaved_bytes_of_every_matrix()
     {
@@ -41,7 +53,7 @@ public sealed class RepackCacheTests : IDisposable
         using var pool = new WorkerPool(2);
         foreach (WeightMatrix plain in _plain)
         {
-            Assert.True(cache.TryGet(plain.Name, plain.Rows, plain.Columns, out WeightMatrix cached));
+            Assert.True(cache.TryGetInterleaved(plain.Name, plain.Rows, plain.Columns, out WeightMatrix cached));
             Assert.True(cached.IsInterleaved);
             WeightMatrix reference = plain.Interleave();
             var x = new float[plain.Columns];
@@ -55,9 +67,83 @@ public sealed class RepackCacheTests : IDisposable
             cached.DequantizeRow(plain.Rows - 1, cachedRow);
             Assert.Equal(row, cachedRow);
         }
-        Assert.False(cache.TryGet("output.weight", 1008, 32, out _));   // another shape is another tensor
-        Assert.False(cache.TryGet("blk.1.attn_q.weight", 64, 96, out _));
+        Assert.False(cache.TryGetInterleaved("output.weight", 1008, 32, out _));   // another shape is another tensor
+        Assert.False(cache.TryGetInterleaved("blk.1.attn_q.weight", 64, 96, out _));
         Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(CachePath)!, "*.tmp"));
+    }
+
+    [Fact]
+    public void Derived_matrices_of_every_plain_type_come_back_byte_for_byte_beside_the_interleaved_ones()
+    {
+        (DerivedMatrix Derived, WeightMatrix Expected)[] derived =
+        [
+            Derived("blk.3.ffn_down.weight.T", GgmlType.Q8_0, 160, 64, 1),
+            Derived("f16.T", GgmlType.F16, 7, 40, 2),
+            Derived("bf16.T", GgmlType.BF16, 33, 24, 3),
+            Derived("f32.T", GgmlType.F32, 5, 3, 4),
+        ];
+        Assert.True(RepackCache.Write(CachePath, _source, _plain, [.. derived.Select(d => d.Derived)]));
+        using RepackCache cache = RepackCache.TryOpen(CachePath, _source) ?? throw new Xunit.Sdk.XunitException("cache did not open");
+        Assert.Equal(_plain.Length + derived.Length, cache.Names.Count);
+        (nint dataStart, long dataLength) = cache.Data;
+        foreach ((DerivedMatrix d, WeightMatrix expected) in derived)
+        {
+            Assert.True(cache.TryGetDerived(d.Name, d.Type, d.Rows, d.Columns, out WeightMatrix cached));
+            Assert.Equal((d.Name, d.Type, d.Rows, d.Columns, false), (cached.Name, cached.Type, cached.Rows, cached.Columns, cached.IsInterleaved));
+            Assert.True(Bytes(expected).SequenceEqual(Bytes(cached)));
+            // The prefault's span covers the derived entries too.
+            unsafe
+            {
+                Assert.InRange((nint)cached.RowPointer(0), dataStart, dataStart + (nint)dataLength - (nint)d.Bytes);
+            }
+            // Another type or shape is another matrix, and a derived entry is never served as an interleaved one.
+            Assert.False(cache.TryGetDerived(d.Name, d.Type == GgmlType.F32 ? GgmlType.F16 : GgmlType.F32, d.Rows, d.Columns, out _));
+            Assert.False(cache.TryGetDerived(d.Name, d.Type, d.Rows + 1, d.Columns, out _));
+            Assert.False(cache.TryGetInterleaved(d.Name, d.Rows, d.Columns, out _));
+        }
+        foreach (WeightMatrix plain in _plain)
+        {
+            Assert.True(cache.TryGetInterleaved(plain.Name, plain.Rows, plain.Columns, out WeightMatrix interleaved));
+            Assert.True(interleaved.IsInterleaved);
+            Assert.False(cache.TryGetDerived(plain.Name, GgmlType.Q4_0, plain.Rows, plain.Columns, out _));
+        }
+    }
+
+    [Fact]
+    public void A_cache_of_the_previous_version_is_stale_and_a_rewrite_replaces_it()
+    {
+        Assert.True(RepackCache.Write(CachePath, _source, _plain));
+        byte[] bytes = File.ReadAllBytes(CachePath);
+        BitConverter.TryWriteBytes(bytes.AsSpan(8, 4), 4u);   // version 4: entries without layout and type
+        File.WriteAllBytes(CachePath, bytes);
+        Assert.Null(RepackCache.TryOpen(CachePath, _source));
+        RepackCache.RemoveOrphans(Path.GetDirectoryName(CachePath)!);
+        Assert.True(File.Exists(CachePath));   // its model file exists: the next build overwrites it in place
+        Assert.True(RepackCache.Write(CachePath, _source, _plain));
+        using RepackCache? rewritten = RepackCache.TryOpen(CachePath, _source);
+        Assert.NotNull(rewritten);
+    }
+
+    [Fact]
+    public void A_write_stopped_before_a_producer_runs_it_not_and_leaves_no_file()
+    {
+        bool produced = false;
+        var derived = new DerivedMatrix("late.T", GgmlType.F32, 2, 2, destination => produced = true);
+        int calls = 0;
+        // One call per interleaved chunk (one chunk per small matrix), then one before each producer.
+        Assert.False(RepackCache.Write(CachePath, _source, _plain, [derived], stop: () => ++calls > _plain.Length));
+        Assert.False(produced);
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(CachePath)!));
+    }
+
+    [Fact]
+    public void Derived_matrices_need_unique_names_and_a_type_the_kernels_read()
+    {
+        var q51 = new DerivedMatrix("q51.T", GgmlType.Q5_1, 2, 32, _ => { });
+        Assert.Contains("q51.T", Assert.Throws<ArgumentException>(() => RepackCache.Write(CachePath, _source, [], [q51])).Message, StringComparison.Ordinal);
+        var clash = new DerivedMatrix(_plain[0].Name, GgmlType.F32, 2, 2, _ => { });
+        Assert.Throws<ArgumentException>(() => RepackCache.Write(CachePath, _source, _plain, [clash]));
+        Assert.False(File.Exists(CachePath));
     }
 
     [Fact]
@@ -124,7 +210,7 @@ public sealed class RepackCacheTests : IDisposable
         string directory = _dir.File("repacked");
         string otherCache = RepackCache.FileFor(directory, other);
         Assert.True(RepackCache.Write(CachePath, _source, _plain));
-        Assert.True(RepackCache.Write(otherCache, other, [_plain[0]]));
+        Assert.True(RepackCache.Write(otherCache, other, [_plain[0]], [Derived("d.T", GgmlType.Q8_0, 4, 32, 5).Derived]));
         Assert.NotEqual(CachePath, otherCache);
         File.Delete(other);
         // A cache of the older eight-row layout, for a model that still exists: nothing can read it any more.

@@ -22,7 +22,7 @@ internal sealed class ModelLoadArguments
     private readonly Option<string> _weights;
     private readonly Option<string> _repackCache = new("--repack-cache")
     {
-        Description = "With --weights mmap: keep Q4_0 matrices interleaved in EDGEWISE_HOME/repacked (written once in the background, ~half the model file; mapped on later runs for hugepages-like decode speed with an instant load), or off.",
+        Description = "With --weights mmap: keep Q4_0 matrices interleaved, and matrices derived from the weights (Gemma 3n's transposed sparse down projections), in EDGEWISE_HOME/repacked (written once in the background, ~half the model file; mapped on later runs for hugepages-like decode speed with an instant load), or off.",
         DefaultValueFactory = _ => "on",
     };
 

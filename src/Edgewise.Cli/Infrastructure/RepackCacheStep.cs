@@ -35,7 +35,7 @@ internal static class RepackCacheStep
         }
         if (File.Exists(cachePath))
         {
-            log.WriteLine($"Repacked the Q4_0 matrices for fast decode in {clock.Elapsed.TotalSeconds:F1} s, once per model file " +
+            log.WriteLine($"Repacked the matrices for fast decode in {clock.Elapsed.TotalSeconds:F1} s, once per model file " +
                 $"({PullCommand.FormatSize(new FileInfo(cachePath).Length)} in {directory}; --repack-cache off skips it).");
         }
     }

@@ -30,8 +30,8 @@ public sealed record ModelLoadOptions
 
     /// <summary>
     /// Where mapped GGUF models keep their repack cache (<see cref="Edgewise.Core.Kernels.RepackCache"/>: Q4_0 matrices
-    /// stored interleaved, written once in the background, mapped on later loads for the interleaved kernels with no
-    /// load-time copy); null turns it off. The CLI and server use <c>EDGEWISE_HOME/repacked</c>.
+    /// stored interleaved and matrices a model derives from its weights, written once in the background, mapped on
+    /// later loads for the interleaved kernels with no load-time copy or computation); null turns it off. The CLI and server use <c>EDGEWISE_HOME/repacked</c>.
     /// </summary>
     public string? RepackCacheDirectory { get; init; }
 

@@ -21,11 +21,6 @@ if (args.Length > 0 && args[0] == "quick-batch")
     QuickBench.RunBatch(args[1..]);
     return;
 }
-if (args.Length > 0 && args[0] == "quick-readahead")
-{
-    QuickBench.RunReadAhead(args[1..]);
-    return;
-}
 if (args is ["gemma3n-layers", ..])
 {
     Gemma3nLayerProfile.Run(args[1..]);

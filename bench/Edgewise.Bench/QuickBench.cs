@@ -123,49 +123,6 @@ internal static class QuickBench
         }
     }
 
-    /// <summary>
-    /// <c>quick-readahead [gap µs...]</c>: a decode-like stream (48 distinct 1536x6144 Q4_0x16 matrices, 250 MB,
-    /// each multiplied once per pass on 2 threads) with a stretch of serial work on the caller after every product,
-    /// read-ahead off and on in alternating passes. Shows what the idle thread's prefetch of the next matrices buys.
-    /// </summary>
-    public static void RunReadAhead(string[] args)
-    {
-        int[] gaps = args.Length > 0 ? Array.ConvertAll(args, int.Parse) : [0, 20, 50, 100];
-        const int count = 48, rows = 6144, columns = 1536;
-        var matrices = new BenchWeights[count];
-        for (int i = 0; i < count; i++) matrices[i] = new BenchWeights(GgmlType.Q4_0, rows, columns, interleaved: true);
-        using var pool = new WorkerPool(2);
-        var x = new float[columns];
-        var y = new float[rows];
-        for (int i = 0; i < columns; i++) x[i] = MathF.Sin(i);
-        long saved = WeightMatrix.ReadAheadBytes;
-        Console.WriteLine($"{"gap us",6} {"off ms",8} {"on ms",8} {"on/off",7}");
-        foreach (int gap in gaps)
-        {
-            var off = new List<double>();
-            var on = new List<double>();
-            for (int round = 0; round < 20; round++)
-            {
-                WeightMatrix.ReadAheadBytes = round % 2 == 0 ? 0 : saved;
-                Pass();   // learns the order
-                (round % 2 == 0 ? off : on).Add(Time(Pass, 3));
-            }
-            Console.WriteLine($"{gap,6} {Median(off) * 1e3,8:F2} {Median(on) * 1e3,8:F2} {Median(on) / Median(off),7:P0}");
-
-            void Pass()
-            {
-                foreach (BenchWeights m in matrices)
-                {
-                    m.Matrix.MatVec(x, y, pool);
-                    long end = Stopwatch.GetTimestamp() + gap * Stopwatch.Frequency / 1_000_000;
-                    while (Stopwatch.GetTimestamp() < end) { }
-                }
-            }
-        }
-        WeightMatrix.ReadAheadBytes = saved;
-        foreach (BenchWeights m in matrices) m.Dispose();
-    }
-
     private static unsafe (double One, double Two) MeasureBandwidth(WorkerPool pool1, WorkerPool pool2)
     {
         using var buffer = new NativeBuffer(MemoryBandwidthBenchmarks.BufferBytes);

@@ -233,7 +233,6 @@ public sealed unsafe partial class WeightMatrix
             throw new ArgumentException($"'{Name}' has {Rows} rows: {n} outputs need {(long)n * Rows} values; y has {y.Length}.", nameof(y));
         }
         if (Rows == 0) return;
-        if (n <= ReadAheadMaxRows && pool.ThreadCount > 1) PostReadAhead(pool);
 
         int actBytes = ActivationQuantizer.BytesPerRow(Activation, Columns);
         if (IsInterleaved)
@@ -283,42 +282,6 @@ public sealed unsafe partial class WeightMatrix
         if (n >= DecodeBatchRows) return Math.Min(perItem, 32);
         if (n > 1) perItem = Math.Min(perItem, (int)Math.Max(32, DecodeTileBytes / Math.Max(1, rowBytes)));
         return perItem;
-    }
-
-    // Products of up to this many activation rows stream their weights from memory (decode steps), so their
-    // successors are worth reading ahead; prompt batches are compute-bound.
-    private const int ReadAheadMaxRows = 8;
-
-    /// <summary>
-    /// How far ahead decode products read: more than the memory moves during the serial work between two products
-    /// here (about 100 µs at ~30 GB/s), well inside the shared L3. Benchmarks set 0 to compare.
-    /// </summary>
-    internal static long ReadAheadBytes { get; set; } = 4L << 20;
-
-    /// <summary>The matrix the last decode step multiplied after this one (learned by <see cref="PostReadAhead"/>): a hint, never trusted.</summary>
-    internal WeightMatrix? NextProduct { get; private set; }
-
-    private long ByteCount => (long)Rows * RowBytes;
-
-    /// <summary>
-    /// Learns the decode order (this matrix follows the pool's previous product) and posts the matrices that came
-    /// after this one last time to the pool's read-ahead, up to <see cref="ReadAheadBytes"/>.
-    /// </summary>
-    private void PostReadAhead(WorkerPool pool)
-    {
-        if (pool.LastProduct is WeightMatrix previous && previous != this) previous.NextProduct = this;
-        pool.LastProduct = this;
-        if (ReadAheadBytes <= 0) return;
-        Span<(nint Start, long Bytes)> regions = stackalloc (nint, long)[WorkerPool.MaxReadAheadRegions];
-        int count = 0;
-        long budget = ReadAheadBytes;
-        for (WeightMatrix? m = NextProduct; m is not null && m != this && count < regions.Length && budget > 0; m = m.NextProduct)
-        {
-            long bytes = Math.Min(budget, m.ByteCount);
-            regions[count++] = ((nint)m._data, bytes);
-            budget -= bytes;
-        }
-        pool.ReadAhead(regions[..count]);
     }
 
     private const int DecodeBatchRows = 16;

@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.Intrinsics.X86;
 
 namespace Edgewise.Core.Threading;
 
@@ -43,16 +42,6 @@ public sealed unsafe class WorkerPool : IDisposable
     private int _completed;
     private Exception? _failure;
 
-    // Read-ahead (see ReadAhead): the posted regions, read as one concatenation that threads with nothing to do
-    // hand out to themselves a chunk at a time. The caller rewrites them while a worker may be reading them; a torn
-    // read only prefetches the wrong bytes, because prefetch instructions never fault.
-    private const int ReadAheadChunk = 4096;
-    private readonly nint[] _aheadStart = new nint[MaxReadAheadRegions];
-    private readonly long[] _aheadBytes = new long[MaxReadAheadRegions];
-    private int _aheadRegions;
-    private long _aheadTotal;
-    private long _aheadCursor;
-
     /// <param name="threads">Threads taking part, the caller included (at least 1).</param>
     public WorkerPool(int threads)
     {
@@ -79,15 +68,6 @@ public sealed unsafe class WorkerPool : IDisposable
     /// only a few microseconds of work are worth splitting. Tests set 0 to split even tiny chunks.
     /// </summary>
     public long MinRangeWork { get; set; } = 16_384;
-
-    /// <summary>Regions one <see cref="ReadAhead"/> call takes at most; further ones are ignored.</summary>
-    public const int MaxReadAheadRegions = 8;
-
-    /// <summary>
-    /// The last matrix a decode-sized product ran on this pool: the weight kernels learn from it which matrix
-    /// follows which, and read the next ones ahead (<see cref="ReadAhead"/>). Owned by the calling thread.
-    /// </summary>
-    internal object? LastProduct { get; set; }
 
     /// <summary>A pool with no extra threads: everything runs on the caller.</summary>
     public static WorkerPool Inline { get; } = new(1);
@@ -129,64 +109,13 @@ public sealed unsafe class WorkerPool : IDisposable
         var spinner = new SpinWait();
         while (Volatile.Read(ref _completed) != workItems)
         {
-            if (!ReadAheadStep()) spinner.SpinOnce(sleep1Threshold: -1);
+            spinner.SpinOnce(sleep1Threshold: -1);
         }
         _job = null;
         if (_failure is { } failure)
         {
             throw new AggregateException("A parallel kernel job failed.", failure);
         }
-    }
-
-    /// <summary>
-    /// Hints that the next runs read <paramref name="regions"/> (start address, bytes), in that order, replacing
-    /// the previous hint. Threads that would otherwise spin (a worker done with its share of a run, or waiting
-    /// between runs while the caller does serial work; the caller waiting for a run's tail) prefetch the bytes a
-    /// chunk at a time and stop as soon as a run needs them. A decode step streams every weight once from memory
-    /// that sits idle during its serial parts; this keeps the memory busy then, and the next product finds its
-    /// first rows in cache. Prefetches never fault, so a region that is no longer mapped costs nothing but the hint.
-    /// </summary>
-    public void ReadAhead(ReadOnlySpan<(nint Start, long Bytes)> regions)
-    {
-        if (_threads.Length == 0 || !Sse.IsSupported) return;
-        Volatile.Write(ref _aheadTotal, 0);
-        int count = Math.Min(regions.Length, MaxReadAheadRegions);
-        long total = 0;
-        for (int i = 0; i < count; i++)
-        {
-            _aheadStart[i] = regions[i].Start;
-            _aheadBytes[i] = Math.Max(0, regions[i].Bytes);
-            total += _aheadBytes[i];
-        }
-        _aheadRegions = count;
-        Volatile.Write(ref _aheadCursor, 0);
-        Volatile.Write(ref _aheadTotal, total);
-    }
-
-    /// <summary>Bytes of the posted read-ahead that no thread has prefetched yet.</summary>
-    internal long ReadAheadPending => Math.Max(0, Volatile.Read(ref _aheadTotal) - Volatile.Read(ref _aheadCursor));
-
-    /// <summary>Prefetches one chunk of the posted read-ahead; false when nothing is left.</summary>
-    private bool ReadAheadStep()
-    {
-        long total = Volatile.Read(ref _aheadTotal);
-        if (Volatile.Read(ref _aheadCursor) >= total) return false;
-        long offset = Interlocked.Add(ref _aheadCursor, ReadAheadChunk) - ReadAheadChunk;
-        if (offset >= total) return false;
-        int regions = Math.Min(_aheadRegions, MaxReadAheadRegions);
-        for (int r = 0; r < regions; r++)
-        {
-            long bytes = _aheadBytes[r];
-            if (offset < bytes)
-            {
-                byte* p = (byte*)_aheadStart[r] + offset;
-                long n = Math.Min(ReadAheadChunk, bytes - offset);
-                for (long i = 0; i < n; i += 64) Sse.Prefetch0(p + i);
-                return true;
-            }
-            offset -= bytes;
-        }
-        return true;
     }
 
     private static void Invoke<TJob>(void* job, int item) where TJob : struct, IParallelJob
@@ -238,7 +167,6 @@ public sealed unsafe class WorkerPool : IDisposable
             int spins = 0;
             while (Generation == seen && !_disposed && spins < SpinIterations)
             {
-                if (ReadAheadStep()) continue;
                 Thread.SpinWait(8);
                 spins++;
             }

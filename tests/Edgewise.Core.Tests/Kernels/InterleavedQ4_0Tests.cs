@@ -234,46 +234,6 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
         GC.KeepAlive(keep);
     }
 
-    [Fact]
-    public void DecodeProductsLearnTheirOrderAndReadAheadChangesNoBits()
-    {
-        (_, WeightMatrix a, byte[] keepA) = Build(256, 1024, seed: 21);
-        (_, WeightMatrix b, byte[] keepB) = Build(128, 1024, seed: 22);
-        WeightMatrix c = WeightMatrix.FromRows("c", GgmlType.Q8_0, QuantTestData.Random(64 * 1024, 23), 64, 1024);
-        float[] x = QuantTestData.Random(16 * 1024, 24);
-        float[] Step(bool readAhead)
-        {
-            long saved = WeightMatrix.ReadAheadBytes;
-            WeightMatrix.ReadAheadBytes = readAhead ? saved : 0;
-            try
-            {
-                var y = new float[256 + 128 + 64];
-                a.MatVec(x.AsSpan(0, 1024), y.AsSpan(0, 256), _pool);
-                b.MatVec(x.AsSpan(0, 1024), y.AsSpan(256, 128), _pool);
-                c.MatVec(x.AsSpan(0, 1024), y.AsSpan(384, 64), _pool);
-                return y;
-            }
-            finally
-            {
-                WeightMatrix.ReadAheadBytes = saved;
-            }
-        }
-
-        float[] first = Step(readAhead: true);
-        // A prompt batch does not teach an order: only decode-sized products stream their weights.
-        b.MatMul(x, 16, new float[16 * 128], _pool);
-        a.MatMul(x, 16, new float[16 * 256], _pool);
-        float[] second = Step(readAhead: true);
-        Assert.Same(b, a.NextProduct);
-        Assert.Same(c, b.NextProduct);
-        Assert.Same(a, c.NextProduct);   // the next step starts over
-        Assert.True(_pool.ReadAheadPending <= a.ByteLength + b.ByteLength);
-        Assert.Equal(Step(readAhead: false), second);
-        Assert.Equal(first, second);
-        GC.KeepAlive(keepA);
-        GC.KeepAlive(keepB);
-    }
-
     /// <summary>The SSE2 transpose used at load writes exactly the bytes of the scalar repack.</summary>
     [Fact]
     public void VectorRepackWritesTheScalarRepackBytes()

@@ -86,45 +86,4 @@ public unsafe class WorkerPoolTests
             Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
         }
     }
-
-    [Fact]
-    public void IdleThreadsWorkThroughAPostedReadAhead()
-    {
-        using var pool = new WorkerPool(2);
-        byte[] buffer = GC.AllocateArray<byte>(1 << 20, pinned: true);
-        fixed (byte* p = buffer)
-        {
-            pool.ReadAhead([((nint)p, buffer.Length)]);
-            // The worker spins between runs, so it takes the whole region without any Run.
-            var clock = System.Diagnostics.Stopwatch.StartNew();
-            while (pool.ReadAheadPending > 0 && clock.ElapsedMilliseconds < 10_000) Thread.Sleep(1);
-            Assert.Equal(0, pool.ReadAheadPending);
-        }
-    }
-
-    [Fact]
-    public void ReadAheadOfRegionsThatAreNotMappedCostsNothingButTheHint()
-    {
-        using var pool = new WorkerPool(2);
-        var counts = new int[64];
-        // The null page and an address range no process maps: prefetch instructions never fault.
-        pool.ReadAhead([((nint)0, 1 << 20), (unchecked((nint)0x7ff0_0000_0000), 4 << 20), ((nint)1, -5)]);
-        fixed (int* c = counts)
-        {
-            var job = new CountJob { Counts = c };
-            for (int run = 0; run < 200; run++) pool.Run(ref job, 64);
-            Thread.Sleep(20);   // the worker runs through what is left of the hint
-            pool.Run(ref job, 64);
-        }
-        Assert.All(counts, v => Assert.Equal(201, v));
-    }
-
-    [Fact]
-    public void ASingleThreadPoolIgnoresReadAhead()
-    {
-        using var pool = new WorkerPool(1);
-        byte[] buffer = new byte[4096];
-        fixed (byte* p = buffer) pool.ReadAhead([((nint)p, buffer.Length)]);
-        Assert.Equal(0, pool.ReadAheadPending);
-    }
 }

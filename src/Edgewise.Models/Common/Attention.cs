@@ -5,10 +5,16 @@ namespace Edgewise.Models.Common;
 
 /// <summary>
 /// Causal (optionally sliding-window) grouped-query attention of a chunk of query rows, each against its own
-/// sequence's <see cref="KvLayer"/> at its own position (<see cref="SequenceRow"/>), parallel over (row, head).
-/// Softmax streams over the keys in chunks (running max and sum, rescaled once per chunk), so the only scratch is one
-/// head and one chunk's scores on the stack; within a chunk the exponentials are vectorized and the value rows are
-/// summed with the accumulator held in registers (<see cref="Ops.AddWeightedRows"/>).
+/// sequence's <see cref="KvLayer"/> at its own position (<see cref="SequenceRow"/>).
+/// <para>
+/// Split by keys (flash-decoding): a row's keys fall into segments of <see cref="SegmentKeys"/> counted from its first
+/// key, and one work item takes one (row, KV head, segment), all the query heads of the group at once, so each key
+/// and value row is read from memory once per group instead of once per head, and a single decode row still spreads
+/// over every core. Within a segment the softmax streams over chunks of keys (running max and sum, rescaled once per
+/// chunk; vectorized exponentials; value rows summed with the accumulator in registers, <see cref="Ops.AddWeightedRows"/>).
+/// A second pass merges each head's segments in order. Segments depend only on a row's position, never on the thread
+/// count or on how many rows share the call, so a prompt row and the decode step at the same position agree bit for bit.
+/// </para>
 /// </summary>
 public static class Attention
 {
@@ -21,98 +27,153 @@ public static class Attention
     public static void Run(WorkerPool pool, float[] q, SequenceRow[] sequences, int row0, int rows, int layer, int window,
         int heads, int kvHeads, int headDim, float scale, float[] output)
     {
-        var job = new Job
+        if (rows <= 0) return;
+        int segments = 1;
+        for (int r = 0; r < rows; r++)
+        {
+            (int first, int position) = KeyRange(sequences[row0 + r], window);
+            segments = Math.Max(segments, (position - first) / SegmentKeys + 1);
+        }
+        // One (max, sum) pair and one unnormalized accumulator per (row, head, segment).
+        long partials = (long)rows * heads * segments;
+        float[] stats = Scratch.Get(ref t_stats, 2 * partials);
+        float[] acc = Scratch.Get(ref t_acc, partials * headDim);
+        var partial = new PartialJob
         {
             Q = q,
-            Output = output,
             Sequences = sequences,
             Row0 = row0,
             Layer = layer,
             Window = window,
             Heads = heads,
+            KvHeads = kvHeads,
             Group = heads / kvHeads,
             HeadDim = headDim,
+            Segments = segments,
             Scale = scale,
+            Stats = stats,
+            Acc = acc,
         };
-        pool.Run(ref job, rows * heads);
+        pool.Run(ref partial, rows * kvHeads * segments);
+        var merge = new MergeJob { Segments = segments, HeadDim = headDim, Stats = stats, Acc = acc, Output = output };
+        pool.Run(ref merge, rows * heads);
     }
 
-    private struct Job : IParallelJob
+    /// <summary>Keys [first, position] of a row: the whole prefix, or the last <paramref name="window"/> of it.</summary>
+    private static (int First, int Position) KeyRange(SequenceRow sequence, int window)
+    {
+        int position = sequence.Position;
+        return (window > 0 ? Math.Max(0, position - window + 1) : 0, position);
+    }
+
+    /// <summary>One (row, KV head, segment): every query head of the group over the segment's keys.</summary>
+    private struct PartialJob : IParallelJob
     {
         public float[] Q;
-        public float[] Output;
         public SequenceRow[] Sequences;
         public int Row0;
         public int Layer;
         public int Window;
         public int Heads;
+        public int KvHeads;
         public int Group;
         public int HeadDim;
+        public int Segments;
         public float Scale;
+        public float[] Stats;   // [rows, heads, segments, 2]: running max, sum
+        public float[] Acc;     // [rows, heads, segments, headDim]
 
         public readonly void Execute(int item)
         {
-            int row = item / Heads, head = item % Heads, d = HeadDim;
-            int kvHead = head / Group;
+            int segment = item % Segments, kvHead = item / Segments % KvHeads, row = item / (Segments * KvHeads), d = HeadDim;
             SequenceRow sequence = Sequences[Row0 + row];
+            (int first, int position) = KeyRange(sequence, Window);
+            int start = first + segment * SegmentKeys, end = Math.Min(position, start + SegmentKeys - 1);
+            int head0 = kvHead * Group;
+            int p0 = (row * Heads + head0) * Segments + segment;   // partial of the group's first head; heads are Segments apart
+            if (start > end)
+            {
+                // A shorter row than the call's longest: its later segments are empty (weight zero in the merge).
+                for (int g = 0; g < Group; g++)
+                {
+                    Stats[2 * (p0 + g * Segments)] = float.NegativeInfinity;
+                    Stats[2 * (p0 + g * Segments) + 1] = 0f;
+                }
+                return;
+            }
             KvLayer kv = sequence.Cache.Layer(Layer);
-            int position = sequence.Position;
-            int first = Window > 0 ? Math.Max(0, position - Window + 1) : 0;
-            int width = HeadDim * Heads;
-            ReadOnlySpan<float> q = Q.AsSpan(row * width + head * d, d);
-            Span<float> acc = stackalloc float[d];
-            acc.Clear();
+            ReadOnlySpan<float> q = Q.AsSpan((row * Heads + head0) * d, Group * d);   // [group, d]
             int kvOffset = kvHead * d;
             // A cache holds both K and V in one type (KvCacheType).
-            float sum = kv.K32 is { } k32
-                ? Chunked(q, k32, kv.V32!, kv, kvOffset, first, position, acc)
-                : Streaming(q, kv.K16!, kv.V16!, kv, kvOffset, first, position, acc);
-            Span<float> o = Output.AsSpan(row * width + head * d, d);
-            Ops.Scale(acc, 1f / sum, o);
+            if (kv.K32 is { } k32) Chunked(q, k32, kv.V32!, kv, kvOffset, start, end, p0);
+            else
+            {
+                for (int g = 0; g < Group; g++) Streaming(q.Slice(g * d, d), kv.K16!, kv.V16!, kv, kvOffset, start, end, p0 + g * Segments);
+            }
         }
 
-        /// <summary>Float caches: keys [first, position] in chunks; returns the softmax denominator, acc holds the unnormalized sum.</summary>
-        private readonly float Chunked(ReadOnlySpan<float> q, float[] k32, float[] v32, KvLayer kv, int kvOffset, int first, int position, Span<float> acc)
+        /// <summary>Float caches: keys [start, end] in chunks, each key row read once for the whole group.</summary>
+        private readonly void Chunked(ReadOnlySpan<float> q, float[] k32, float[] v32, KvLayer kv, int kvOffset, int start, int end, int p0)
         {
-            int d = q.Length;
-            Span<float> scores = stackalloc float[ChunkKeys];
+            int d = HeadDim, group = Group;
+            Span<float> scores = stackalloc float[ChunkKeys * group];   // [group, ChunkKeys]
             Span<int> offsets = stackalloc int[ChunkKeys];
-            float max = float.NegativeInfinity, sum = 0f;
-            for (int j0 = first; j0 <= position; j0 += ChunkKeys)
+            Span<float> max = stackalloc float[group];
+            Span<float> sum = stackalloc float[group];
+            Span<float> dots = stackalloc float[group];
+            max.Fill(float.NegativeInfinity);
+            sum.Clear();
+            for (int g = 0; g < group; g++) Acc.AsSpan((p0 + g * Segments) * d, d).Clear();
+            for (int j0 = start; j0 <= end; j0 += ChunkKeys)
             {
-                int count = Math.Min(ChunkKeys, position - j0 + 1);
-                float chunkMax = float.NegativeInfinity;
+                int count = Math.Min(ChunkKeys, end - j0 + 1);
                 for (int c = 0; c < count; c++)
                 {
                     int at = kv.Slot(j0 + c) * kv.Width + kvOffset;
-                    float score = Ops.Dot(q, k32.AsSpan(at, d)) * Scale;
                     offsets[c] = at;
-                    scores[c] = score;
-                    chunkMax = MathF.Max(chunkMax, score);
+                    // Rows a few keys ahead, and this key's value row for the pass after the scores: the rows sit a
+                    // whole cache row apart (every KV head), a stride the hardware prefetchers pick up late.
+                    if (j0 + c + PrefetchKeys <= end) Ops.Prefetch(k32.AsSpan(kv.Slot(j0 + c + PrefetchKeys) * kv.Width + kvOffset, d));
+                    Ops.Prefetch(v32.AsSpan(at, d));
+                    Ops.DotGroup(k32.AsSpan(at, d), q, dots);
+                    for (int g = 0; g < group; g++) scores[g * ChunkKeys + c] = dots[g] * Scale;
                 }
-                if (chunkMax > max)
+                for (int g = 0; g < group; g++)
                 {
-                    // Rescale what was accumulated under the old maximum (nothing yet on the first chunk).
-                    if (max > float.NegativeInfinity)
+                    Span<float> s = scores.Slice(g * ChunkKeys, count);
+                    Span<float> acc = Acc.AsSpan((p0 + g * Segments) * d, d);
+                    float chunkMax = float.NegativeInfinity;
+                    foreach (float x in s) chunkMax = MathF.Max(chunkMax, x);
+                    if (chunkMax > max[g])
                     {
-                        float correction = MathF.Exp(max - chunkMax);
-                        sum *= correction;
-                        Ops.Scale(acc, correction, acc);
+                        // Rescale what was accumulated under the old maximum (nothing yet on the first chunk).
+                        if (max[g] > float.NegativeInfinity)
+                        {
+                            float correction = MathF.Exp(max[g] - chunkMax);
+                            sum[g] *= correction;
+                            Ops.Scale(acc, correction, acc);
+                        }
+                        max[g] = chunkMax;
                     }
-                    max = chunkMax;
+                    sum[g] += Ops.ExpShifted(s, max[g]);
+                    Ops.AddWeightedRows(v32, offsets[..count], s, acc);
                 }
-                sum += Ops.ExpShifted(scores[..count], max);
-                Ops.AddWeightedRows(v32, offsets[..count], scores[..count], acc);
             }
-            return sum;
+            for (int g = 0; g < group; g++)
+            {
+                Stats[2 * (p0 + g * Segments)] = max[g];
+                Stats[2 * (p0 + g * Segments) + 1] = sum[g];
+            }
         }
 
-        /// <summary>Half caches: one key at a time with a running max (the values are widened as they are read).</summary>
-        private readonly float Streaming(ReadOnlySpan<float> q, Half[] k16, Half[] v16, KvLayer kv, int kvOffset, int first, int position, Span<float> acc)
+        /// <summary>Half caches: one head, one key at a time with a running max (the values are widened as they are read).</summary>
+        private readonly void Streaming(ReadOnlySpan<float> q, Half[] k16, Half[] v16, KvLayer kv, int kvOffset, int start, int end, int p)
         {
             int d = q.Length;
+            Span<float> acc = Acc.AsSpan(p * d, d);
+            acc.Clear();
             float max = float.NegativeInfinity, sum = 0f;
-            for (int j = first; j <= position; j++)
+            for (int j = start; j <= end; j++)
             {
                 int at = kv.Slot(j) * kv.Width + kvOffset;
                 ReadOnlySpan<Half> k = k16.AsSpan(at, d);
@@ -137,11 +198,65 @@ public static class Attention
                 ReadOnlySpan<Half> v = v16.AsSpan(at, d);
                 for (int i = 0; i < d; i++) acc[i] += weight * (float)v[i];
             }
-            return sum;
+            Stats[2 * p] = max;
+            Stats[2 * p + 1] = sum;
         }
     }
 
-    // Keys per chunk: 64 scores and offsets on the stack, and enough rows per value pass to amortize the
+    /// <summary>One (row, head): its segments merged in order under their common maximum, then normalized.</summary>
+    private struct MergeJob : IParallelJob
+    {
+        public int Segments;
+        public int HeadDim;
+        public float[] Stats;
+        public float[] Acc;
+        public float[] Output;   // [rows, heads·headDim]
+
+        public readonly void Execute(int item)
+        {
+            int d = HeadDim, p0 = item * Segments;
+            Span<float> o = Output.AsSpan(item * d, d);
+            float max = float.NegativeInfinity;
+            for (int s = 0; s < Segments; s++) max = MathF.Max(max, Stats[2 * (p0 + s)]);
+            // The first segment always holds the row's first key, so max is finite and the sum positive.
+            float sum = 0f;
+            for (int s = 0; s < Segments; s++)
+            {
+                float m = Stats[2 * (p0 + s)];
+                if (m == float.NegativeInfinity) continue;   // an empty segment
+                float weight = m == max ? 1f : MathF.Exp(m - max);
+                sum += weight * Stats[2 * (p0 + s) + 1];
+                ReadOnlySpan<float> acc = Acc.AsSpan((p0 + s) * d, d);
+                if (s == 0) Ops.Scale(acc, weight, o);
+                else Ops.AddScaled(acc, weight, o);
+            }
+            Ops.Scale(o, 1f / sum, o);
+        }
+    }
+
+    /// <summary>The calling thread's partial buffers, grown on demand and kept: decode steps allocate nothing.</summary>
+    private static class Scratch
+    {
+        public static float[] Get(ref float[]? buffer, long length)
+        {
+            if (buffer is null || buffer.Length < length) buffer = new float[checked((int)length)];
+            return buffer;
+        }
+    }
+
+    [ThreadStatic] private static float[]? t_stats;
+    [ThreadStatic] private static float[]? t_acc;
+
+    // Keys ahead whose key rows are prefetched: about a DRAM latency of dot products.
+    private const int PrefetchKeys = 8;
+
+    // Keys per chunk: 64 scores per head and offsets on the stack, and enough rows per value pass to amortize the
     // accumulator's loads and stores.
     private const int ChunkKeys = 64;
+
+    /// <summary>
+    /// Keys per work item: two chunks. A 512-key sliding window is four items per KV head, enough to keep two cores
+    /// busy on a single decode row of a one-KV-head model; the merge costs one head-sized pass per segment.
+    /// </summary>
+    internal const int SegmentKeys = 2 * ChunkKeys;
 }

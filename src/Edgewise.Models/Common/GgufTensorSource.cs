@@ -184,8 +184,8 @@ public sealed class GgufTensorSource : ITensorSource
     /// <summary>
     /// Uses (and, after <see cref="BuildRepackCache"/>, keeps up to date) the repack cache of this file in
     /// <paramref name="directory"/>: Q4_0 matrices stored interleaved by an earlier load, served by
-    /// <see cref="TryGetInterleaved"/>, and the model's derived matrices, served by <see cref="TryGetDerived"/>. Opened before <see cref="PrefaultInBackground"/>, so the prefault maps the
-    /// cache's pages instead of the file's.
+    /// <see cref="TryGetInterleaved"/>, and the model's derived matrices, served by <see cref="TryGetDerived"/>.
+    /// Opened before <see cref="PrefaultInBackground"/>, so the prefault maps the cache's pages instead of the file's.
     /// </summary>
     private void OpenRepackCache(string directory)
     {
@@ -264,8 +264,9 @@ public sealed class GgufTensorSource : ITensorSource
     /// <summary>
     /// When the model asked for interleaved or derived matrices that the cache lacks (first load, or the model file
     /// changed), writes a complete cache for the next load: on a low-priority background thread, or before returning
-    /// with <paramref name="wait"/>. This load keeps its plain matrices, and computes its derived ones itself, either way. A full disk or an unwritable directory
-    /// only costs the speed-up; <see cref="Dispose"/> stops an unfinished build and leaves no file behind.
+    /// with <paramref name="wait"/>. This load keeps its plain matrices, and computes its derived ones itself, either
+    /// way. A full disk or an unwritable directory only costs the speed-up; <see cref="Dispose"/> stops an unfinished
+    /// build and leaves no file behind.
     /// </summary>
     private void BuildRepackCache(bool wait)
     {

@@ -17,9 +17,9 @@ public sealed class AttentionTests : IDisposable
     private const int Heads = 8, KvHeads = 2, HeadDim = 64, Width = KvHeads * HeadDim;
 
     /// <summary>A cache of <paramref name="length"/> positions of seeded K and V, one layer with <paramref name="window"/>.</summary>
-    private static KvCache Filled(int length, int window, KvCacheType type, int seed)
+    private static KvCache Filled(int length, int window, KvCacheType type, int seed, int contextLength = 1024)
     {
-        var cache = new KvCache([new KvLayerSpec(0, Width, window)], contextLength: 1024, maxBatch: 4, type);
+        var cache = new KvCache([new KvLayerSpec(0, Width, window)], contextLength, maxBatch: 4, type);
         var random = new Random(seed);
         var k = new float[Width];
         var v = new float[Width];
@@ -75,15 +75,16 @@ public sealed class AttentionTests : IDisposable
     private static double Value(KvLayer kv, int at) => kv.V32 is { } v ? v[at] : (double)(float)kv.V16![at];
 
     [Theory]
-    [InlineData(KvCacheType.F32, 0)]
-    [InlineData(KvCacheType.F32, 300)]
-    [InlineData(KvCacheType.F16, 0)]
-    [InlineData(KvCacheType.F16, 300)]
-    public void MatchesADoublePrecisionSoftmaxOverEveryKeySegment(KvCacheType type, int window)
+    // Positions from one key to several segments of keys (and past a full window, which wraps the ring).
+    [InlineData(KvCacheType.F32, 0, new[] { 0, 1, 63, 64, 127, 128, 129, 300, 517 })]
+    [InlineData(KvCacheType.F32, 300, new[] { 0, 1, 63, 64, 127, 128, 129, 300, 517 })]
+    [InlineData(KvCacheType.F16, 0, new[] { 0, 1, 63, 64, 127, 128, 129, 300, 517 })]
+    [InlineData(KvCacheType.F16, 300, new[] { 0, 1, 63, 64, 127, 128, 129, 300, 517 })]
+    // Rows long enough for longer segments (at most eight per row), beside short ones in the same call.
+    [InlineData(KvCacheType.F32, 0, new[] { 5, 1023, 1024, 1500, 2900 })]
+    public void MatchesADoublePrecisionSoftmaxOverEveryKeySegment(KvCacheType type, int window, int[] positions)
     {
-        // Positions from one key to several segments of keys (and past a full window, which wraps the ring).
-        int[] positions = [0, 1, 63, 64, 127, 128, 129, 300, 517];
-        KvCache cache = Filled(positions.Max() + 1, window, type, seed: 5);
+        KvCache cache = Filled(positions.Max() + 1, window, type, seed: 5, contextLength: 4096);
         var rows = new SequenceRow[positions.Length];
         for (int r = 0; r < rows.Length; r++) rows[r] = new SequenceRow(cache, positions[r]);
         float[] q = Queries(rows.Length, seed: 6);
@@ -118,5 +119,27 @@ public sealed class AttentionTests : IDisposable
             Attention.Run(WorkerPool.Inline, single, rows, r, 1, 0, 0, Heads, KvHeads, HeadDim, 1f, alone);
             Assert.Equal(batch.AsSpan(r * width, width).ToArray(), alone);
         }
+    }
+
+    [Fact]
+    public void ItsScratchDoesNotGrowWithTheContext()
+    {
+        KvCache cache = Filled(4000, 0, KvCacheType.F32, seed: 9, contextLength: 4096);
+        SequenceRow[] rows = [new SequenceRow(cache, 3999)];
+        float[] q = Queries(1, seed: 10);
+        var output = new float[q.Length];
+        long allocated = -1;
+        // A fresh thread: the scratch is the calling thread's, so its first call allocates exactly what it needs.
+        var thread = new Thread(() =>
+        {
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            Attention.Run(WorkerPool.Inline, q, rows, 0, 1, 0, 0, Heads, KvHeads, HeadDim, 1f, output);
+            allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        });
+        thread.Start();
+        thread.Join();
+        // At most eight segments per row: 8 heads × 8 × (head dim + max and sum) floats, where 128-key segments
+        // would make 32 of them.
+        Assert.InRange(allocated, 1, Heads * 8 * (HeadDim + 2) * sizeof(float) + 1024);
     }
 }

@@ -7,7 +7,7 @@ namespace Edgewise.Models.Common;
 /// Causal (optionally sliding-window) grouped-query attention of a chunk of query rows, each against its own
 /// sequence's <see cref="KvLayer"/> at its own position (<see cref="SequenceRow"/>).
 /// <para>
-/// Split by keys (flash-decoding): a row's keys fall into segments of <see cref="SegmentKeys"/> counted from its first
+/// Split by keys (flash-decoding): a row's keys fall into segments (<see cref="SegmentLength"/>) counted from its first
 /// key, and one work item takes one (row, KV head, segment), all the query heads of the group at once, so each key
 /// and value row is read from memory once per group instead of once per head, and a single decode row still spreads
 /// over every core. Within a segment the softmax streams over chunks of keys (running max and sum, rescaled once per
@@ -32,7 +32,8 @@ public static class Attention
         for (int r = 0; r < rows; r++)
         {
             (int first, int position) = KeyRange(sequences[row0 + r], window);
-            segments = Math.Max(segments, (position - first) / SegmentKeys + 1);
+            int keys = position - first + 1;
+            segments = Math.Max(segments, (keys + SegmentLength(keys) - 1) / SegmentLength(keys));
         }
         // One (max, sum) pair and one unnormalized accumulator per (row, head, segment).
         long partials = (long)rows * heads * segments;
@@ -88,7 +89,8 @@ public static class Attention
             int segment = item % Segments, kvHead = item / Segments % KvHeads, row = item / (Segments * KvHeads), d = HeadDim;
             SequenceRow sequence = Sequences[Row0 + row];
             (int first, int position) = KeyRange(sequence, Window);
-            int start = first + segment * SegmentKeys, end = Math.Min(position, start + SegmentKeys - 1);
+            int length = SegmentLength(position - first + 1);
+            int start = first + segment * length, end = Math.Min(position, start + length - 1);
             int head0 = kvHead * Group;
             int p0 = (row * Heads + head0) * Segments + segment;   // partial of the group's first head; heads are Segments apart
             if (start > end)
@@ -255,8 +257,24 @@ public static class Attention
     private const int ChunkKeys = 64;
 
     /// <summary>
-    /// Keys per work item: two chunks. A 512-key sliding window is four items per KV head, enough to keep two cores
-    /// busy on a single decode row of a one-KV-head model; the merge costs one head-sized pass per segment.
+    /// Keys per work item, at least: two chunks. A 512-key sliding window is four items per KV head, enough to keep two
+    /// cores busy on a single decode row of a one-KV-head model; the merge costs one head-sized pass per segment.
     /// </summary>
-    internal const int SegmentKeys = 2 * ChunkKeys;
+    private const int SegmentKeys = 2 * ChunkKeys;
+
+    /// <summary>
+    /// Segments per row, at most: longer rows get longer segments, so the partials (rows × heads × segments × head
+    /// dim floats; 8 MiB for a 64-row chunk of Gemma 4's 512-wide full layers) do not grow with the context.
+    /// </summary>
+    private const int MaxSegments = 8;
+
+    /// <summary>
+    /// Keys per segment for a row of <paramref name="keys"/> keys: <see cref="SegmentKeys"/>, or whole chunks enough for
+    /// at most <see cref="MaxSegments"/> segments. A function of the row alone, like the segments themselves.
+    /// </summary>
+    private static int SegmentLength(int keys)
+    {
+        int chunks = (keys + MaxSegments * ChunkKeys - 1) / (MaxSegments * ChunkKeys);
+        return Math.Max(SegmentKeys, chunks * ChunkKeys);
+    }
 }

@@ -37,8 +37,8 @@ public static class Attention
         }
         // One (max, sum) pair and one unnormalized accumulator per (row, head, segment).
         long partials = (long)rows * heads * segments;
-        float[] stats = Scratch.Get(ref t_stats, 2 * partials);
-        float[] acc = Scratch.Get(ref t_acc, partials * headDim);
+        float[] stats = Scratch(ref t_stats, 2 * partials);
+        float[] acc = Scratch(ref t_acc, partials * headDim);
         var partial = new PartialJob
         {
             Q = q,
@@ -236,14 +236,11 @@ public static class Attention
         }
     }
 
-    /// <summary>The calling thread's partial buffers, grown on demand and kept: decode steps allocate nothing.</summary>
-    private static class Scratch
+    /// <summary>One of the calling thread's partial buffers, grown on demand and kept: decode steps allocate nothing.</summary>
+    private static float[] Scratch(ref float[]? buffer, long length)
     {
-        public static float[] Get(ref float[]? buffer, long length)
-        {
-            if (buffer is null || buffer.Length < length) buffer = new float[checked((int)length)];
-            return buffer;
-        }
+        if (buffer is null || buffer.Length < length) buffer = new float[checked((int)length)];
+        return buffer;
     }
 
     [ThreadStatic] private static float[]? t_stats;

@@ -1,7 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using System.Runtime.Intrinsics.X86;
 
 namespace Edgewise.Core.Kernels;
 
@@ -181,65 +180,6 @@ public static class Ops
         }
         for (; i < n; i++) sum += Unsafe.Add(ref xr, i) * Unsafe.Add(ref yr, i);
         return sum;
-    }
-
-    /// <summary>
-    /// Asks the cache for <paramref name="x"/> ahead of its use (a prefetch per 64-byte line; nothing where the CPU has
-    /// no prefetch instruction .NET exposes). For rows gathered at a stride, which the hardware prefetchers follow late:
-    /// attention's key and value rows.
-    /// </summary>
-    public static unsafe void Prefetch(ReadOnlySpan<float> x)
-    {
-        if (!Sse.IsSupported || x.IsEmpty) return;
-        fixed (float* p = x)
-        {
-            byte* start = (byte*)p, end = (byte*)(p + x.Length);
-            for (byte* line = start; line < end; line += 64) Sse.Prefetch0(line);
-        }
-    }
-
-    /// <summary>
-    /// dst[g] = Σ queries[g·n + i]·key[i] over n = key.Length, for every g of dst: one key row against a group of query
-    /// heads (grouped-query attention), the key read once. Four heads at a time, two accumulators each: eight
-    /// independent chains keep both FMA pipes busy, where one head's dot waits on its own chain.
-    /// </summary>
-    public static void DotGroup(ReadOnlySpan<float> key, ReadOnlySpan<float> queries, Span<float> dst) => DotGroup(key, queries, dst, fast: true);
-
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    internal static void DotGroup(ReadOnlySpan<float> key, ReadOnlySpan<float> queries, Span<float> dst, bool fast)
-    {
-        int n = key.Length, heads = dst.Length;
-        if (queries.Length < (long)heads * n) throw new ArgumentException($"{heads} query heads of {n} values need {(long)heads * n}; got {queries.Length}.", nameof(queries));
-        int g = 0;
-        if (fast && Vector256.IsHardwareAccelerated && n % 16 == 0)
-        {
-            ref float k = ref MemoryMarshal.GetReference(key);
-            for (; g + 4 <= heads; g += 4)
-            {
-                ref float q0 = ref Unsafe.Add(ref MemoryMarshal.GetReference(queries), g * n);
-                ref float q1 = ref Unsafe.Add(ref q0, n);
-                ref float q2 = ref Unsafe.Add(ref q1, n);
-                ref float q3 = ref Unsafe.Add(ref q2, n);
-                Vector256<float> a0 = default, b0 = default, a1 = default, b1 = default, a2 = default, b2 = default, a3 = default, b3 = default;
-                for (nuint i = 0; i < (nuint)n; i += 16)
-                {
-                    Vector256<float> kx = Vector256.LoadUnsafe(ref k, i), ky = Vector256.LoadUnsafe(ref k, i + 8);
-                    a0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref q0, i), kx, a0);
-                    b0 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref q0, i + 8), ky, b0);
-                    a1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref q1, i), kx, a1);
-                    b1 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref q1, i + 8), ky, b1);
-                    a2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref q2, i), kx, a2);
-                    b2 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref q2, i + 8), ky, b2);
-                    a3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref q3, i), kx, a3);
-                    b3 = Vector256.FusedMultiplyAdd(Vector256.LoadUnsafe(ref q3, i + 8), ky, b3);
-                }
-                dst[g] = Vector256.Sum(a0 + b0);
-                dst[g + 1] = Vector256.Sum(a1 + b1);
-                dst[g + 2] = Vector256.Sum(a2 + b2);
-                dst[g + 3] = Vector256.Sum(a3 + b3);
-            }
-        }
-        for (; g < heads; g++) dst[g] = Dot(queries.Slice(g * n, n), key, fast);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]

@@ -114,36 +114,29 @@ public static class Attention
             }
         }
 
-        /// <summary>Float caches: keys [start, end] in chunks, each key row read once for the whole group.</summary>
+        /// <summary>Float caches: keys [start, end] in chunks, each key and value row read once for the whole group.</summary>
         private readonly void Chunked(ReadOnlySpan<float> q, float[] k32, float[] v32, KvLayer kv, int kvOffset, int start, int end, int p0)
         {
             int d = HeadDim, group = Group;
             Span<float> scores = stackalloc float[ChunkKeys * group];   // [group, ChunkKeys]
-            Span<int> offsets = stackalloc int[ChunkKeys];
+            // The chunk's keys, then the next few, whose key rows the scores prefetch.
+            Span<int> offsets = stackalloc int[ChunkKeys + AttentionTiles.PrefetchAhead];
             Span<float> max = stackalloc float[group];
             Span<float> sum = stackalloc float[group];
-            Span<float> dots = stackalloc float[group];
             max.Fill(float.NegativeInfinity);
             sum.Clear();
-            for (int g = 0; g < group; g++) Acc.AsSpan((p0 + g * Segments) * d, d).Clear();
+            // The group's accumulators, heads Segments · d apart.
+            Span<float> acc = Acc.AsSpan(p0 * d, ((group - 1) * Segments + 1) * d);
+            for (int g = 0; g < group; g++) acc.Slice(g * Segments * d, d).Clear();
             for (int j0 = start; j0 <= end; j0 += ChunkKeys)
             {
                 int count = Math.Min(ChunkKeys, end - j0 + 1);
-                for (int c = 0; c < count; c++)
-                {
-                    int at = kv.Slot(j0 + c) * kv.Width + kvOffset;
-                    offsets[c] = at;
-                    // Rows a few keys ahead, and this key's value row for the pass after the scores: the rows sit a
-                    // whole cache row apart (every KV head), a stride the hardware prefetchers pick up late.
-                    if (j0 + c + PrefetchKeys <= end) Ops.Prefetch(k32.AsSpan(kv.Slot(j0 + c + PrefetchKeys) * kv.Width + kvOffset, d));
-                    Ops.Prefetch(v32.AsSpan(at, d));
-                    Ops.DotGroup(k32.AsSpan(at, d), q, dots);
-                    for (int g = 0; g < group; g++) scores[g * ChunkKeys + c] = dots[g] * Scale;
-                }
+                int known = Math.Min(ChunkKeys + AttentionTiles.PrefetchAhead, end - j0 + 1);
+                for (int c = 0; c < known; c++) offsets[c] = kv.Slot(j0 + c) * kv.Width + kvOffset;
+                AttentionTiles.Scores(k32, offsets[..known], count, q, group, d, Scale, scores, ChunkKeys, v32);
                 for (int g = 0; g < group; g++)
                 {
                     Span<float> s = scores.Slice(g * ChunkKeys, count);
-                    Span<float> acc = Acc.AsSpan((p0 + g * Segments) * d, d);
                     float chunkMax = float.NegativeInfinity;
                     foreach (float x in s) chunkMax = MathF.Max(chunkMax, x);
                     if (chunkMax > max[g])
@@ -153,13 +146,14 @@ public static class Attention
                         {
                             float correction = MathF.Exp(max[g] - chunkMax);
                             sum[g] *= correction;
-                            Ops.Scale(acc, correction, acc);
+                            Span<float> head = acc.Slice(g * Segments * d, d);
+                            Ops.Scale(head, correction, head);
                         }
                         max[g] = chunkMax;
                     }
                     sum[g] += Ops.ExpShifted(s, max[g]);
-                    Ops.AddWeightedRows(v32, offsets[..count], s, acc);
                 }
+                AttentionTiles.AddWeightedRows(v32, offsets[..count], scores, ChunkKeys, group, d, acc, Segments * d);
             }
             for (int g = 0; g < group; g++)
             {
@@ -245,9 +239,6 @@ public static class Attention
 
     [ThreadStatic] private static float[]? t_stats;
     [ThreadStatic] private static float[]? t_acc;
-
-    // Keys ahead whose key rows are prefetched: about a DRAM latency of dot products.
-    private const int PrefetchKeys = 8;
 
     // Keys per chunk: 64 scores per head and offsets on the stack, and enough rows per value pass to amortize the
     // accumulator's loads and stores.

@@ -115,30 +115,6 @@ public class OpsTests
     }
 
     [Fact]
-    public void DotGroupMatchesOneDotPerHead()
-    {
-        foreach (int heads in new[] { 0, 1, 3, 4, 5, 8, 9 })
-        {
-            foreach (int n in new[] { 1, 8, 16, 48, 64, 250, 256 })
-            {
-                float[] key = QuantTestData.Random(n, heads * 31 + n);
-                float[] queries = QuantTestData.Random(heads * n, heads * 37 + n);
-                var fast = new float[heads];
-                var scalar = new float[heads];
-                Ops.DotGroup(key, queries, fast, fast: true);
-                Ops.DotGroup(key, queries, scalar, fast: false);
-                for (int g = 0; g < heads; g++)
-                {
-                    float expected = Ops.Dot(queries.AsSpan(g * n, n), key, fast: false);
-                    Assert.Equal(expected, scalar[g]);
-                    Close(expected, fast[g], 1e-5f, $"{heads} heads of {n}, head {g}");
-                }
-            }
-        }
-        Assert.Throws<ArgumentException>(() => Ops.DotGroup(new float[16], new float[31], new float[2]));
-    }
-
-    [Fact]
     public void RopeFastMatchesScalar()
     {
         foreach ((int headDim, int rotary) in new[] { (2, 2), (8, 8), (34, 34), (256, 256), (512, 128), (512, 512), (18, 6) })

@@ -11,21 +11,7 @@ namespace Edgewise.Core.Tests.Kernels;
 /// </summary>
 public class AttentionTilesTests
 {
-    private static bool[] Widths { get; } = AttentionTiles.Wide ? [true, false] : [false];
-
-    private static void AtWidth(bool wide, Action body)
-    {
-        bool saved = AttentionTiles.Wide;
-        AttentionTiles.Wide = wide;
-        try
-        {
-            body();
-        }
-        finally
-        {
-            AttentionTiles.Wide = saved;
-        }
-    }
+    private static readonly KernelWidths Widths = new(() => AttentionTiles.Wide, wide => AttentionTiles.Wide = wide);
 
     /// <summary>Offsets of <paramref name="count"/> rows of a cache of 100 rows of 2·dim values, at the second KV head, wrapping.</summary>
     private static int[] Offsets(int count, int dim, int first) => Enumerable.Range(0, count).Select(c => (first + c) % 100 * 2 * dim + dim).ToArray();
@@ -45,12 +31,12 @@ public class AttentionTilesTests
         int[] offsets = Offsets(count + 5, dim, first: 90);   // five look-ahead keys past the scored ones
         const int stride = 70;
         const float scale = 0.125f;
-        foreach (bool wide in Widths)
+        foreach (bool wide in Widths.All)
         {
             foreach (bool fast in new[] { true, false })
             {
                 var scores = new float[(heads - 1) * stride + count];
-                AtWidth(wide, () => AttentionTiles.Scores(cache, offsets, count, queries, heads, dim, scale, scores, stride, cache, fast));
+                Widths.At(wide, () => AttentionTiles.Scores(cache, offsets, count, queries, heads, dim, scale, scores, stride, cache, fast));
                 for (int g = 0; g < heads; g++)
                 {
                     for (int c = 0; c < count; c++)
@@ -84,12 +70,12 @@ public class AttentionTilesTests
         int accStride = dim + 16;
         float[] weights = QuantTestData.Random((heads - 1) * weightStride + count, heads * 3 + count);
         float[] start = QuantTestData.Random((heads - 1) * accStride + dim, heads * 5 + dim, 3f);
-        foreach (bool wide in Widths)
+        foreach (bool wide in Widths.All)
         {
             foreach (bool fast in new[] { true, false })
             {
                 var acc = (float[])start.Clone();
-                AtWidth(wide, () => AttentionTiles.AddWeightedRows(cache, offsets, weights, weightStride, heads, dim, acc, accStride, fast));
+                Widths.At(wide, () => AttentionTiles.AddWeightedRows(cache, offsets, weights, weightStride, heads, dim, acc, accStride, fast));
                 for (int g = 0; g < heads; g++)
                 {
                     float[] expected = start.AsSpan(g * accStride, dim).ToArray();

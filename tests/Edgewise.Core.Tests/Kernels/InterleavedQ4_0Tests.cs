@@ -26,23 +26,7 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
         }
     }
 
-    /// <summary>The kernel widths this machine can run: 512-bit and 256-bit where it has AVX-512, else 256-bit.</summary>
-    private static bool[] Widths { get; } = Q4_0x16.Wide ? [true, false] : [false];
-
-    /// <summary>Runs <paramref name="body"/> with the kernels at one width, restoring the machine's default after.</summary>
-    private static void AtWidth(bool wide, Action body)
-    {
-        bool saved = Q4_0x16.Wide;
-        Q4_0x16.Wide = wide;
-        try
-        {
-            body();
-        }
-        finally
-        {
-            Q4_0x16.Wide = saved;
-        }
-    }
+    private static readonly KernelWidths Widths = new(() => Q4_0x16.Wide, wide => Q4_0x16.Wide = wide);
 
     private static double Magnitude(WeightMatrix m, float[] x, int j, int r)
     {
@@ -68,9 +52,9 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
         int columns = blocks * 32;
         (_, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: rows + blocks);
         Assert.True(m.IsInterleaved);
-        foreach (bool wide in Widths)
+        foreach (bool wide in Widths.All)
         {
-            AtWidth(wide, () => FastEqualsScalarTwin(m, rows, blocks));
+            Widths.At(wide, () => FastEqualsScalarTwin(m, rows, blocks));
         }
         GC.KeepAlive(keep);
     }
@@ -109,10 +93,10 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
         {
             float[] x = QuantTestData.Random(n * columns, 22 + n, 2f);
             var results = new List<float[]>();
-            foreach (bool wide in Widths)
+            foreach (bool wide in Widths.All)
             {
                 var y = new float[n * rows];
-                AtWidth(wide, () => m.MatMul(x, n, y, _pool));
+                Widths.At(wide, () => m.MatMul(x, n, y, _pool));
                 results.Add(y);
             }
             foreach (float[] y in results) Assert.Equal(results[0], y);

@@ -18,11 +18,7 @@ public sealed unsafe partial class WeightMatrix
         fixed (float* xp = x)
         fixed (float* yp = y)
         {
-            for (int j = 0; j < n; j++)
-            {
-                acts[j] = ActivationQuantizer.Layout(Activation, xp + (long)j * Columns, scratch + (long)j * actBytes, Columns);
-                ActivationQuantizer.Quantize(Activation, acts[j], Columns);
-            }
+            QuantizeRows(xp, n, scratch, actBytes, acts, pool);
             int groups = Rows / Q4_0x16.GroupRows;
             var job = new InterleavedJob
             {

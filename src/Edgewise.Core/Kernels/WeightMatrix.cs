@@ -244,11 +244,7 @@ public sealed unsafe partial class WeightMatrix
         fixed (float* xp = x)
         fixed (float* yp = y)
         {
-            for (int j = 0; j < n; j++)
-            {
-                ActivationRow row = ActivationQuantizer.Layout(Activation, xp + (long)j * Columns, scratch + (long)j * actBytes, Columns);
-                ActivationQuantizer.Quantize(Activation, row, Columns);
-            }
+            QuantizeRows(xp, n, scratch, actBytes, null, pool);
             var job = new MatMulJob
             {
                 Weights = _data,
@@ -266,6 +262,38 @@ public sealed unsafe partial class WeightMatrix
                 Fast = fast,
             };
             pool.Run(ref job, (Rows + job.RowsPerItem - 1) / job.RowsPerItem);
+        }
+    }
+
+    /// <summary>
+    /// Quantizes activation rows x[0..n) into <paramref name="scratch"/> (<paramref name="stride"/> bytes a row), and
+    /// fills their descriptors when <paramref name="descriptors"/> is given. A prompt chunk's rows are split over the
+    /// pool: on the caller alone they kept the other threads waiting (about 3% of a Gemma 3n prompt).
+    /// </summary>
+    private void QuantizeRows(float* x, int n, byte* scratch, int stride, ActivationRow* descriptors, WorkerPool pool)
+    {
+        var job = new QuantizeJob { Kind = Activation, Columns = Columns, X = x, Scratch = scratch, Stride = stride, Descriptors = descriptors };
+        // Quantizing costs a few float operations per value.
+        pool.RunRanges(ref job, n, 4L * Columns);
+    }
+
+    private readonly struct QuantizeJob : IRangeJob
+    {
+        public ActivationKind Kind { get; init; }
+        public int Columns { get; init; }
+        public float* X { get; init; }
+        public byte* Scratch { get; init; }
+        public int Stride { get; init; }
+        public ActivationRow* Descriptors { get; init; }
+
+        public void Execute(int start, int end)
+        {
+            for (int j = start; j < end; j++)
+            {
+                ActivationRow row = ActivationQuantizer.Layout(Kind, X + (long)j * Columns, Scratch + (long)j * Stride, Columns);
+                ActivationQuantizer.Quantize(Kind, row, Columns);
+                if (Descriptors != null) Descriptors[j] = row;
+            }
         }
     }
 

@@ -122,6 +122,33 @@ public sealed unsafe class WeightMatrixTests : IDisposable
         GC.KeepAlive(keep);
     }
 
+    /// <summary>
+    /// A batch whose activation rows are quantized across the pool (every split allowed) computes what one matvec per
+    /// row computes, plain and (Q4_0) interleaved.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(Types))]
+    public void MatMulWithRowsQuantizedOnThePoolEqualsOneMatVecPerRow(GgmlType type)
+    {
+        const int rows = 64, columns = 256, n = 9;
+        using var pool = new WorkerPool(2) { MinRangeWork = 0 };
+        (WeightMatrix plain, byte[] keep, _) = Build(type, rows, columns, seed: 19);
+        WeightMatrix[] matrices = type == GgmlType.Q4_0 ? [plain, plain.Interleave()] : [plain];
+        float[] x = QuantTestData.Random(n * columns, 20);
+        foreach (WeightMatrix m in matrices)
+        {
+            var batched = new float[n * rows];
+            m.MatMul(x, n, batched, pool);
+            var single = new float[rows];
+            for (int j = 0; j < n; j++)
+            {
+                m.MatVec(x.AsSpan(j * columns, columns), single, WorkerPool.Inline);
+                Assert.Equal(single, batched.AsSpan(j * rows, rows).ToArray());
+            }
+        }
+        GC.KeepAlive(keep);
+    }
+
     [Fact]
     public void SliceRowsAndGatherRowSeeTheRightBytes()
     {

@@ -19,8 +19,9 @@ namespace Edgewise.Core.Kernels;
 public static unsafe class AttentionTiles
 {
     /// <summary>
-    /// Whether the tiles use 512-bit registers (AVX-512) or 256-bit ones (AVX). Settable so tests run both paths on a
-    /// machine that has AVX-512.
+    /// Whether the tiles use 512-bit registers (AVX-512) or 256-bit ones (AVX2 + FMA; the value sums then take
+    /// <see cref="Ops.AddWeightedRows(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float})"/> per
+    /// head). Settable so tests run both paths on a machine that has AVX-512.
     /// </summary>
     internal static bool Wide { get; set; } = Avx512F.IsSupported && Vector512.IsHardwareAccelerated;
 
@@ -59,7 +60,7 @@ public static unsafe class AttentionTiles
         {
             int c = 0, rowBytes = dim * sizeof(float);
             bool wide = fast && heads % 4 == 0 && dim % 16 == 0 && Wide;
-            if (wide || (fast && heads % 4 == 0 && dim % 8 == 0 && Avx.IsSupported))
+            if (wide || (fast && heads % 4 == 0 && dim % 8 == 0 && Fma.IsSupported))
             {
                 for (; c + 4 <= count; c += 4)
                 {

@@ -42,10 +42,11 @@ step "Core tests with DOTNET_EnableHWIntrinsic=0"
 DOTNET_EnableHWIntrinsic=0 dotnet test tests/Edgewise.Core.Tests -c Release --no-build -nologo --blame-hang-timeout 5m \
     --logger "trx;LogFilePrefix=nointrinsics" --results-directory "$results" || status=1
 
-# The interleaved Q4_0 kernels take a byte's high nibble with GFNI where the CPU has it: run them once more without.
-step "Interleaved Q4_0 kernel tests with DOTNET_EnableGFNI=0"
+# The 4-bit kernels take a byte's high nibble with GFNI where the CPU has it (Kernels/Nibbles): run the kernel tests
+# once more without.
+step "Kernel tests with DOTNET_EnableGFNI=0"
 DOTNET_EnableGFNI=0 dotnet test tests/Edgewise.Core.Tests -c Release --no-build -nologo --blame-hang-timeout 5m \
-    --filter "FullyQualifiedName~InterleavedQ4_0Tests" \
+    --filter "FullyQualifiedName~Edgewise.Core.Tests.Kernels" \
     --logger "trx;LogFilePrefix=nogfni" --results-directory "$results" || status=1
 
 passed=0; failed=0

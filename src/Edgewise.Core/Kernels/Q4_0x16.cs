@@ -162,27 +162,6 @@ internal static unsafe class Q4_0x16
         }
     }
 
-    /// <summary>
-    /// The GF(2) affine map whose 8x8 bit matrix moves bits 4-7 of each byte to bits 0-3 and clears the rest:
-    /// <c>gf2p8affineqb</c> with it takes a byte's high nibble in one instruction, where shift and mask take two.
-    /// Row i of the matrix (byte 7 - i of the qword) selects the input bits summed into output bit i.
-    /// </summary>
-    private const ulong HighNibbleMatrix = 0x10_20_40_80_00_00_00_00;
-
-    /// <summary>The high nibble of every byte: one GFNI affine transform, or a 16-bit shift and a mask.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<byte> High512(Vector512<byte> c, Vector512<byte> mask)
-        => Gfni.V512.IsSupported
-            ? Gfni.V512.GaloisFieldAffineTransform(c, Vector512.Create(HighNibbleMatrix).AsByte(), 0)
-            : Avx512BW.ShiftRightLogical(c.AsUInt16(), 4).AsByte() & mask;
-
-    /// <summary><see cref="High512"/> for 256-bit registers.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<byte> High256(Vector256<byte> c, Vector256<byte> mask)
-        => Gfni.V256.IsSupported
-            ? Gfni.V256.GaloisFieldAffineTransform(c, Vector256.Create(HighNibbleMatrix).AsByte(), 0)
-            : Avx2.ShiftRightLogical(c.AsUInt16(), 4).AsByte() & mask;
-
     // ---- 512-bit: a group in one register ----
 
     /// <summary>The sixteen rows' fp16 scales at <paramref name="block"/>, widened without their 2^112 rebias (see <see cref="RowDot.HalfScalesUnbiased"/>).</summary>
@@ -220,10 +199,10 @@ internal static unsafe class Q4_0x16
     {
         Vector512<byte> c0 = Vector512.Load(w + ScaleBytes), c1 = Vector512.Load(w + ScaleBytes + ChunkBytes);
         Vector512<byte> c2 = Vector512.Load(w + ScaleBytes + 2 * ChunkBytes), c3 = Vector512.Load(w + ScaleBytes + 3 * ChunkBytes);
-        Vector512<int> d = Dot512(c0 & mask, High512(c0, mask),
-            c1 & mask, High512(c1, mask),
-            c2 & mask, High512(c2, mask),
-            c3 & mask, High512(c3, mask), x, low, high);
+        Vector512<int> d = Dot512(c0 & mask, Nibbles.High(c0),
+            c1 & mask, Nibbles.High(c1),
+            c2 & mask, Nibbles.High(c2),
+            c3 & mask, Nibbles.High(c3), x, low, high);
         // Nibbles are stored as q + 8: subtract 8 · Σx (exact, in int). The weight scales meet the activation scale
         // that carries their 2^112 rebias: exact powers of two, so each lane rounds as d_w · d_x does.
         d -= Vector512.Create(offsetSum);
@@ -257,10 +236,10 @@ internal static unsafe class Q4_0x16
     {
         Vector512<byte> c0 = Vector512.Load(w + ScaleBytes), c1 = Vector512.Load(w + ScaleBytes + ChunkBytes);
         Vector512<byte> c2 = Vector512.Load(w + ScaleBytes + 2 * ChunkBytes), c3 = Vector512.Load(w + ScaleBytes + 3 * ChunkBytes);
-        Vector512<byte> lo0 = c0 & mask, hi0 = High512(c0, mask);
-        Vector512<byte> lo1 = c1 & mask, hi1 = High512(c1, mask);
-        Vector512<byte> lo2 = c2 & mask, hi2 = High512(c2, mask);
-        Vector512<byte> lo3 = c3 & mask, hi3 = High512(c3, mask);
+        Vector512<byte> lo0 = c0 & mask, hi0 = Nibbles.High(c0);
+        Vector512<byte> lo1 = c1 & mask, hi1 = Nibbles.High(c1);
+        Vector512<byte> lo2 = c2 & mask, hi2 = Nibbles.High(c2);
+        Vector512<byte> lo3 = c3 & mask, hi3 = Nibbles.High(c3);
         Vector512<float> ws = UnbiasedScales512(w);
         // The same operations as Block512, in the same order, so each lane equals the single-row result exactly.
         Vector512<int> d = Dot512(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, acts[0].Qs, low, high) - Vector512.Create(acts[0].OffsetSums[b]);
@@ -320,10 +299,10 @@ internal static unsafe class Q4_0x16
     {
         Vector256<byte> c0 = Avx.LoadVector256(q), c1 = Avx.LoadVector256(q + ChunkBytes);
         Vector256<byte> c2 = Avx.LoadVector256(q + 2 * ChunkBytes), c3 = Avx.LoadVector256(q + 3 * ChunkBytes);
-        Vector256<int> d = Dot256(c0 & mask, High256(c0, mask),
-            c1 & mask, High256(c1, mask),
-            c2 & mask, High256(c2, mask),
-            c3 & mask, High256(c3, mask), x, low, high);
+        Vector256<int> d = Dot256(c0 & mask, Nibbles.High(c0),
+            c1 & mask, Nibbles.High(c1),
+            c2 & mask, Nibbles.High(c2),
+            c3 & mask, Nibbles.High(c3), x, low, high);
         d -= Vector256.Create(offsetSum);
         Vector256<float> scales = UnbiasedScales256(s) * Vector256.Create(rebiasedScale);
         return Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), scales, acc);
@@ -353,10 +332,10 @@ internal static unsafe class Q4_0x16
     {
         Vector256<byte> c0 = Avx.LoadVector256(q), c1 = Avx.LoadVector256(q + ChunkBytes);
         Vector256<byte> c2 = Avx.LoadVector256(q + 2 * ChunkBytes), c3 = Avx.LoadVector256(q + 3 * ChunkBytes);
-        Vector256<byte> lo0 = c0 & mask, hi0 = High256(c0, mask);
-        Vector256<byte> lo1 = c1 & mask, hi1 = High256(c1, mask);
-        Vector256<byte> lo2 = c2 & mask, hi2 = High256(c2, mask);
-        Vector256<byte> lo3 = c3 & mask, hi3 = High256(c3, mask);
+        Vector256<byte> lo0 = c0 & mask, hi0 = Nibbles.High(c0);
+        Vector256<byte> lo1 = c1 & mask, hi1 = Nibbles.High(c1);
+        Vector256<byte> lo2 = c2 & mask, hi2 = Nibbles.High(c2);
+        Vector256<byte> lo3 = c3 & mask, hi3 = Nibbles.High(c3);
         Vector256<float> ws = UnbiasedScales256(s);
         Vector256<int> d = Dot256(lo0, hi0, lo1, hi1, lo2, hi2, lo3, hi3, acts[0].Qs, low, high) - Vector256.Create(acts[0].OffsetSums[b]);
         acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), ws * Vector256.Create(acts[0].RebiasedScales[b]), acc0);

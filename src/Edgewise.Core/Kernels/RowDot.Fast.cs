@@ -240,7 +240,7 @@ internal static unsafe partial class RowDot
         Vector128<byte> lowMask = Vector128.Create((byte)0x0F);
         Vector128<byte> raw = Sse2.LoadVector128(quants);
         Vector128<byte> low = raw & lowMask;
-        Vector128<byte> high = Sse2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
+        Vector128<byte> high = Nibbles.High(raw);
         return DotU8S8(Vector256.Create(low, high), Avx.LoadVector256(x));
     }
 
@@ -273,7 +273,7 @@ internal static unsafe partial class RowDot
     private static Vector256<byte> UnpackQ4BlockPair(Vector128<byte> first, Vector128<byte> second, Vector256<byte> lowMask, out Vector256<byte> high)
     {
         Vector256<byte> raw = Vector256.Create(first, second);
-        high = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
+        high = Nibbles.High(raw);
         return raw & lowMask;
     }
 

@@ -12,7 +12,7 @@ internal static unsafe partial class RowDot
     {
         Vector128<byte> lowMask = Vector128.Create((byte)0x0F);
         Vector128<byte> raw = Sse2.LoadVector128(quants);
-        return Vector256.Create(raw & lowMask, Sse2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask);
+        return Vector256.Create(raw & lowMask, Nibbles.High(raw));
     }
 
     /// <summary>

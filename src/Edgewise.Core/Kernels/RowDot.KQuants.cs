@@ -38,7 +38,7 @@ internal static unsafe partial class RowDot
         Vector256<byte> lowMask = Vector256.Create((byte)0x0F);
         Vector256<byte> raw = Avx.LoadVector256(q + 32 * pair);
         Vector256<byte> v0 = raw & lowMask;
-        Vector256<byte> v1 = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
+        Vector256<byte> v1 = Nibbles.High(raw);
         if (fifthBit)
         {
             // Sub-block s takes its fifth bit from bit s of qh[l].
@@ -127,8 +127,8 @@ internal static unsafe partial class RowDot
                 // Stored values are q + 32 in 0..63 (unsigned); the -32 comes back through the per-16 sums.
                 Vector256<byte> v0 = (l0 & lowMask) | Avx2.ShiftLeftLogical((h & twoBits).AsUInt16(), 4).AsByte();
                 Vector256<byte> v1 = (l1 & lowMask) | Avx2.ShiftLeftLogical((Avx2.ShiftRightLogical(h.AsUInt16(), 2).AsByte() & twoBits).AsUInt16(), 4).AsByte();
-                Vector256<byte> v2 = (Avx2.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & lowMask) | Avx2.ShiftLeftLogical((Avx2.ShiftRightLogical(h.AsUInt16(), 4).AsByte() & twoBits).AsUInt16(), 4).AsByte();
-                Vector256<byte> v3 = (Avx2.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & lowMask) | Avx2.ShiftLeftLogical((Avx2.ShiftRightLogical(h.AsUInt16(), 6).AsByte() & twoBits).AsUInt16(), 4).AsByte();
+                Vector256<byte> v2 = Nibbles.High(l0) | Avx2.ShiftLeftLogical((Avx2.ShiftRightLogical(h.AsUInt16(), 4).AsByte() & twoBits).AsUInt16(), 4).AsByte();
+                Vector256<byte> v3 = Nibbles.High(l1) | Avx2.ShiftLeftLogical((Avx2.ShiftRightLogical(h.AsUInt16(), 6).AsByte() & twoBits).AsUInt16(), 4).AsByte();
                 Vector256<short> scales16 = WidenScales(Unsafe.ReadUnaligned<ulong>(sc), signed: true);
                 blockDot += ScaledDot(v0, Avx.LoadVector256(x), SelectScales(scales16, 0, 1));
                 blockDot += ScaledDot(v1, Avx.LoadVector256(x + 32), SelectScales(scales16, 2, 3));

@@ -18,7 +18,7 @@ internal static unsafe partial class RowDot
         Vector256<byte> lowMask = Vector256.Create((byte)0x0F);
         Vector256<byte> raw = Avx.LoadVector256(q + 32 * pair);
         Vector256<byte> v0 = raw & lowMask;
-        Vector256<byte> v1 = Avx2.ShiftRightLogical(raw.AsUInt16(), 4).AsByte() & lowMask;
+        Vector256<byte> v1 = Nibbles.High(raw);
         Vector256<short> s0 = SelectScales(scales16, 2 * pair, 2 * pair), s1 = SelectScales(scales16, 2 * pair + 1, 2 * pair + 1);
         int x = o + 64 * pair;
         d0 += ScaledDot(v0, Avx.LoadVector256(acts[0].Qs + x), s0) + ScaledDot(v1, Avx.LoadVector256(acts[0].Qs + x + 32), s1);
@@ -84,8 +84,8 @@ internal static unsafe partial class RowDot
                 // Stored values are q + 32 in 0..63 (unsigned); the -32 comes back through the per-16 sums.
                 Vector256<byte> v0 = (l0 & lowMask) | Avx2.ShiftLeftLogical((h & twoBits).AsUInt16(), 4).AsByte();
                 Vector256<byte> v1 = (l1 & lowMask) | Avx2.ShiftLeftLogical((Avx2.ShiftRightLogical(h.AsUInt16(), 2).AsByte() & twoBits).AsUInt16(), 4).AsByte();
-                Vector256<byte> v2 = (Avx2.ShiftRightLogical(l0.AsUInt16(), 4).AsByte() & lowMask) | Avx2.ShiftLeftLogical((Avx2.ShiftRightLogical(h.AsUInt16(), 4).AsByte() & twoBits).AsUInt16(), 4).AsByte();
-                Vector256<byte> v3 = (Avx2.ShiftRightLogical(l1.AsUInt16(), 4).AsByte() & lowMask) | Avx2.ShiftLeftLogical((Avx2.ShiftRightLogical(h.AsUInt16(), 6).AsByte() & twoBits).AsUInt16(), 4).AsByte();
+                Vector256<byte> v2 = Nibbles.High(l0) | Avx2.ShiftLeftLogical((Avx2.ShiftRightLogical(h.AsUInt16(), 4).AsByte() & twoBits).AsUInt16(), 4).AsByte();
+                Vector256<byte> v3 = Nibbles.High(l1) | Avx2.ShiftLeftLogical((Avx2.ShiftRightLogical(h.AsUInt16(), 6).AsByte() & twoBits).AsUInt16(), 4).AsByte();
                 Vector256<short> scales16 = WidenScales(Unsafe.ReadUnaligned<ulong>(sc), signed: true);
                 Vector256<short> s0 = SelectScales(scales16, 0, 1), s1 = SelectScales(scales16, 2, 3);
                 Vector256<short> s2 = SelectScales(scales16, 4, 5), s3 = SelectScales(scales16, 6, 7);

@@ -58,32 +58,38 @@ internal static unsafe class Q4_0x16
             {
                 byte* group = data + (long)g * groupBytes;
                 Buffer.MemoryCopy(group, copy, groupBytes, groupBytes);
-                for (int b = 0; b < blocks; b++)
-                {
-                    byte* dst = group + b * GroupBlockBytes;
-                    byte* src = copy + b * 18;
-                    int rowStride = blocks * 18;
-                    for (int r = 0; r < GroupRows; r++) ((ushort*)dst)[r] = *(ushort*)(src + r * rowStride);
-                    if (vector)
-                    {
-                        for (int quarter = 0; quarter < 4; quarter++)
-                        {
-                            TransposeQuants(src + 2 + quarter * 4 * rowStride, rowStride, dst + ScaleBytes + quarter * 16);
-                        }
-                    }
-                    else
-                    {
-                        for (int r = 0; r < GroupRows; r++)
-                        {
-                            for (int c = 0; c < 4; c++) *(uint*)(dst + ScaleBytes + ChunkBytes * c + 4 * r) = *(uint*)(src + r * rowStride + 2 + 4 * c);
-                        }
-                    }
-                }
+                InterleaveGroup(copy, group, blocks, vector);
             }
         }
         finally
         {
             NativeMemory.Free(copy);
+        }
+    }
+
+    /// <summary>Sixteen ggml Q4_0 rows at <paramref name="src"/> into one interleaved group at <paramref name="dst"/> (same size, not overlapping).</summary>
+    public static void InterleaveGroup(byte* src, byte* dst, int blocks) => InterleaveGroup(src, dst, blocks, Sse2.IsSupported);
+
+    private static void InterleaveGroup(byte* src, byte* dst, int blocks, bool vector)
+    {
+        int rowStride = blocks * 18;
+        for (int b = 0; b < blocks; b++, dst += GroupBlockBytes, src += 18)
+        {
+            for (int r = 0; r < GroupRows; r++) ((ushort*)dst)[r] = *(ushort*)(src + r * rowStride);
+            if (vector)
+            {
+                for (int quarter = 0; quarter < 4; quarter++)
+                {
+                    TransposeQuants(src + 2 + quarter * 4 * rowStride, rowStride, dst + ScaleBytes + quarter * 16);
+                }
+            }
+            else
+            {
+                for (int r = 0; r < GroupRows; r++)
+                {
+                    for (int c = 0; c < 4; c++) *(uint*)(dst + ScaleBytes + ChunkBytes * c + 4 * r) = *(uint*)(src + r * rowStride + 2 + 4 * c);
+                }
+            }
         }
     }
 

@@ -6,7 +6,9 @@ using Edgewise.Core.Threading;
 namespace Edgewise.Core.Kernels;
 
 // Matrix products over Q4_0 rows interleaved sixteen at a time (Q4_0x16): work items are runs of 16-row groups, and
-// within a group every activation row of the batch passes over the group's blocks while they sit in L1.
+// within a group every activation row of the batch passes over the group's blocks while they sit in L1. A plain
+// matrix that InterleavesBatches comes here for prompt batches too: each group is interleaved into a per-thread
+// buffer first (a plain group's 16 rows occupy the same bytes as an interleaved group).
 public sealed unsafe partial class WeightMatrix
 {
     private void MatMulInterleaved(ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool, bool fast, int actBytes)
@@ -33,6 +35,7 @@ public sealed unsafe partial class WeightMatrix
                 Y = yp,
                 GroupsPerItem = Math.Max(1, RowsPerItem(Rows, n, pool.ThreadCount, RowBytes) / Q4_0x16.GroupRows),
                 Fast = fast && RowDot.HasFastPath,
+                RepackGroups = !IsInterleaved,
             };
             pool.Run(ref job, (groups + job.GroupsPerItem - 1) / job.GroupsPerItem);
         }
@@ -51,6 +54,7 @@ public sealed unsafe partial class WeightMatrix
         public float* Y;
         public int GroupsPerItem;
         public bool Fast;
+        public bool RepackGroups;   // plain rows: interleave each group into the thread's buffer first
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Execute(int item)
@@ -67,11 +71,33 @@ public sealed unsafe partial class WeightMatrix
                 Q4_0x16.FastGroups(Weights + first * GroupBytes, GroupBytes, end - first, Blocks, Acts[0], Y + first * Q4_0x16.GroupRows);
                 return;
             }
+            byte* buffer = RepackGroups ? GroupBuffer(GroupBytes) : null;
             for (int g = first; g < end; g++)
             {
-                Q4_0x16.Fast(Weights + g * GroupBytes, Blocks, Acts, N, Y + g * Q4_0x16.GroupRows, Rows);
+                byte* group = Weights + g * GroupBytes;
+                if (RepackGroups)
+                {
+                    Q4_0x16.InterleaveGroup(group, buffer, Blocks);
+                    group = buffer;
+                }
+                Q4_0x16.Fast(group, Blocks, Acts, N, Y + g * Q4_0x16.GroupRows, Rows);
             }
         }
+
+        /// <summary>This thread's buffer for one interleaved group, grown on demand and kept (a few tens of KiB).</summary>
+        private static byte* GroupBuffer(long bytes)
+        {
+            if (t_groupBytes < bytes)
+            {
+                NativeMemory.Free(t_group);
+                t_group = (byte*)NativeMemory.Alloc((nuint)bytes);
+                t_groupBytes = bytes;
+            }
+            return t_group;
+        }
+
+        [ThreadStatic] private static byte* t_group;
+        [ThreadStatic] private static long t_groupBytes;
 
         /// <summary>The scalar twin: each row back in ggml layout, then the plain Q4_0 reference dot.</summary>
         private readonly void Scalar(int firstGroup, int endGroup)

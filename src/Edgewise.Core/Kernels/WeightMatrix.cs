@@ -49,6 +49,23 @@ public sealed unsafe partial class WeightMatrix
     /// </summary>
     public bool IsInterleaved { get; }
 
+    /// <summary>
+    /// True when prompt-sized batches (<see cref="InterleavedBatchRows"/> rows or more) through this plain Q4_0 matrix
+    /// interleave each 16-row group on the fly into a per-thread buffer and take the interleaved kernel, where the
+    /// plain batch kernel runs at about half its speed. For matrices that must stay plain because single rows are
+    /// gathered from them (Gemma 3n's activation-sparse up projections). Such a batch's results can differ from
+    /// <see cref="MatVec"/>'s in the last bits (another summation order). See <see cref="WithInterleavedBatches"/>.
+    /// </summary>
+    public bool InterleavesBatches { get; private init; }
+
+    /// <summary>Activation rows from which <see cref="InterleavesBatches"/> applies: the repack of a group is then paid for many times over.</summary>
+    public const int InterleavedBatchRows = 16;
+
+    /// <summary>This matrix (same bytes) with <see cref="InterleavesBatches"/> set, when it is plain Q4_0 that can be interleaved; otherwise itself.</summary>
+    public WeightMatrix WithInterleavedBatches() => CanInterleave && !IsInterleaved
+        ? new WeightMatrix(Name, Type, _data, Rows, Columns, _owner) { InterleavesBatches = true }
+        : this;
+
     /// <summary>True when <see cref="Interleave"/> would repack this matrix (Q4_0 with a multiple of sixteen rows).</summary>
     public bool CanInterleave => Type == GgmlType.Q4_0 && Q4_0x16.Fits(Rows);
 
@@ -235,7 +252,7 @@ public sealed unsafe partial class WeightMatrix
         if (Rows == 0) return;
 
         int actBytes = ActivationQuantizer.BytesPerRow(Activation, Columns);
-        if (IsInterleaved)
+        if (IsInterleaved || (InterleavesBatches && n >= InterleavedBatchRows && fast && RowDot.HasFastPath))
         {
             MatMulInterleaved(x, n, y, pool, fast, actBytes);
             return;

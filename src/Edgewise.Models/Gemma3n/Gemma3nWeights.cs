@@ -227,8 +227,9 @@ public sealed class Gemma3nWeights
             PostAttentionNorm = r.Vector(B(N.PostAttentionNorm), h),
             FfnNorm = r.Vector(B(N.FfnNorm), h),
             Gate = r.Matrix(B(N.FfnGate), ffn, h),
-            // The sparse decode reads the surviving rows of Up (MatVecRows): ggml rows, never interleaved.
-            Up = c.IsSparse(i) ? r.RowSparseMatrix(B(N.FfnUp), ffn, h) : r.Matrix(B(N.FfnUp), ffn, h),
+            // The sparse decode reads the surviving rows of Up (MatVecRows): ggml rows, never interleaved; prompt batches
+            // interleave its groups on the fly (about half the time of the plain batch kernel).
+            Up = c.IsSparse(i) ? r.RowSparseMatrix(B(N.FfnUp), ffn, h).WithInterleavedBatches() : r.Matrix(B(N.FfnUp), ffn, h),
             Down = down,
             PostFfwNorm = r.Vector(B(N.PostFfwNorm), h),
             LaurelLeft = r.Matrix(B(N.LaurelLeft), rank, h),

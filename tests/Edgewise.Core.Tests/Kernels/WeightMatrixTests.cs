@@ -149,6 +149,36 @@ public sealed unsafe class WeightMatrixTests : IDisposable
         GC.KeepAlive(keep);
     }
 
+    /// <summary>
+    /// A plain Q4_0 matrix that interleaves its batches computes prompt-sized batches exactly as the interleaved copy
+    /// does (the same kernel on the same groups), smaller batches and single rows as the plain matrix does, and its
+    /// bytes stay plain.
+    /// </summary>
+    [Fact]
+    public void InterleavedBatchesOfAPlainMatrixEqualTheInterleavedCopy()
+    {
+        const int rows = 48, columns = 320;
+        (WeightMatrix plain, byte[] keep, _) = Build(GgmlType.Q4_0, rows, columns, seed: 23);
+        byte[] before = (byte[])keep.Clone();
+        WeightMatrix batched = plain.WithInterleavedBatches(), interleaved = plain.Interleave();
+        Assert.True(batched.InterleavesBatches);
+        Assert.False(batched.IsInterleaved);
+        foreach (int n in new[] { WeightMatrix.InterleavedBatchRows, 21, WeightMatrix.InterleavedBatchRows - 1 })
+        {
+            float[] x = QuantTestData.Random(n * columns, 24 + n);
+            var actual = new float[n * rows];
+            var expected = new float[n * rows];
+            batched.MatMul(x, n, actual, _pool);
+            (n >= WeightMatrix.InterleavedBatchRows ? interleaved : plain).MatMul(x, n, expected, _pool);
+            Assert.Equal(expected, actual);
+        }
+        Assert.Equal(before, keep);
+        Assert.Same(interleaved, interleaved.WithInterleavedBatches());
+        (WeightMatrix q8, byte[] keep8, _) = Build(GgmlType.Q8_0, rows, columns, seed: 25);
+        Assert.Same(q8, q8.WithInterleavedBatches());
+        GC.KeepAlive(keep8);
+    }
+
     [Fact]
     public void SliceRowsAndGatherRowSeeTheRightBytes()
     {

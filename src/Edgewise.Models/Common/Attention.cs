@@ -11,7 +11,8 @@ namespace Edgewise.Models.Common;
 /// key, and one work item takes one (row, KV head, segment), all the query heads of the group at once, so each key
 /// and value row is read from memory once per group instead of once per head, and a single decode row still spreads
 /// over every core. Within a segment the softmax streams over chunks of keys (running max and sum, rescaled once per
-/// chunk; vectorized exponentials; value rows summed with the accumulator in registers, <see cref="Ops.AddWeightedRows"/>).
+/// chunk; vectorized exponentials); a chunk's scores and value sums are register tiles of four heads
+/// (<see cref="AttentionTiles"/>), which also prefetch the key and value rows.
 /// A second pass merges each head's segments in order. Segments depend only on a row's position, never on the thread
 /// count or on how many rows share the call, so a prompt row and the decode step at the same position agree bit for bit.
 /// </para>

@@ -14,7 +14,7 @@ public sealed unsafe class WeightMatrixTests : IDisposable
     public void Dispose() => _pool.Dispose();
 
     /// <summary>A quantized matrix in pinned memory, kept alive by the returned array.</summary>
-    private static (WeightMatrix Matrix, byte[] Bytes, float[] Dequantized) Build(GgmlType type, int rows, int columns, int seed)
+    internal static (WeightMatrix Matrix, byte[] Bytes, float[] Dequantized) Build(GgmlType type, int rows, int columns, int seed)
     {
         float[] values = QuantTestData.Random(rows * columns, seed);
         byte[] bytes = GC.AllocateArray<byte>((int)Quantizer.QuantizedBytes(type, values.Length), pinned: true);

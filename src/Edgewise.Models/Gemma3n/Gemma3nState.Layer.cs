@@ -1,3 +1,4 @@
+using Edgewise.Core.Kernels;
 using Edgewise.Models.Common;
 
 namespace Edgewise.Models.Gemma3n;
@@ -9,12 +10,26 @@ public sealed partial class Gemma3nState
     /// <c>Gemma3nTextAttention</c>): k_norm then RoPE on K; V gets a weightless RMS norm and no RoPE. Input:
     /// <c>_xn</c> at absolute rows.
     /// </summary>
-    private void StoreKv(int il, Gemma3nLayerWeights lw, int row0, int t)
+    /// <returns>True when the queries of the chunk's rows were computed too (a decode row: see <see cref="AttentionBlock"/>).</returns>
+    private bool StoreKv(int il, Gemma3nLayerWeights lw, int row0, int t)
     {
         int kvw = _c.KvHeadCount * _c.HeadDim, rows = t - row0, h = _c.HiddenSize;
-        lw.K!.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _k.AsSpan(0, rows * kvw), _pool);   // [rows, nKV·D]
-        lw.V!.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _v.AsSpan(0, rows * kvw), _pool);   // [rows, nKV·D]
+        ReadOnlySpan<float> x = _xn.AsSpan(row0 * h, rows * h);
+        bool withQueries = rows == 1;
+        if (withQueries)
+        {
+            // A decode row: the queries join the keys' and values' pass (same input, one hand-off to the pool).
+            // The attention block then sees the same row0: a one-row chunk is never trimmed, only ended.
+            int qw = _c.HeadCount * _c.HeadDim;
+            WeightMatrix.MatVecShared(x, _pool, lw.Q, _q.AsSpan(0, qw), lw.K!, _k.AsSpan(0, kvw), lw.V!, _v.AsSpan(0, kvw));
+        }
+        else
+        {
+            lw.K!.MatMul(x, rows, _k.AsSpan(0, rows * kvw), _pool);   // [rows, nKV·D]
+            lw.V!.MatMul(x, rows, _v.AsSpan(0, rows * kvw), _pool);   // [rows, nKV·D]
+        }
         ForRows(RowStep.KeysValues, lw, il, row0, rows, 6L * kvw);
+        return withQueries;
     }
 
     /// <summary>k_norm + RoPE on K, v_norm on V, then the cache store, for chunk rows row0 + [start, end).</summary>
@@ -56,10 +71,11 @@ public sealed partial class Gemma3nState
     /// Queries, attention over the (own or shared) cache, output projection and post-norm, then
     /// <c>z = (a + attn + laurel) / √2</c> into <c>_z</c> [rows, H] (a = the un-normed active prediction).
     /// </summary>
-    private void AttentionBlock(int il, Gemma3nLayerWeights lw, int row0, int t)
+    /// <param name="queriesReady">True when <see cref="StoreKv"/> already computed the queries of these rows.</param>
+    private void AttentionBlock(int il, Gemma3nLayerWeights lw, int row0, int t, bool queriesReady)
     {
         int d = _c.HeadDim, nh = _c.HeadCount, qw = nh * d, rows = t - row0, h = _c.HiddenSize;
-        lw.Q.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _q.AsSpan(0, rows * qw), _pool);   // [rows, nH·D]
+        if (!queriesReady) lw.Q.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _q.AsSpan(0, rows * qw), _pool);   // [rows, nH·D]
         ForRows(RowStep.Queries, lw, il, row0, rows, 4L * qw);
         bool full = _c.LayerKinds[il] == LayerKind.Full;
         // Scale 1.0: the q/k norms set the logit magnitude (HF `self.scaling = 1.0`).
@@ -130,6 +146,13 @@ public sealed partial class Gemma3nState
     {
         int h = _c.HiddenSize, ffn = _c.FfnWidths[il];
         ReadOnlySpan<float> u = _xn.AsSpan(0, rows * h);
+        if (rows == 1 && !_c.IsSparse(il))
+        {
+            // A dense decode row: gate, up and the GeGLU in one parallel pass.
+            WeightMatrix.GeGluMatVec(u, _pool, lw.Gate, lw.Up, _gate.AsSpan(0, ffn), _up.AsSpan(0, ffn));   // [I]
+            lw.Down.MatVec(_gate.AsSpan(0, ffn), _branch.AsSpan(0, h), _pool);                               // [H]
+            return;
+        }
         lw.Gate.MatMul(u, rows, _gate.AsSpan(0, rows * ffn), _pool);   // [rows, I]
         lw.Up.MatMul(u, rows, _up.AsSpan(0, rows * ffn), _pool);       // [rows, I]
         if (_c.IsSparse(il))

@@ -149,14 +149,14 @@ public sealed partial class Gemma3nState : ChunkedModelState
             Predict(lw, row0, t);
             // [rows, H] attention input: the normed active prediction
             ForRows(RowStep.AttentionNorm, lw, il, row0, t - row0, 2 * _c.HiddenSize);
-            if (_c.OwnsKv(il)) StoreKv(il, lw, row0, t);
+            bool queriesReady = _c.OwnsKv(il) && StoreKv(il, lw, row0, t);
             if (il == trimLayer && outputFrom > row0)
             {
                 row0 = outputFrom;
                 if (row0 == t) break;   // no logits wanted from this chunk: the cache is complete
             }
             Laurel(lw, row0, t);
-            AttentionBlock(il, lw, row0, t);
+            AttentionBlock(il, lw, row0, t, queriesReady);
             FeedForward(il, lw, row0, t);
             Correct(lw, row0, t);
             PerLayerBranch(il, lw, row0, t);

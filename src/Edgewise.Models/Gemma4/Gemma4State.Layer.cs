@@ -1,3 +1,4 @@
+using Edgewise.Core.Kernels;
 using Edgewise.Models.Common;
 
 namespace Edgewise.Models.Gemma4;
@@ -9,14 +10,28 @@ public sealed partial class Gemma4State
     /// <c>Gemma4TextAttention.forward</c>: k_norm then RoPE on K; V (the raw K projection on k_eq_v layers) gets a
     /// weightless RMS norm and no RoPE.
     /// </summary>
-    private void StoreKv(int il, Gemma4LayerWeights lw, int row0, int t)
+    /// <returns>True when the queries of the chunk's rows were computed too (a decode row: see <see cref="AttentionBlock"/>).</returns>
+    private bool StoreKv(int il, Gemma4LayerWeights lw, int row0, int t)
     {
         int d = _c.HeadDims[il], nkv = _c.KvHeadCounts[il], kvw = nkv * d, rows = t - row0, h = _c.HiddenSize;
-        // Compact rows: row r of this chunk's K at (r - row0) · kvw.
-        lw.K!.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _k.AsSpan(0, rows * kvw), _pool);   // [rows, nKV·D]
-        if (lw.V is not null) lw.V.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _v.AsSpan(0, rows * kvw), _pool);
-        else _k.AsSpan(0, rows * kvw).CopyTo(_v);                                                  // k_eq_v: V = raw K
+        ReadOnlySpan<float> x = _xn.AsSpan(row0 * h, rows * h);
+        if (rows == 1)
+        {
+            // A decode row: the queries join the keys' and values' pass (same input, one hand-off to the pool).
+            // The attention block then sees the same row0: a one-row chunk is never trimmed, only ended.
+            int qw = _c.HeadCount * d;
+            if (lw.V is not null) WeightMatrix.MatVecShared(x, _pool, lw.Q, _q.AsSpan(0, qw), lw.K!, _k.AsSpan(0, kvw), lw.V, _v.AsSpan(0, kvw));
+            else WeightMatrix.MatVecShared(x, _pool, lw.Q, _q.AsSpan(0, qw), lw.K!, _k.AsSpan(0, kvw));
+        }
+        else
+        {
+            // Compact rows: row r of this chunk's K at (r - row0) · kvw.
+            lw.K!.MatMul(x, rows, _k.AsSpan(0, rows * kvw), _pool);   // [rows, nKV·D]
+            lw.V?.MatMul(x, rows, _v.AsSpan(0, rows * kvw), _pool);
+        }
+        if (lw.V is null) _k.AsSpan(0, rows * kvw).CopyTo(_v);      // k_eq_v: V = raw K
         ForRows(RowStep.KeysValues, lw, il, row0, rows, 6L * kvw);
+        return rows == 1;
     }
 
     /// <summary>k_norm + RoPE on K, v_norm on V, then the cache store, for chunk rows row0 + [start, end).</summary>
@@ -35,10 +50,11 @@ public sealed partial class Gemma4State
         : (_ropeCosSliding, _ropeSinSliding);
 
     /// <summary>Queries, attention over the (own or shared) cache, output projection, post-norm and residual add.</summary>
-    private void AttentionBlock(int il, Gemma4LayerWeights lw, int row0, int t)
+    /// <param name="queriesReady">True when <see cref="StoreKv"/> already computed the queries of these rows.</param>
+    private void AttentionBlock(int il, Gemma4LayerWeights lw, int row0, int t, bool queriesReady)
     {
         int d = _c.HeadDims[il], nh = _c.HeadCount, qw = nh * d, rows = t - row0, h = _c.HiddenSize;
-        lw.Q.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _q.AsSpan(0, rows * qw), _pool);   // [rows, nH·D]
+        if (!queriesReady) lw.Q.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _q.AsSpan(0, rows * qw), _pool);   // [rows, nH·D]
         ForRows(RowStep.Queries, lw, il, row0, rows, 4L * qw);
         bool full = _c.LayerKinds[il] == LayerKind.Full;
         // Scale 1.0: the q/k norms set the logit magnitude (HF `self.scaling = 1.0`).
@@ -70,12 +86,19 @@ public sealed partial class Gemma4State
     {
         int h = _c.HiddenSize, ffn = (int)lw.Gate.Rows;
         ReadOnlySpan<float> x = input.AsSpan(row0 * h, rows * h);
-        lw.Gate.MatMul(x, rows, _gate.AsSpan(0, rows * ffn), _pool);   // [rows, I]
-        lw.Up.MatMul(x, rows, _up.AsSpan(0, rows * ffn), _pool);       // [rows, I]
-        // Whole rows of a width that is a multiple of 16 take the same vector/tail split as one GeGlu call over
-        // [rows, I], so the rows can be split; other widths (small test models only) keep the one call.
-        if (ffn % 16 == 0) ForRows(RowStep.GeGlu, lw, 0, 0, rows, 8L * ffn);
-        else RowMath.GeGlu(_gate.AsSpan(0, rows * ffn), _up.AsSpan(0, rows * ffn), _gate.AsSpan(0, rows * ffn));
+        if (rows == 1)
+        {
+            WeightMatrix.GeGluMatVec(x, _pool, lw.Gate, lw.Up, _gate.AsSpan(0, ffn), _up.AsSpan(0, ffn));   // [I]
+        }
+        else
+        {
+            lw.Gate.MatMul(x, rows, _gate.AsSpan(0, rows * ffn), _pool);   // [rows, I]
+            lw.Up.MatMul(x, rows, _up.AsSpan(0, rows * ffn), _pool);       // [rows, I]
+            // Whole rows of a width that is a multiple of 16 take the same vector/tail split as one GeGlu call over
+            // [rows, I], so the rows can be split; other widths (small test models only) keep the one call.
+            if (ffn % 16 == 0) ForRows(RowStep.GeGlu, lw, 0, 0, rows, 8L * ffn);
+            else RowMath.GeGlu(_gate.AsSpan(0, rows * ffn), _up.AsSpan(0, rows * ffn), _gate.AsSpan(0, rows * ffn));
+        }
         lw.Down.MatMul(_gate.AsSpan(0, rows * ffn), rows, dst.AsSpan(0, rows * h), _pool);   // [rows, H]
     }
 

@@ -102,13 +102,13 @@ public sealed partial class Gemma4State : ChunkedModelState
         {
             Gemma4LayerWeights lw = _w.Layers[il];
             ForRows(RowStep.AttentionNorm, lw, il, row0, t - row0, 2 * h);   // [rows, H] attention input
-            if (_c.OwnsKv(il)) StoreKv(il, lw, row0, t);
+            bool queriesReady = _c.OwnsKv(il) && StoreKv(il, lw, row0, t);
             if (il == trimLayer && outputFrom > row0)
             {
                 row0 = outputFrom;
                 if (row0 == t) break;   // no logits wanted from this chunk: the cache is complete
             }
-            AttentionBlock(il, lw, row0, t);
+            AttentionBlock(il, lw, row0, t, queriesReady);
             if (lw.Moe is null) FeedForward(lw, row0, t);
             else MoeFeedForward(lw, row0, t);
             if (_c.HasPerLayerInputs) PerLayerBranch(il, lw, row0, t);

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
+using Edgewise.Core.Threading;
 
 namespace Edgewise.Core.Kernels;
 
@@ -134,6 +135,36 @@ public static class Ops
     {
         if (!(cap > 0)) throw new ArgumentOutOfRangeException(nameof(cap), cap, "Softcap needs a positive cap.");
         ElementwiseDriver.Unary(new SoftcapOperator(cap), x, x, fast);
+    }
+
+    /// <summary>
+    /// <see cref="Softcap(Span{float}, float)"/> split over <paramref name="pool"/>: a decode step's logits are a
+    /// vocabulary of tanh's (262144 for Gemma, a few hundred µs on one core while the others wait). The pieces are
+    /// multiples of 16 values long, so each takes the vector/tail split of one call and the result is identical.
+    /// </summary>
+    public static unsafe void Softcap(Span<float> x, float cap, WorkerPool pool)
+    {
+        if (!(cap > 0)) throw new ArgumentOutOfRangeException(nameof(cap), cap, "Softcap needs a positive cap.");
+        fixed (float* p = x)
+        {
+            var job = new SoftcapJob { X = p, Length = x.Length, Cap = cap };
+            pool.RunRanges(ref job, (x.Length + SoftcapJob.Piece - 1) / SoftcapJob.Piece, 8L * SoftcapJob.Piece);
+        }
+    }
+
+    private readonly unsafe struct SoftcapJob : IRangeJob
+    {
+        public const int Piece = 4096;
+        public float* X { get; init; }
+        public int Length { get; init; }
+        public float Cap { get; init; }
+
+        public void Execute(int start, int end)
+        {
+            int first = start * Piece, last = Math.Min(Length, end * Piece);
+            var piece = new Span<float>(X + first, last - first);
+            ElementwiseDriver.Unary(new SoftcapOperator(Cap), piece, piece, fast: true);
+        }
     }
 
     /// <summary>dst = x + y.</summary>

@@ -31,9 +31,6 @@ public static class RowMath
     /// <summary><c>acc *= x</c>.</summary>
     public static void Multiply(ReadOnlySpan<float> x, Span<float> acc) => Ops.Multiply(x, acc, acc);
 
-    /// <summary><c>c · tanh(x / c)</c> in place.</summary>
-    public static void Softcap(Span<float> x, float cap) => Ops.Softcap(x, cap);
-
     /// <summary>Numerically stable softmax in place.</summary>
     public static void Softmax(Span<float> x) => Ops.Softmax(x);
 

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Edgewise.Core.Kernels;
 using Edgewise.Core.Threading;
 using Edgewise.Models.Common;
 
@@ -251,7 +252,7 @@ public sealed partial class Gemma3nState : ChunkedModelState
         }
         // [rows, V] = E · h (tied head, no scale)
         _w.Output.MatMul(_xn.AsSpan(0, rows * h), rows, logits[..(rows * vocab)], _pool);
-        if (_c.FinalLogitSoftcap > 0) RowMath.Softcap(logits[..(rows * vocab)], _c.FinalLogitSoftcap);
+        if (_c.FinalLogitSoftcap > 0) Ops.Softcap(logits[..(rows * vocab)], _c.FinalLogitSoftcap, _pool);
     }
 }
 

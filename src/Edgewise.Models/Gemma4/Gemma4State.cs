@@ -1,3 +1,4 @@
+using Edgewise.Core.Kernels;
 using Edgewise.Core.Threading;
 using Edgewise.Models.Common;
 
@@ -148,7 +149,7 @@ public sealed partial class Gemma4State : ChunkedModelState
         for (int r = row0; r < t; r++) RowMath.RmsNorm(_x.AsSpan(r * h, h), _w.OutputNorm, _c.RmsNormEps, _xn.AsSpan(r * h, h));
         // [rows, V] = E · h (tied head, no scale)
         _w.Output.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, logits[..(rows * vocab)], _pool);
-        if (_c.FinalLogitSoftcap > 0) RowMath.Softcap(logits[..(rows * vocab)], _c.FinalLogitSoftcap);
+        if (_c.FinalLogitSoftcap > 0) Ops.Softcap(logits[..(rows * vocab)], _c.FinalLogitSoftcap, _pool);
     }
 
 }

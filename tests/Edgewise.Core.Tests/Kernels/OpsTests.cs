@@ -1,5 +1,6 @@
 using Edgewise.Core.Kernels;
 using Edgewise.Core.Tests.Quantization;
+using Edgewise.Core.Threading;
 using Xunit;
 
 namespace Edgewise.Core.Tests.Kernels;
@@ -167,6 +168,21 @@ public class OpsTests
         Assert.Equal(-30f, x[1]);
         Assert.Equal(0f, x[2], 5);
         Close(30f * MathF.Tanh(0.5f), x[3], 1e-6f, "softcap(15)");
+    }
+
+    /// <summary>A vocabulary of logits softcapped over a pool gives exactly one call's result, odd tail included.</summary>
+    [Fact]
+    public void SoftcapOverAPoolEqualsOneCall()
+    {
+        using var pool = new WorkerPool(2) { MinRangeWork = 0 };
+        float[] expected = QuantTestData.Random(262_144 + 37, 3);
+        for (int i = 0; i < expected.Length; i++) expected[i] *= 100f;
+        float[] actual = (float[])expected.Clone();
+        Ops.Softcap(expected, 30f);
+        Ops.Softcap(actual, 30f, pool);
+        Assert.Equal(expected, actual);
+        Assert.Contains(actual, v => v > 29f);
+        Assert.Throws<ArgumentOutOfRangeException>(() => Ops.Softcap(actual, 0f, pool));
     }
 
     /// <summary>Spec §2.2: pairs (i, i + D/2); with proportional RoPE only the first 64 of 256 pairs turn.</summary>

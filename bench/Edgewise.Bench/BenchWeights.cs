@@ -6,7 +6,7 @@ namespace Edgewise.Bench;
 
 /// <summary>
 /// A weight matrix of a given format and shape in huge-page memory: 16 quantized random rows tiled over all rows;
-/// with <c>interleaved</c>, Q4_0 rows are repacked sixteen at a time (<see cref="WeightMatrix.Interleave"/>).
+/// with <c>interleaved</c>, Q4_0 or Q8_0 rows are repacked sixteen at a time (<see cref="WeightMatrix.Interleave"/>).
 /// </summary>
 internal sealed unsafe class BenchWeights : IDisposable
 {

@@ -15,9 +15,11 @@ internal static class QuickBench
 {
     private static readonly (int Rows, int Columns)[] Shapes = [(1536, 6144), (6144, 1536), (262144, 1536)];
 
-    /// <summary>A ggml type name, or <c>Q4_0x16</c> for Q4_0 with rows interleaved sixteen at a time.</summary>
+    /// <summary>A ggml type name, or <c>Q4_0x16</c> / <c>Q8_0x16</c> for rows interleaved sixteen at a time.</summary>
     private static (GgmlType Type, bool Interleaved) ParseFormat(string name)
-        => name.Equals("Q4_0x16", StringComparison.OrdinalIgnoreCase) ? (GgmlType.Q4_0, true) : (Enum.Parse<GgmlType>(name, ignoreCase: true), false);
+        => name.EndsWith("x16", StringComparison.OrdinalIgnoreCase)
+            ? (Enum.Parse<GgmlType>(name[..^3], ignoreCase: true), true)
+            : (Enum.Parse<GgmlType>(name, ignoreCase: true), false);
 
     private static string Label(GgmlType type, bool interleaved) => interleaved ? $"{type}x16" : type.ToString();
 
@@ -25,7 +27,7 @@ internal static class QuickBench
     {
         (GgmlType Type, bool Interleaved)[] formats = args.Length > 0
             ? Array.ConvertAll(args, ParseFormat)
-            : [(GgmlType.Q8_0, false), (GgmlType.Q4_0, false), (GgmlType.Q4_0, true), (GgmlType.Q4_K, false), (GgmlType.Q6_K, false), (GgmlType.BF16, false)];
+            : [(GgmlType.Q8_0, false), (GgmlType.Q8_0, true), (GgmlType.Q4_0, false), (GgmlType.Q4_0, true), (GgmlType.Q4_K, false), (GgmlType.Q6_K, false), (GgmlType.BF16, false)];
         using var pool1 = new WorkerPool(1);
         using var pool2 = new WorkerPool(2);
 
@@ -67,13 +69,13 @@ internal static class QuickBench
     {
         (GgmlType Type, bool Interleaved)[] formats = args.Length > 0
             ? Array.ConvertAll(args, ParseFormat)
-            : [(GgmlType.Q8_0, false), (GgmlType.Q4_0, false), (GgmlType.Q4_0, true), (GgmlType.Q4_1, false), (GgmlType.Q5_0, false), (GgmlType.Q4_K, false),
+            : [(GgmlType.Q8_0, false), (GgmlType.Q8_0, true), (GgmlType.Q4_0, false), (GgmlType.Q4_0, true), (GgmlType.Q4_1, false), (GgmlType.Q5_0, false), (GgmlType.Q4_K, false),
                (GgmlType.Q5_K, false), (GgmlType.Q6_K, false), (GgmlType.F16, false), (GgmlType.BF16, false), (GgmlType.F32, false)];
         Console.WriteLine($"{"format",-6} {"shape",-10} {"fast GB/s",10} {"scalar GB/s",12}");
         foreach ((GgmlType format, bool interleaved) in formats)
         {
             const int columns = 1536;
-            int rows = (int)Math.Max(16, 192 * 1024 / GgmlTypeInfo.RowBytes(format, columns)) / 8 * 8;
+            int rows = (int)Math.Max(16, 192 * 1024 / GgmlTypeInfo.RowBytes(format, columns)) / 16 * 16;   // whole groups for the x16 layouts
             using var weights = new BenchWeights(format, rows, columns, interleaved);
             var x = new float[columns];
             var y = new float[rows];

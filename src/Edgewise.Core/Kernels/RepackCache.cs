@@ -7,7 +7,7 @@ using Edgewise.Core.Tensors;
 namespace Edgewise.Core.Kernels;
 
 /// <summary>
-/// A file of matrices prepared from a model file once and mapped on later loads: the file's Q4_0 matrices
+/// A file of matrices prepared from a model file once and mapped on later loads: the file's Q4_0 and Q8_0 matrices
 /// interleaved sixteen rows at a time (<see cref="WeightMatrix.Interleave"/>), and <see cref="DerivedMatrix"/>es, plain
 /// (ggml layout) matrices that a model computes from file tensors (a transpose, say). A mapped model then gets the
 /// interleaved kernels and its derived matrices with no load-time work or copy: instant start, like a plain mapping,
@@ -26,7 +26,8 @@ public sealed unsafe class RepackCache : IDisposable
     public const string Extension = ".q4x16";
     // Caches of an earlier layout (eight rows per group) that nothing reads any more: cleanup deletes them.
     private const string LegacyExtension = ".q4x8";
-    // 5: entries carry a layout and a ggml type (derived plain matrices); 4: sixteen rows per group; 3: matrices packed
+    // 5: entries carry a layout and a ggml type (derived plain matrices; Q8_0x16 came later as a new layout value, which
+    // older readers reject as a malformed cache and rewrite); 4: sixteen rows per group; 3: matrices packed
     // 4 KiB apart again (2 put each on a 2 MiB boundary)
     private const uint Version = 5;
     private const int EntryFieldBytes = 24;   // layout, type, rows, columns, offset
@@ -54,7 +55,11 @@ public sealed unsafe class RepackCache : IDisposable
         Plain = 0,
         /// <summary>Q4_0 rows interleaved sixteen at a time (<see cref="Q4_0x16"/>).</summary>
         Q4_0x16 = 1,
+        /// <summary>Q8_0 rows interleaved sixteen at a time (<see cref="Q8_0x16"/>).</summary>
+        Q8_0x16 = 2,
     }
+
+    private static Layout InterleavedLayout(GgmlType type) => type == GgmlType.Q8_0 ? Layout.Q8_0x16 : Layout.Q4_0x16;
 
     private readonly record struct Entry(Layout Layout, GgmlType Type, int Rows, int Columns, long Offset)
     {
@@ -107,14 +112,14 @@ public sealed unsafe class RepackCache : IDisposable
     }
 
     /// <summary>
-    /// The cached interleaved copy of the file's Q4_0 matrix <paramref name="name"/> when the cache holds it with
-    /// exactly this shape; a view of the mapping, valid while the cache is open.
+    /// The cached interleaved copy of the file's Q4_0 or Q8_0 matrix <paramref name="name"/> when the cache holds it
+    /// with exactly this shape; a view of the mapping, valid while the cache is open.
     /// </summary>
     public bool TryGetInterleaved(string name, int rows, int columns, out WeightMatrix matrix)
     {
         matrix = null!;
-        if (!_entries.TryGetValue(name, out Entry e) || e.Layout != Layout.Q4_0x16 || e.Rows != rows || e.Columns != columns) return false;
-        matrix = WeightMatrix.FromInterleaved(name, _file.Pointer + e.Offset, rows, columns);
+        if (!_entries.TryGetValue(name, out Entry e) || e.Layout is not (Layout.Q4_0x16 or Layout.Q8_0x16) || e.Rows != rows || e.Columns != columns) return false;
+        matrix = WeightMatrix.FromInterleaved(name, e.Type, _file.Pointer + e.Offset, rows, columns);
         return true;
     }
 
@@ -148,7 +153,7 @@ public sealed unsafe class RepackCache : IDisposable
 
     /// <summary>
     /// Writes the cache of <paramref name="sourcePath"/> to <paramref name="cachePath"/>: the plain (ggml layout) Q4_0
-    /// <paramref name="matrices"/> interleaved 4 MiB of rows at a time, then each of <paramref name="derived"/> as its
+    /// and Q8_0 <paramref name="matrices"/> interleaved 4 MiB of rows at a time, then each of <paramref name="derived"/> as its
     /// producer computes it. Writes a temporary file and renames it, so a reader never sees half a cache; returns
     /// false, leaving nothing behind, when <paramref name="stop"/> turns true (asked between chunks and before each
     /// producer runs).
@@ -162,7 +167,7 @@ public sealed unsafe class RepackCache : IDisposable
         {
             if (!m.CanInterleave || m.IsInterleaved)
             {
-                throw new ArgumentException($"'{m.Name}' ({m.Type}, {m.Rows} rows) is not a plain Q4_0 matrix with a multiple of sixteen rows.", nameof(matrices));
+                throw new ArgumentException($"'{m.Name}' ({m.Type}, {m.Rows} rows) is not a plain Q4_0 or Q8_0 matrix with a multiple of sixteen rows.", nameof(matrices));
             }
             if (!names.Add(m.Name)) throw new ArgumentException($"'{m.Name}' is given twice.", nameof(matrices));
         }
@@ -179,7 +184,7 @@ public sealed unsafe class RepackCache : IDisposable
                 : throw new ArgumentException($"'{d.Name}': {d.Bytes} bytes; a derived matrix is produced into one array of at most {Array.MaxLength}.", nameof(derived)));
         }
         var entries = new List<(string Name, Entry Entry)>(matrices.Count + derived.Count);
-        foreach (WeightMatrix m in matrices) entries.Add((m.Name, new Entry(Layout.Q4_0x16, GgmlType.Q4_0, m.Rows, m.Columns, 0)));
+        foreach (WeightMatrix m in matrices) entries.Add((m.Name, new Entry(InterleavedLayout(m.Type), m.Type, m.Rows, m.Columns, 0)));
         foreach (DerivedMatrix d in derived) entries.Add((d.Name, new Entry(Layout.Plain, d.Type, d.Rows, d.Columns, 0)));
         var source = new FileInfo(sourcePath);
         byte[] header = Header(entries, Path.GetFullPath(sourcePath), source.Length, source.LastWriteTimeUtc.Ticks);
@@ -249,7 +254,8 @@ public sealed unsafe class RepackCache : IDisposable
                 int rows = Math.Min(groupsPerChunk * Q4_0x16.GroupRows, m.Rows - row);
                 long bytes = rows * rowBytes;
                 Buffer.MemoryCopy(m.RowPointer(row), buffer, bytes, bytes);
-                Q4_0x16.Interleave(buffer, rows, blocks);
+                if (m.Type == GgmlType.Q8_0) Q8_0x16.Interleave(buffer, rows, blocks);
+                else Q4_0x16.Interleave(buffer, rows, blocks);
                 output.Write(new ReadOnlySpan<byte>(buffer, (int)bytes));
             }
         }
@@ -317,6 +323,7 @@ public sealed unsafe class RepackCache : IDisposable
         bool shape = e.Layout switch
         {
             Layout.Q4_0x16 => e.Type == GgmlType.Q4_0 && Q4_0x16.Fits(e.Rows) && e.Columns % 32 == 0,
+            Layout.Q8_0x16 => e.Type == GgmlType.Q8_0 && Q4_0x16.Fits(e.Rows) && e.Columns % 32 == 0,
             // Checked first: only types with a matrix kernel (all of known block layout) reach BlockSize.
             Layout.Plain => WeightMatrix.IsSupported(e.Type) && e.Columns % GgmlTypeInfo.BlockSize(e.Type) == 0,
             _ => false,

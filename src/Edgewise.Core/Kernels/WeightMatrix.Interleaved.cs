@@ -5,12 +5,27 @@ using Edgewise.Core.Threading;
 
 namespace Edgewise.Core.Kernels;
 
-// Matrix products over Q4_0 rows interleaved sixteen at a time (Q4_0x16): work items are runs of 16-row groups, and
-// within a group every activation row of the batch passes over the group's blocks while they sit in L1. A plain
-// matrix that InterleavesBatches comes here for prompt batches too: each group is interleaved into a per-thread
-// buffer first (a plain group's 16 rows occupy the same bytes as an interleaved group).
+// Matrix products over Q4_0 or Q8_0 rows interleaved sixteen at a time (Q4_0x16, Q8_0x16): work items are runs of
+// 16-row groups, and within a group every activation row of the batch passes over the group's blocks while they sit
+// in L1. A plain Q4_0 matrix that InterleavesBatches comes here for prompt batches too: each group is interleaved
+// into a per-thread buffer first (a plain group's 16 rows occupy the same bytes as an interleaved group).
 public sealed unsafe partial class WeightMatrix
 {
+    /// <summary>The decode kernel of an interleaved format over <paramref name="groups"/> consecutive groups.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void InterleavedGroups(GgmlType type, byte* group, long groupBytes, int groups, int blocks, in ActivationRow a, float* y)
+    {
+        if (type == GgmlType.Q8_0) Q8_0x16.FastGroups(group, groupBytes, groups, blocks, a, y);
+        else Q4_0x16.FastGroups(group, groupBytes, groups, blocks, a, y);
+    }
+
+    /// <summary>Row <paramref name="row"/> of interleaved bytes back in the ggml layout.</summary>
+    private static void ExtractInterleavedRow(GgmlType type, byte* data, int blocks, int row, byte* dst)
+    {
+        if (type == GgmlType.Q8_0) Q8_0x16.ExtractRow(data, blocks, row, dst);
+        else Q4_0x16.ExtractRow(data, blocks, row, dst);
+    }
+
     private void MatMulInterleaved(ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool, bool fast, int actBytes)
     {
         // Quantized rows, then one ActivationRow descriptor per row, in the caller's scratch.
@@ -24,6 +39,7 @@ public sealed unsafe partial class WeightMatrix
             int groups = Rows / Q4_0x16.GroupRows;
             var job = new InterleavedJob
             {
+                Type = Type,
                 Weights = _data,
                 GroupBytes = RowBytes * Q4_0x16.GroupRows,
                 Blocks = Columns / 32,
@@ -43,6 +59,7 @@ public sealed unsafe partial class WeightMatrix
 
     private struct InterleavedJob : IParallelJob
     {
+        public GgmlType Type;
         public byte* Weights;
         public long GroupBytes;
         public int Blocks;
@@ -68,7 +85,7 @@ public sealed unsafe partial class WeightMatrix
             }
             if (N == 1)
             {
-                Q4_0x16.FastGroups(Weights + first * GroupBytes, GroupBytes, end - first, Blocks, Acts[0], Y + first * Q4_0x16.GroupRows);
+                InterleavedGroups(Type, Weights + first * GroupBytes, GroupBytes, end - first, Blocks, Acts[0], Y + first * Q4_0x16.GroupRows);
                 return;
             }
             byte* buffer = RepackGroups ? GroupBuffer(GroupBytes) : null;
@@ -80,7 +97,8 @@ public sealed unsafe partial class WeightMatrix
                     Q4_0x16.InterleaveGroup(group, buffer, Blocks);
                     group = buffer;
                 }
-                Q4_0x16.Fast(group, Blocks, Acts, N, Y + g * Q4_0x16.GroupRows, Rows);
+                if (Type == GgmlType.Q8_0) Q8_0x16.Fast(group, Blocks, Acts, N, Y + g * Q4_0x16.GroupRows, Rows);
+                else Q4_0x16.Fast(group, Blocks, Acts, N, Y + g * Q4_0x16.GroupRows, Rows);
             }
         }
 
@@ -99,17 +117,17 @@ public sealed unsafe partial class WeightMatrix
         [ThreadStatic] private static byte* t_group;
         [ThreadStatic] private static long t_groupBytes;
 
-        /// <summary>The scalar twin: each row back in ggml layout, then the plain Q4_0 reference dot.</summary>
+        /// <summary>The scalar twin: each row back in ggml layout, then the plain reference dot.</summary>
         private readonly void Scalar(int firstGroup, int endGroup)
         {
-            int rowBytes = Blocks * 18;
+            int rowBytes = (int)GgmlTypeInfo.RowBytes(Type, Columns);
             byte* plain = (byte*)NativeMemory.Alloc((nuint)rowBytes);
             try
             {
                 for (int r = firstGroup * Q4_0x16.GroupRows; r < endGroup * Q4_0x16.GroupRows; r++)
                 {
-                    Q4_0x16.ExtractRow(Weights, Blocks, r, plain);
-                    for (int j = 0; j < N; j++) Y[(long)j * Rows + r] = RowDot.Scalar(GgmlType.Q4_0, plain, Acts[j], Columns);
+                    ExtractInterleavedRow(Type, Weights, Blocks, r, plain);
+                    for (int j = 0; j < N; j++) Y[(long)j * Rows + r] = RowDot.Scalar(Type, plain, Acts[j], Columns);
                 }
             }
             finally

@@ -131,7 +131,7 @@ public sealed unsafe partial class WeightMatrix
             {
                 long groupBytes = RowBytes * Q4_0x16.GroupRows;
                 int g = first / Q4_0x16.GroupRows;
-                Q4_0x16.FastGroups(Weights + g * groupBytes, groupBytes, (end - first) / Q4_0x16.GroupRows, columns / 32, act, Y + first);
+                InterleavedGroups(Type, Weights + g * groupBytes, groupBytes, (end - first) / Q4_0x16.GroupRows, columns / 32, act, Y + first);
             }
             else
             {

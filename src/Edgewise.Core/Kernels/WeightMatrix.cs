@@ -44,7 +44,7 @@ public sealed unsafe partial class WeightMatrix
     internal ActivationKind Activation { get; }
 
     /// <summary>
-    /// True when the bytes are Q4_0 with sixteen rows interleaved (<see cref="Interleave"/>): matrix products,
+    /// True when the bytes are Q4_0 or Q8_0 with sixteen rows interleaved (<see cref="Interleave"/>): matrix products,
     /// <see cref="DequantizeRow"/> and 16-aligned <see cref="SliceRows"/> work; the sparse row kernels refuse it.
     /// </summary>
     public bool IsInterleaved { get; }
@@ -62,12 +62,12 @@ public sealed unsafe partial class WeightMatrix
     public const int InterleavedBatchRows = 16;
 
     /// <summary>This matrix (same bytes) with <see cref="InterleavesBatches"/> set, when it is plain Q4_0 that can be interleaved; otherwise itself.</summary>
-    public WeightMatrix WithInterleavedBatches() => CanInterleave && !IsInterleaved
+    public WeightMatrix WithInterleavedBatches() => Type == GgmlType.Q4_0 && CanInterleave && !IsInterleaved
         ? new WeightMatrix(Name, Type, _data, Rows, Columns, _owner) { InterleavesBatches = true }
         : this;
 
-    /// <summary>True when <see cref="Interleave"/> would repack this matrix (Q4_0 with a multiple of sixteen rows).</summary>
-    public bool CanInterleave => Type == GgmlType.Q4_0 && Q4_0x16.Fits(Rows);
+    /// <summary>True when <see cref="Interleave"/> would repack this matrix (Q4_0 or Q8_0 with a multiple of sixteen rows).</summary>
+    public bool CanInterleave => Type is GgmlType.Q4_0 or GgmlType.Q8_0 && Q4_0x16.Fits(Rows);
 
     /// <summary>True when this format has a matrix kernel (F32, F16, BF16, Q8_0, Q8_1, Q4_0, Q4_1, Q5_0, Q4_K, Q5_K, Q6_K).</summary>
     public static bool IsSupported(GgmlType type) => type is GgmlType.F32 or GgmlType.F16 or GgmlType.BF16
@@ -119,7 +119,7 @@ public sealed unsafe partial class WeightMatrix
     /// big table read once), at the cost of a disk read on the next load.
     /// </summary>
     /// <param name="arena">Where to place the bytes; null = a huge-page allocation of this matrix's own.</param>
-    /// <param name="interleave">Repack Q4_0 rows sixteen at a time (see <see cref="Interleave"/>) once read; ignored for other formats.</param>
+    /// <param name="interleave">Repack Q4_0 or Q8_0 rows sixteen at a time (see <see cref="Interleave"/>) once read; ignored for other formats.</param>
     public static WeightMatrix ReadFromFile(string name, GgmlType type, int rows, int columns, string path, long offset,
         bool dropFromPageCache = false, WeightArena? arena = null, bool interleave = false)
     {
@@ -145,7 +145,7 @@ public sealed unsafe partial class WeightMatrix
 
     /// <summary>This matrix copied into huge-page memory (a resident copy of a mapped or borrowed tensor).</summary>
     /// <param name="arena">Where to place the bytes; null = a huge-page allocation of this matrix's own.</param>
-    /// <param name="interleave">Repack Q4_0 rows sixteen at a time (see <see cref="Interleave"/>); ignored for other formats.</param>
+    /// <param name="interleave">Repack Q4_0 or Q8_0 rows sixteen at a time (see <see cref="Interleave"/>); ignored for other formats.</param>
     public WeightMatrix CopyToMemory(WeightArena? arena = null, bool interleave = false)
     {
         long bytes = RowBytes * Rows;
@@ -157,7 +157,8 @@ public sealed unsafe partial class WeightMatrix
     }
 
     /// <summary>
-    /// A copy of this matrix in memory with Q4_0 rows interleaved sixteen at a time (ggml's <c>q4_0x8</c> idea, wider): the
+    /// A copy of this matrix in memory with Q4_0 or Q8_0 rows interleaved sixteen at a time (<see cref="Q4_0x16"/>,
+    /// <see cref="Q8_0x16"/>; ggml's <c>q4_0x8</c> idea, wider): the
     /// decode matvec then needs no horizontal reductions and a prompt batch unpacks each weight block once for every
     /// four activation rows. Same size as the ggml bytes. Only for matrices read in full every token: a table read a
     /// row at a time (token or per-layer embeddings, routed experts) would touch sixteen rows' cache lines per row.
@@ -169,13 +170,14 @@ public sealed unsafe partial class WeightMatrix
     private WeightMatrix InterleaveInPlace()
     {
         if (!CanInterleave || IsInterleaved) return this;
-        Q4_0x16.Interleave(_data, Rows, Columns / 32);
+        if (Type == GgmlType.Q8_0) Q8_0x16.Interleave(_data, Rows, Columns / 32);
+        else Q4_0x16.Interleave(_data, Rows, Columns / 32);
         return new WeightMatrix(Name, Type, _data, Rows, Columns, _owner, interleaved: true);
     }
 
-    /// <summary>A view of Q4_0 bytes already interleaved sixteen rows at a time (<see cref="RepackCache"/>'s mapping).</summary>
-    internal static WeightMatrix FromInterleaved(string name, byte* data, int rows, int columns)
-        => new(name, GgmlType.Q4_0, data, rows, columns, interleaved: true);
+    /// <summary>A view of Q4_0 or Q8_0 bytes already interleaved sixteen rows at a time (<see cref="RepackCache"/>'s mapping).</summary>
+    internal static WeightMatrix FromInterleaved(string name, GgmlType type, byte* data, int rows, int columns)
+        => new(name, type, data, rows, columns, interleaved: true);
 
     /// <summary>First byte of row <paramref name="row"/> in the ggml layout (not for interleaved matrices).</summary>
     internal byte* RowPointer(int row)
@@ -225,7 +227,7 @@ public sealed unsafe partial class WeightMatrix
                 Span<byte> plain = RowBytes <= 16384 ? stackalloc byte[(int)RowBytes] : new byte[RowBytes];
                 fixed (byte* p = plain)
                 {
-                    Q4_0x16.ExtractRow(_data, Columns / 32, row, p);
+                    ExtractInterleavedRow(Type, _data, Columns / 32, row, p);
                     Dequantizer.DequantizeRow(Type, p, d, Columns);
                 }
                 return;

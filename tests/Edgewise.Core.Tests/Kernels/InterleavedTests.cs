@@ -7,24 +7,26 @@ using Xunit;
 
 namespace Edgewise.Core.Tests.Kernels;
 
-/// <summary>Q4_0 with rows interleaved sixteen at a time (<see cref="WeightMatrix.Interleave"/>) against the plain layout and the scalar twin.</summary>
-public sealed unsafe class InterleavedQ4_0Tests : IDisposable
+/// <summary>Q4_0 and Q8_0 with rows interleaved sixteen at a time (<see cref="WeightMatrix.Interleave"/>) against the plain layout and the scalar twin.</summary>
+public sealed unsafe class InterleavedTests : IDisposable
 {
     private readonly WorkerPool _pool = new(2);
 
     public void Dispose() => _pool.Dispose();
 
-    private static (WeightMatrix Plain, WeightMatrix Interleaved, byte[] Keep) Build(int rows, int columns, int seed)
+    private static (WeightMatrix Plain, WeightMatrix Interleaved, byte[] Keep) Build(int rows, int columns, int seed, GgmlType type = GgmlType.Q4_0)
     {
         float[] values = QuantTestData.Random(rows * columns, seed);
-        byte[] bytes = GC.AllocateArray<byte>((int)Quantizer.QuantizedBytes(GgmlType.Q4_0, values.Length), pinned: true);
-        Quantizer.Quantize(GgmlType.Q4_0, values, bytes);
+        byte[] bytes = GC.AllocateArray<byte>((int)Quantizer.QuantizedBytes(type, values.Length), pinned: true);
+        Quantizer.Quantize(type, values, bytes);
         fixed (byte* p = bytes)
         {
-            WeightMatrix plain = WeightMatrix.Create(new TensorView("blk.0.ffn_up.weight", GgmlType.Q4_0, [columns, rows], p, bytes.Length));
+            WeightMatrix plain = WeightMatrix.Create(new TensorView("blk.0.ffn_up.weight", type, [columns, rows], p, bytes.Length));
             return (plain, plain.Interleave(), bytes);
         }
     }
+
+    public static TheoryData<GgmlType> Formats() => new() { GgmlType.Q4_0, GgmlType.Q8_0 };
 
     private static readonly KernelWidths Widths = new(() => Q4_0x16.Wide, wide => Q4_0x16.Wide = wide);
 
@@ -42,15 +44,19 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
     /// block) and row counts that are not a multiple of the work-item size: fast kernel == scalar twin per element.
     /// </summary>
     [Theory]
-    [InlineData(16, 1)]
-    [InlineData(48, 3)]
-    [InlineData(80, 17)]
-    [InlineData(144, 48)]
-    [InlineData(272, 5)]
-    public void FastEqualsScalarTwinForOddShapes(int rows, int blocks)
+    [InlineData(16, 1, GgmlType.Q4_0)]
+    [InlineData(48, 3, GgmlType.Q4_0)]
+    [InlineData(80, 17, GgmlType.Q4_0)]
+    [InlineData(144, 48, GgmlType.Q4_0)]
+    [InlineData(272, 5, GgmlType.Q4_0)]
+    [InlineData(16, 1, GgmlType.Q8_0)]
+    [InlineData(48, 3, GgmlType.Q8_0)]
+    [InlineData(80, 17, GgmlType.Q8_0)]
+    [InlineData(144, 48, GgmlType.Q8_0)]
+    public void FastEqualsScalarTwinForOddShapes(int rows, int blocks, GgmlType type)
     {
         int columns = blocks * 32;
-        (_, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: rows + blocks);
+        (_, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: rows + blocks, type);
         Assert.True(m.IsInterleaved);
         foreach (bool wide in Widths.All)
         {
@@ -84,11 +90,12 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
     /// The 512-bit kernels and the 256-bit ones (two 8-row halves per group) do the same operations per row in the
     /// same order: a machine without AVX-512 computes the same logits bit for bit.
     /// </summary>
-    [Fact]
-    public void BothKernelWidthsGiveTheSameBits()
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void BothKernelWidthsGiveTheSameBits(GgmlType type)
     {
         const int rows = 96, columns = 13 * 32;
-        (_, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: 21);
+        (_, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: 21, type);
         foreach (int n in new[] { 1, 6 })
         {
             float[] x = QuantTestData.Random(n * columns, 22 + n, 2f);
@@ -105,11 +112,12 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
     }
 
     /// <summary>The layout changes the order of float sums only: products equal the plain layout's within rounding.</summary>
-    [Fact]
-    public void InterleavedMatchesThePlainLayout()
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void InterleavedMatchesThePlainLayout(GgmlType type)
     {
         const int rows = 48, columns = 17 * 32, n = 6;
-        (WeightMatrix plain, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: 3);
+        (WeightMatrix plain, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: 3, type);
         float[] x = QuantTestData.Random(n * columns, 4, 2f);
         var expected = new float[n * rows];
         var actual = new float[n * rows];
@@ -126,11 +134,12 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
     }
 
     /// <summary>Prefill must equal token-by-token decode: a batch gives bit-identical results to one matvec per row.</summary>
-    [Fact]
-    public void BatchEqualsOneMatVecPerRowExactly()
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void BatchEqualsOneMatVecPerRowExactly(GgmlType type)
     {
         const int rows = 64, columns = 9 * 32, n = 7;
-        (_, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: 5);
+        (_, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: 5, type);
         float[] x = QuantTestData.Random(n * columns, 6);
         var batched = new float[n * rows];
         m.MatMul(x, n, batched, _pool);
@@ -143,11 +152,12 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
         GC.KeepAlive(keep);
     }
 
-    [Fact]
-    public void RowsDequantizeAndSliceAsInThePlainLayout()
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void RowsDequantizeAndSliceAsInThePlainLayout(GgmlType type)
     {
         const int rows = 48, columns = 96;
-        (WeightMatrix plain, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: 8);
+        (WeightMatrix plain, WeightMatrix m, byte[] keep) = Build(rows, columns, seed: 8, type);
         var a = new float[columns];
         var b = new float[columns];
         for (int r = 0; r < rows; r++)
@@ -176,25 +186,32 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
     }
 
     [Fact]
-    public void OnlyQ4_0WithWholeGroupsIsInterleaved()
+    public void OnlyQ4_0AndQ8_0WithWholeGroupsAreInterleaved()
     {
         (WeightMatrix plain, _, byte[] keep) = Build(24, 64, seed: 10);   // 24 rows: not a multiple of 16
         Assert.Same(plain, plain.Interleave());
-        float[] values = QuantTestData.Random(16 * 64, 11);
-        byte[] q8 = QuantTestData.Quantize(GgmlType.Q8_0, values);
-        fixed (byte* p = q8)
+        (WeightMatrix q8, WeightMatrix q8x16, byte[] keep8) = Build(16, 64, seed: 11, GgmlType.Q8_0);
+        Assert.True(q8.CanInterleave);
+        Assert.True(q8x16.IsInterleaved);
+        Assert.Equal(GgmlType.Q8_0, q8x16.Type);
+        Assert.Same(q8, q8.WithInterleavedBatches());   // on-the-fly batch repacking is Q4_0's alone
+        float[] values = QuantTestData.Random(16 * 256, 11);
+        byte[] q4k = QuantTestData.Quantize(GgmlType.Q4_K, values);
+        fixed (byte* p = q4k)
         {
-            WeightMatrix m = WeightMatrix.Create(new TensorView("q8", GgmlType.Q8_0, [64, 16], p, q8.Length));
+            WeightMatrix m = WeightMatrix.Create(new TensorView("q4k", GgmlType.Q4_K, [256, 16], p, q4k.Length));
             Assert.False(m.CanInterleave);
             Assert.Same(m, m.Interleave());
         }
         GC.KeepAlive(keep);
+        GC.KeepAlive(keep8);
     }
 
-    [Fact]
-    public void InterleavedMatVecAllocatesNothingOnceWarm()
+    [Theory]
+    [MemberData(nameof(Formats))]
+    public void InterleavedMatVecAllocatesNothingOnceWarm(GgmlType type)
     {
-        (_, WeightMatrix m, byte[] keep) = Build(256, 1024, seed: 12);
+        (_, WeightMatrix m, byte[] keep) = Build(256, 1024, seed: 12, type);
         float[] x = QuantTestData.Random(4 * 1024, 13);
         var y = new float[4 * 256];
         // Warm past tiered compilation (see WeightMatrixTests.MatVecAllocatesNothingOnceWarm): a method's 30th call
@@ -216,6 +233,45 @@ public sealed unsafe class InterleavedQ4_0Tests : IDisposable
         }
         Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
         GC.KeepAlive(keep);
+    }
+
+    /// <summary>
+    /// Q8_0 quants at the extremes (−128 and 127, which the nibble split turns into 0 and 255) against activations at
+    /// full scale: the int16 sums of nibble products must not overflow, at either kernel width.
+    /// </summary>
+    [Fact]
+    public void Q8_0ExtremeQuantsMatchTheScalarTwin()
+    {
+        const int rows = 32, blocks = 8, columns = blocks * 32;
+        byte[] bytes = GC.AllocateArray<byte>(rows * blocks * 34, pinned: true);
+        for (int r = 0; r < rows; r++)
+        {
+            for (int b = 0; b < blocks; b++)
+            {
+                int at = (r * blocks + b) * 34;
+                BitConverter.TryWriteBytes(bytes.AsSpan(at), BitConverter.HalfToUInt16Bits((Half)(0.5f + r % 3)));
+                for (int i = 0; i < 32; i++) bytes[at + 2 + i] = (byte)((r % 2 == 0) == (i % 2 == 0) ? 0x80 : 0x7F);
+            }
+        }
+        float[] x = new float[2 * columns];
+        for (int i = 0; i < x.Length; i++) x[i] = i % 2 == 0 ? -3f : 3f;
+        fixed (byte* p = bytes)
+        {
+            WeightMatrix plain = WeightMatrix.Create(new TensorView("q8", GgmlType.Q8_0, [columns, rows], p, bytes.Length));
+            WeightMatrix m = plain.Interleave();
+            var expected = new float[2 * rows];
+            plain.MatMulCore(x, 2, expected, WorkerPool.Inline, fast: false);
+            Assert.Contains(expected, v => Math.Abs(v) > 1000);
+            foreach (bool wide in Widths.All)
+            {
+                Widths.At(wide, () =>
+                {
+                    var actual = new float[2 * rows];
+                    m.MatMul(x, 2, actual, _pool);
+                    for (int i = 0; i < actual.Length; i++) Assert.True(Math.Abs(actual[i] - expected[i]) <= 1e-5 * Math.Abs(expected[i]) + 1e-3, $"wide {wide} [{i}]: {actual[i]} vs {expected[i]}");
+                });
+            }
+        }
     }
 
     /// <summary>The SSE2 transpose used at load writes exactly the bytes of the scalar repack.</summary>

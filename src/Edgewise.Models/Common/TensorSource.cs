@@ -42,13 +42,13 @@ public sealed class WeightReader
     public WeightPlacement Placement { get; }
 
     /// <summary>
-    /// With <see cref="WeightPlacement.HugePages"/>, Q4_0 matrices are repacked eight rows at a time as they are read
-    /// (<see cref="WeightMatrix.Interleave"/>): a faster decode matvec and prompt batch at no extra memory. Mapped, they
+    /// With <see cref="WeightPlacement.HugePages"/>, Q4_0 and Q8_0 matrices are repacked sixteen rows at a time as they
+    /// are read (<see cref="WeightMatrix.Interleave"/>): a faster decode matvec and prompt batch at no extra memory. Mapped, they
     /// come interleaved from the GGUF source's repack cache when it has one (<see cref="ModelLoadOptions.RepackCacheDirectory"/>). Only for
     /// matrices that never meet the row-sparse kernels (<see cref="WeightMatrix.MatVecRows"/>): load those with
     /// <see cref="RowSparseMatrix"/>.
     /// </summary>
-    public bool InterleaveQ4_0 { get; init; }
+    public bool InterleaveRows { get; init; }
 
     public string Path => _source.Path;
 
@@ -69,7 +69,7 @@ public sealed class WeightReader
     public WeightMatrix Matrix(string name, long rows, long columns) =>
         OptionalMatrix(name, rows, columns) ?? throw Missing(name, $"a [{columns}, {rows}] tensor");
 
-    public WeightMatrix? OptionalMatrix(string name, long rows, long columns) => Load(name, rows, columns, Placement, InterleaveQ4_0);
+    public WeightMatrix? OptionalMatrix(string name, long rows, long columns) => Load(name, rows, columns, Placement, InterleaveRows);
 
     /// <summary>
     /// A required matrix that a decode step reads whole or only some rows of (the row-sparse kernels,

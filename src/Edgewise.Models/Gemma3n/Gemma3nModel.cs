@@ -23,7 +23,7 @@ public sealed class Gemma3nModel : ILanguageModel
         _options = options;
         Config = config;
         Options = gemma3n;
-        Weights = Gemma3nWeights.Load(config, new WeightReader(source, options.Weights) { InterleaveQ4_0 = true }, gemma3n.SparseDecode, options);
+        Weights = Gemma3nWeights.Load(config, new WeightReader(source, options.Weights) { InterleaveRows = true }, gemma3n.SparseDecode, options);
         _ownsPool = options.Pool is null;
         Pool = options.Pool ?? new WorkerPool(Math.Max(1, options.Threads));
         int sparseLayers = 0;

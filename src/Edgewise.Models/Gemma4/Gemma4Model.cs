@@ -24,7 +24,7 @@ public sealed class Gemma4Model : ILanguageModel
         _options = options;
         Config = config;
         // Gemma 4 reads every dense matrix in full (no row-sparse FFN), so Q4_0 may be interleaved.
-        Weights = Gemma4Weights.Load(config, new WeightReader(source, options.Weights) { InterleaveQ4_0 = true }, options);
+        Weights = Gemma4Weights.Load(config, new WeightReader(source, options.Weights) { InterleaveRows = true }, options);
         _ownsPool = options.Pool is null;
         Pool = options.Pool ?? new WorkerPool(Math.Max(1, options.Threads));
         Info = new ModelInfo(Gemma4Config.ArchitectureName, name, config.VocabSize, config.ContextLength, config.HiddenSize,

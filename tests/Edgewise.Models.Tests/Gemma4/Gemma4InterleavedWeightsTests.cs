@@ -8,16 +8,18 @@ using Xunit.Abstractions;
 namespace Edgewise.Models.Tests.Gemma4;
 
 /// <summary>
-/// Q4_0 weights placed in huge pages are interleaved eight rows at a time (WeightReader.InterleaveQ4_0): the model
+/// Q4_0 and Q8_0 weights placed in huge pages are interleaved sixteen rows at a time (WeightReader.InterleaveRows): the model
 /// must compute what the mapped ggml layout computes, and prompt batches must still equal token-by-token decode.
 /// </summary>
 public sealed class Gemma4InterleavedWeightsTests(ITestOutputHelper output)
 {
-    [Fact]
-    public void Interleaved_Q4_0_model_matches_the_mapped_layout_and_decodes_like_its_prompt_batch()
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q8_0)]
+    public void Interleaved_model_matches_the_mapped_layout_and_decodes_like_its_prompt_batch(GgmlType type)
     {
         using var dir = new TempDirectory();
-        string path = TestShapes.Write(dir, TestShapes.EModel, GgmlType.Q4_0);
+        string path = TestShapes.Write(dir, TestShapes.EModel, type);
         int vocab = TestShapes.EModel.Vocab;
         int[] tokens = TestShapes.Tokens(20, vocab, seed: 6);
         var hugePages = new ModelLoadOptions { Threads = 2, MaxBatch = 8, Weights = WeightPlacement.HugePages };

@@ -59,7 +59,7 @@ internal static class Measurement
             PerLayerEmbeddings = PerLayerEmbeddingStore.ParseMode(ple),
             PerLayerEmbeddingCacheBytes = PerLayerEmbeddingStore.ParseSize(pleCache),
             Weights = weights == "hugepages" ? WeightPlacement.HugePages : WeightPlacement.Mapped,
-            // `repacked`: mapped, Q4_0 matrices from the repack cache the orchestrator built before the first round.
+            // `repacked`: mapped, Q4_0 and Q8_0 matrices from the repack cache the orchestrator built before the first round.
             RepackCacheDirectory = weights == "repacked" ? RepackCacheDirectory(path) : null,
         };
         int context = prompt.Length + gen + 8;

@@ -25,9 +25,9 @@ internal static class Orchestrator
                                      [--ple-cache 64MB] [--prompt 512] [--gen 128] [--ttft-prompt 16] [--seed 1]
                                      [--weights mmap,repacked,hugepages] [--models DIR] [--out FILE.md] [--llama-mmap] [--no-llama]
                                      [--edgewise PATH/TO/edgewise]
-                --weights: mmap = the GGUF mapped, ggml layout (no repack cache); repacked = mapped, Q4_0 matrices from
-                the repack cache (built once before the rounds, in DIR/.home/repacked); hugepages = copied into huge-page
-                memory at load, Q4_0 interleaved.
+                --weights: mmap = the GGUF mapped, ggml layout (no repack cache); repacked = mapped, Q4_0 and Q8_0
+                matrices from the repack cache (built once before the rounds, in DIR/.home/repacked; Edgewise's
+                default); hugepages = copied into huge-page memory at load, Q4_0 and Q8_0 interleaved.
                 --edgewise: the published CLI (scripts/publish.sh; run.sh passes it). Edgewise's TTFT is then its
                 `edgewise bench --json` cold_first_token_ms, in a fresh process, from process start to first token;
                 without it, the measuring child's own time from process start.

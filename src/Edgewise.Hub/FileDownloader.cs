@@ -105,7 +105,7 @@ internal sealed class FileDownloader(HubClient hub, Func<string, long> freeSpace
         output.Position = have;
         // Written as the network hands it over, in small pieces, so the page cache holds the new file in small folios:
         // the PLE table is read a row at a time, and a cached 2 MiB folio would map whole on the first row's touch
-        // (see RowTables). The Q4_0 matrices get their huge pages from the repack cache instead.
+        // (see RowTables). The Q4_0 and Q8_0 matrices get their huge pages from the repack cache instead.
         WriteState(statePath, new PartialState(repository, commit, file.Path, file.Size, file.Sha256, download.ETag ?? download.LinkedETag));
 
         var clock = Stopwatch.StartNew();

@@ -22,17 +22,17 @@ internal sealed class ModelLoadArguments
     private readonly Option<string> _weights;
     private readonly Option<string> _repackCache = new("--repack-cache")
     {
-        Description = "With --weights mmap: keep Q4_0 matrices interleaved, and matrices derived from the weights (Gemma 3n's transposed sparse down projections), in EDGEWISE_HOME/repacked (written once in the background, ~half the model file; mapped on later runs for hugepages-like decode speed with an instant load), or off.",
+        Description = "With --weights mmap: keep Q4_0 and Q8_0 matrices interleaved, and matrices derived from the weights (Gemma 3n's transposed sparse down projections), in EDGEWISE_HOME/repacked (written once in the background, about the size of the model's non-PLE weights; mapped on later runs for hugepages-like decode speed with an instant load), or off.",
         DefaultValueFactory = _ => "on",
     };
 
     public ModelLoadArguments()
     {
-        // mmap everywhere: with the repack cache, mapped Q4_0 decodes as fast as the huge-page copy (Gemma 4 E2B here:
-        // 21.96 vs 19.74 tok/s) and starts at once; mapped Q8_0 was already faster (11.0 vs 10.6).
+        // mmap everywhere: with the repack cache, mapped Q4_0 and Q8_0 decode as fast as the huge-page copy (Gemma 4
+        // E2B Q4_0 here: 21.96 vs 19.74 tok/s) and start at once.
         _weights = new Option<string>("--weights")
         {
-            Description = "Dense matrices: mmap (views of the file, Q4_0 from the repack cache; instant load) or hugepages (copied into huge-page memory at load, Q4_0 rows interleaved; no cache file, seconds of load).",
+            Description = "Dense matrices: mmap (views of the file, Q4_0 and Q8_0 from the repack cache; instant load) or hugepages (copied into huge-page memory at load, Q4_0 and Q8_0 rows interleaved; no cache file, seconds of load).",
             DefaultValueFactory = _ => "mmap",
         };
         _ple.AcceptOnlyFromAmong("mmap", "resident", "stream");

@@ -183,7 +183,7 @@ public sealed class GgufTensorSource : ITensorSource
 
     /// <summary>
     /// Uses (and, after <see cref="BuildRepackCache"/>, keeps up to date) the repack cache of this file in
-    /// <paramref name="directory"/>: Q4_0 matrices stored interleaved by an earlier load, served by
+    /// <paramref name="directory"/>: Q4_0 and Q8_0 matrices stored interleaved by an earlier load, served by
     /// <see cref="TryGetInterleaved"/>, and the model's derived matrices, served by <see cref="TryGetDerived"/>.
     /// Opened before <see cref="PrefaultInBackground"/>, so the prefault maps the cache's pages instead of the file's.
     /// </summary>
@@ -254,7 +254,7 @@ public sealed class GgufTensorSource : ITensorSource
         StartPrefault(Runs(info => kept.Contains(info.Name) && !partlyRead.Contains(info.Name)));
     }
 
-    /// <summary>A mapped Q4_0 matrix that a model wanted interleaved and the cache did not hold.</summary>
+    /// <summary>A mapped Q4_0 or Q8_0 matrix that a model wanted interleaved and the cache did not hold.</summary>
     internal void NoteNotInterleaved(WeightMatrix mapped)
     {
         if (_repackPath is null) return;

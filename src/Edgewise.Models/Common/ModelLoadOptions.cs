@@ -20,16 +20,16 @@ public sealed record ModelLoadOptions
 
     /// <summary>
     /// Where matrices that every token reads in full go. <see cref="WeightPlacement.Mapped"/> (the default) maps the
-    /// file: instant load, and with a <see cref="RepackCacheDirectory"/> the Q4_0 matrices come interleaved from the
-    /// repack cache after the first load. <see cref="WeightPlacement.HugePages"/> copies them into huge-page memory at
-    /// load (Q4_0 interleaved as they are read): the same kernels without a cache file, for ~4 s of kernel CPU at E2B
+    /// file: instant load, and with a <see cref="RepackCacheDirectory"/> the Q4_0 and Q8_0 matrices come interleaved
+    /// from the repack cache after the first load. <see cref="WeightPlacement.HugePages"/> copies them into huge-page
+    /// memory at load (interleaved as they are read): the same kernels without a cache file, for ~4 s of kernel CPU at E2B
     /// Q4_0 here (page zeroing and copying), which a cold start cannot afford. Tables read a row at a time (token and
     /// PLE embeddings, routed experts) stay mapped either way.
     /// </summary>
     public WeightPlacement Weights { get; init; } = WeightPlacement.Mapped;
 
     /// <summary>
-    /// Where mapped GGUF models keep their repack cache (<see cref="Edgewise.Core.Kernels.RepackCache"/>: Q4_0 matrices
+    /// Where mapped GGUF models keep their repack cache (<see cref="Edgewise.Core.Kernels.RepackCache"/>: Q4_0 and Q8_0 matrices
     /// stored interleaved and matrices a model derives from its weights, written once in the background, mapped on
     /// later loads for the interleaved kernels with no load-time copy or computation); null turns it off. The CLI and server use <c>EDGEWISE_HOME/repacked</c>.
     /// </summary>

@@ -10,18 +10,20 @@ using Xunit.Abstractions;
 namespace Edgewise.Models.Tests.Gemma3n;
 
 /// <summary>
-/// With <c>--weights hugepages</c>, Gemma 3n's Q4_0 matrices are interleaved eight rows at a time like Gemma 4's,
+/// With <c>--weights hugepages</c>, Gemma 3n's Q4_0 and Q8_0 matrices are interleaved sixteen rows at a time like Gemma 4's,
 /// except the up projections of the activation-sparse layers, whose surviving rows the sparse decode reads one by
 /// one. The model must compute what the mapped ggml layout computes, on the prompt batch and the sparse decode.
 /// </summary>
 public sealed class Gemma3nInterleavedWeightsTests(ITestOutputHelper output)
 {
-    [Fact]
-    public void Interleaved_Q4_0_model_keeps_sparse_rows_readable_and_matches_the_mapped_layout()
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q8_0)]
+    public void Interleaved_model_keeps_sparse_rows_readable_and_matches_the_mapped_layout(GgmlType type)
     {
         using var dir = new TempDirectory();
         Gemma3nSynthSpec spec = Gemma3nTestShapes.Small;
-        string path = Gemma3nTestShapes.Write(dir, spec, GgmlType.Q4_0);
+        string path = Gemma3nTestShapes.Write(dir, spec, type);
         int[] tokens = TestShapes.Tokens(16, spec.Vocab, seed: 8);
         var mappedOptions = new ModelLoadOptions { Threads = 2 };
         var hugeOptions = new ModelLoadOptions { Threads = 2, Weights = WeightPlacement.HugePages };

@@ -8,16 +8,18 @@ using Xunit;
 namespace Edgewise.Models.Tests.Gemma4;
 
 /// <summary>
-/// A mapped model with a repack cache directory writes its Q4_0 matrices interleaved once, and later loads map them:
+/// A mapped model with a repack cache directory writes its Q4_0 and Q8_0 matrices interleaved once, and later loads map them:
 /// the interleaved kernels of <c>--weights hugepages</c> with the instant load of a mapping.
 /// </summary>
 public sealed class Gemma4RepackCacheTests
 {
-    [Fact]
-    public void The_second_mapped_load_reads_interleaved_matrices_and_computes_what_hugepages_computes()
+    [Theory]
+    [InlineData(GgmlType.Q4_0)]
+    [InlineData(GgmlType.Q8_0)]
+    public void The_second_mapped_load_reads_interleaved_matrices_and_computes_what_hugepages_computes(GgmlType type)
     {
         using var dir = new TempDirectory();
-        string path = TestShapes.Write(dir, TestShapes.EModel, GgmlType.Q4_0);
+        string path = TestShapes.Write(dir, TestShapes.EModel, type);
         string repacked = dir.File("repacked");
         int[] tokens = TestShapes.Tokens(12, TestShapes.EModel.Vocab, seed: 4);
         var build = new ModelLoadOptions { Threads = 2, MaxBatch = 8, RepackCacheDirectory = repacked, WaitForRepackCache = true };
@@ -33,6 +35,7 @@ public sealed class Gemma4RepackCacheTests
         using (var second = (Gemma4Model)Architectures.Load(path, cached))
         {
             Assert.True(second.Weights.Layers[0].Q.IsInterleaved);
+            Assert.Equal(type, second.Weights.Layers[0].Q.Type);
             Assert.True(second.Weights.Output.IsInterleaved);
         }
         float[][] fromCache = TestShapes.EdgewiseLogits(path, tokens, cached);

@@ -66,13 +66,13 @@ internal static class Gemma3nTestShapes
     /// <summary>What the llama.cpp comparisons load: its n − 1 std in the Gaussian top-k (see <see cref="Gemma3nOptions"/>).</summary>
     public static Gemma3nOptions LlamaCompatible { get; } = new() { SparsityStdLikeLlamaCpp = true };
 
-    public static Gemma3nModel Load(string path, Gemma3nOptions? gemma3n = null) =>
-        Gemma3nModel.Load(GgufFile.Open(path), Options, gemma3n ?? LlamaCompatible);
+    public static Gemma3nModel Load(string path, Gemma3nOptions? gemma3n = null, ModelLoadOptions? options = null) =>
+        Gemma3nModel.Load(GgufFile.Open(path), options ?? Options, gemma3n ?? LlamaCompatible);
 
     /// <summary>Edgewise logits for every position, one prompt batch, llama.cpp-compatible std.</summary>
-    public static float[][] BatchLogits(string path, int[] tokens, Gemma3nOptions? gemma3n = null)
+    public static float[][] BatchLogits(string path, int[] tokens, Gemma3nOptions? gemma3n = null, ModelLoadOptions? options = null)
     {
-        using Gemma3nModel model = Load(path, gemma3n);
+        using Gemma3nModel model = Load(path, gemma3n, options);
         using IModelState state = model.CreateState(Math.Max(tokens.Length, 64));
         int vocab = model.Info.VocabularySize;
         var flat = new float[tokens.Length * vocab];

@@ -83,14 +83,27 @@ internal static unsafe class Q8_0x16
     }
 
     /// <summary>
-    /// y[j · yStride + r] = row r of the group · activation row j, for <paramref name="count"/> activation rows. The
-    /// group (a few tens of KiB) stays in L1/L2 while every activation row passes over it; each row takes exactly the
-    /// operations of <see cref="FastGroups"/>, so a batch equals one call per row bit for bit.
+    /// y[j · yStride + r] = row r of the group · activation row j, for <paramref name="count"/> activation rows, four
+    /// at a time so each unpacked chunk serves four rows. Every lane adds the same exact integers and runs the same
+    /// float operations in the same order as <see cref="FastGroups"/>, so a batch equals one call per row bit for bit.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Fast(byte* group, int blocks, ActivationRow* acts, int count, float* y, int yStride)
     {
-        for (int j = 0; j < count; j++) FastGroups(group, 0, 1, blocks, acts[j], y + (long)j * yStride);
+        bool wide = Q4_0x16.Wide;
+        int j = 0;
+        for (; j + 4 <= count; j += 4)
+        {
+            float* y4 = y + (long)j * yStride;
+            if (wide)
+            {
+                Wide4(group, blocks, acts + j, y4, yStride);
+                continue;
+            }
+            Narrow4(group, group + ScaleBytes, blocks, acts + j, y4, yStride);
+            Narrow4(group + ScaleBytes / 2, group + ScaleBytes + ChunkBytes / 2, blocks, acts + j, y4 + GroupRows / 2, yStride);
+        }
+        for (; j < count; j++) FastGroups(group, 0, 1, blocks, acts[j], y + (long)j * yStride);
     }
 
     /// <summary>
@@ -159,6 +172,61 @@ internal static unsafe class Q8_0x16
         Vector512.Store(acc, y);
     }
 
+    /// <summary>One block of four activation rows (quants <paramref name="x0"/>..<paramref name="x3"/> at the block) with each chunk unpacked once.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block4x512(byte* q, sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, Vector512<byte> mask,
+        out Vector512<int> d0, out Vector512<int> d1, out Vector512<int> d2, out Vector512<int> d3)
+    {
+        Vector512<short> h0 = Vector512<short>.Zero, l0 = Vector512<short>.Zero, h1 = Vector512<short>.Zero, l1 = Vector512<short>.Zero;
+        Vector512<short> h2 = Vector512<short>.Zero, l2 = Vector512<short>.Zero, h3 = Vector512<short>.Zero, l3 = Vector512<short>.Zero;
+        for (int c = 0; c < Chunks; c++)
+        {
+            Vector512<byte> v = Vector512.Load(q + c * ChunkBytes);
+            Vector512<byte> high = Nibbles.High(v), low = v & mask;
+            Vector512<sbyte> xb = Vector512.Create(*(int*)(x0 + 4 * c)).AsSByte();
+            h0 += Avx512BW.MultiplyAddAdjacent(high, xb);
+            l0 += Avx512BW.MultiplyAddAdjacent(low, xb);
+            xb = Vector512.Create(*(int*)(x1 + 4 * c)).AsSByte();
+            h1 += Avx512BW.MultiplyAddAdjacent(high, xb);
+            l1 += Avx512BW.MultiplyAddAdjacent(low, xb);
+            xb = Vector512.Create(*(int*)(x2 + 4 * c)).AsSByte();
+            h2 += Avx512BW.MultiplyAddAdjacent(high, xb);
+            l2 += Avx512BW.MultiplyAddAdjacent(low, xb);
+            xb = Vector512.Create(*(int*)(x3 + 4 * c)).AsSByte();
+            h3 += Avx512BW.MultiplyAddAdjacent(high, xb);
+            l3 += Avx512BW.MultiplyAddAdjacent(low, xb);
+        }
+        Vector512<short> sixteen = Vector512.Create((short)16), one = Vector512.Create((short)1);
+        d0 = Avx512BW.MultiplyAddAdjacent(h0, sixteen) + Avx512BW.MultiplyAddAdjacent(l0, one);
+        d1 = Avx512BW.MultiplyAddAdjacent(h1, sixteen) + Avx512BW.MultiplyAddAdjacent(l1, one);
+        d2 = Avx512BW.MultiplyAddAdjacent(h2, sixteen) + Avx512BW.MultiplyAddAdjacent(l2, one);
+        d3 = Avx512BW.MultiplyAddAdjacent(h3, sixteen) + Avx512BW.MultiplyAddAdjacent(l3, one);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void Wide4(byte* w, int blocks, ActivationRow* acts, float* y, int yStride)
+    {
+        Vector512<float> acc0 = Vector512<float>.Zero, acc1 = Vector512<float>.Zero;
+        Vector512<float> acc2 = Vector512<float>.Zero, acc3 = Vector512<float>.Zero;
+        Vector512<byte> mask = Vector512.Create((byte)0x0F);
+        ActivationRow a0 = acts[0], a1 = acts[1], a2 = acts[2], a3 = acts[3];
+        for (int b = 0; b < blocks; b++, w += GroupBlockBytes)
+        {
+            Block4x512(w + ScaleBytes, a0.Qs + 32 * b, a1.Qs + 32 * b, a2.Qs + 32 * b, a3.Qs + 32 * b, mask,
+                out Vector512<int> d0, out Vector512<int> d1, out Vector512<int> d2, out Vector512<int> d3);
+            // The same operations as Wide1, in the same order, so each lane equals the single-row result exactly.
+            Vector512<float> ws = UnbiasedScales512(w);
+            acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(d0 - Vector512.Create(a0.Sums[b] << 7)), ws * Vector512.Create(a0.Scales[b] * Fp16.RebiasMultiplier), acc0);
+            acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(d1 - Vector512.Create(a1.Sums[b] << 7)), ws * Vector512.Create(a1.Scales[b] * Fp16.RebiasMultiplier), acc1);
+            acc2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(d2 - Vector512.Create(a2.Sums[b] << 7)), ws * Vector512.Create(a2.Scales[b] * Fp16.RebiasMultiplier), acc2);
+            acc3 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(d3 - Vector512.Create(a3.Sums[b] << 7)), ws * Vector512.Create(a3.Scales[b] * Fp16.RebiasMultiplier), acc3);
+        }
+        Vector512.Store(acc0, y);
+        Vector512.Store(acc1, y + yStride);
+        Vector512.Store(acc2, y + 2L * yStride);
+        Vector512.Store(acc3, y + 3L * yStride);
+    }
+
     // ---- 256-bit: a group as two 8-row halves; `s` points at a half's scales, `q` at its bytes of chunk 0 ----
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -194,5 +262,59 @@ internal static unsafe class Q8_0x16
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), scales, acc);
         }
         Avx.Store(y, acc);
+    }
+
+    /// <summary><see cref="Block4x512"/> for eight rows.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Block4x256(byte* q, sbyte* x0, sbyte* x1, sbyte* x2, sbyte* x3, Vector256<byte> mask,
+        out Vector256<int> d0, out Vector256<int> d1, out Vector256<int> d2, out Vector256<int> d3)
+    {
+        Vector256<short> h0 = Vector256<short>.Zero, l0 = Vector256<short>.Zero, h1 = Vector256<short>.Zero, l1 = Vector256<short>.Zero;
+        Vector256<short> h2 = Vector256<short>.Zero, l2 = Vector256<short>.Zero, h3 = Vector256<short>.Zero, l3 = Vector256<short>.Zero;
+        for (int c = 0; c < Chunks; c++)
+        {
+            Vector256<byte> v = Avx.LoadVector256(q + c * ChunkBytes);
+            Vector256<byte> high = Nibbles.High(v), low = v & mask;
+            Vector256<sbyte> xb = Vector256.Create(*(int*)(x0 + 4 * c)).AsSByte();
+            h0 += Avx2.MultiplyAddAdjacent(high, xb);
+            l0 += Avx2.MultiplyAddAdjacent(low, xb);
+            xb = Vector256.Create(*(int*)(x1 + 4 * c)).AsSByte();
+            h1 += Avx2.MultiplyAddAdjacent(high, xb);
+            l1 += Avx2.MultiplyAddAdjacent(low, xb);
+            xb = Vector256.Create(*(int*)(x2 + 4 * c)).AsSByte();
+            h2 += Avx2.MultiplyAddAdjacent(high, xb);
+            l2 += Avx2.MultiplyAddAdjacent(low, xb);
+            xb = Vector256.Create(*(int*)(x3 + 4 * c)).AsSByte();
+            h3 += Avx2.MultiplyAddAdjacent(high, xb);
+            l3 += Avx2.MultiplyAddAdjacent(low, xb);
+        }
+        Vector256<short> sixteen = Vector256.Create((short)16), one = Vector256.Create((short)1);
+        d0 = Avx2.MultiplyAddAdjacent(h0, sixteen) + Avx2.MultiplyAddAdjacent(l0, one);
+        d1 = Avx2.MultiplyAddAdjacent(h1, sixteen) + Avx2.MultiplyAddAdjacent(l1, one);
+        d2 = Avx2.MultiplyAddAdjacent(h2, sixteen) + Avx2.MultiplyAddAdjacent(l2, one);
+        d3 = Avx2.MultiplyAddAdjacent(h3, sixteen) + Avx2.MultiplyAddAdjacent(l3, one);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization | MethodImplOptions.NoInlining)]
+    private static void Narrow4(byte* s, byte* q, int blocks, ActivationRow* acts, float* y, int yStride)
+    {
+        Vector256<float> acc0 = Vector256<float>.Zero, acc1 = Vector256<float>.Zero;
+        Vector256<float> acc2 = Vector256<float>.Zero, acc3 = Vector256<float>.Zero;
+        Vector256<byte> mask = Vector256.Create((byte)0x0F);
+        ActivationRow a0 = acts[0], a1 = acts[1], a2 = acts[2], a3 = acts[3];
+        for (int b = 0; b < blocks; b++, s += GroupBlockBytes, q += GroupBlockBytes)
+        {
+            Block4x256(q, a0.Qs + 32 * b, a1.Qs + 32 * b, a2.Qs + 32 * b, a3.Qs + 32 * b, mask,
+                out Vector256<int> d0, out Vector256<int> d1, out Vector256<int> d2, out Vector256<int> d3);
+            Vector256<float> ws = RowDot.HalfScalesUnbiased(Sse2.LoadVector128((ushort*)s));
+            acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d0 - Vector256.Create(a0.Sums[b] << 7)), ws * Vector256.Create(a0.Scales[b] * Fp16.RebiasMultiplier), acc0);
+            acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d1 - Vector256.Create(a1.Sums[b] << 7)), ws * Vector256.Create(a1.Scales[b] * Fp16.RebiasMultiplier), acc1);
+            acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d2 - Vector256.Create(a2.Sums[b] << 7)), ws * Vector256.Create(a2.Scales[b] * Fp16.RebiasMultiplier), acc2);
+            acc3 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d3 - Vector256.Create(a3.Sums[b] << 7)), ws * Vector256.Create(a3.Scales[b] * Fp16.RebiasMultiplier), acc3);
+        }
+        Avx.Store(y, acc0);
+        Avx.Store(y + yStride, acc1);
+        Avx.Store(y + 2L * yStride, acc2);
+        Avx.Store(y + 3L * yStride, acc3);
     }
 }

@@ -49,8 +49,20 @@ internal static unsafe class Q4_0x16
 
     /// <param name="vector">Transpose with SSE2 shuffles (else the scalar twin, byte-identical).</param>
     internal static void Interleave(byte* data, int rows, int blocks, bool vector)
+        => RepackGroupsInPlace(data, rows, blocks, blocks * 18, vector ? &InterleaveGroupVector : &InterleaveGroupScalar);
+
+    private static void InterleaveGroupVector(byte* src, byte* dst, int blocks) => InterleaveGroup(src, dst, blocks, vector: true);
+
+    private static void InterleaveGroupScalar(byte* src, byte* dst, int blocks) => InterleaveGroup(src, dst, blocks, vector: false);
+
+    /// <summary>
+    /// Rewrites the groups of sixteen rows (<paramref name="rowBytes"/> each) at <paramref name="data"/> in place: each
+    /// group is copied aside and <paramref name="repackGroup"/>(copy, group, blocks) writes it back in its new layout.
+    /// Every sixteen-row layout (<see cref="Q4_0x16"/>, <see cref="Q8_0x16"/>) repacks whole matrices this way.
+    /// </summary>
+    internal static void RepackGroupsInPlace(byte* data, int rows, int blocks, int rowBytes, delegate*<byte*, byte*, int, void> repackGroup)
     {
-        int groupBytes = GroupRows * blocks * 18;
+        int groupBytes = GroupRows * rowBytes;
         byte* copy = (byte*)NativeMemory.Alloc((nuint)groupBytes);
         try
         {
@@ -58,7 +70,7 @@ internal static unsafe class Q4_0x16
             {
                 byte* group = data + (long)g * groupBytes;
                 Buffer.MemoryCopy(group, copy, groupBytes, groupBytes);
-                InterleaveGroup(copy, group, blocks, vector);
+                repackGroup(copy, group, blocks);
             }
         }
         finally
@@ -172,7 +184,7 @@ internal static unsafe class Q4_0x16
 
     /// <summary>The sixteen rows' fp16 scales at <paramref name="block"/>, widened without their 2^112 rebias (see <see cref="RowDot.HalfScalesUnbiased"/>).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> UnbiasedScales512(byte* block)
+    internal static Vector512<float> UnbiasedScales512(byte* block)
         => (Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(Avx.LoadVector256((short*)block)), 13)
             & Vector512.Create(Fp16.ScaleMask)).AsSingle();
 
@@ -280,7 +292,7 @@ internal static unsafe class Q4_0x16
     // ---- 256-bit: a group as two 8-row halves; `s` points at a half's scales, `q` at its bytes of chunk 0 ----
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector256<float> UnbiasedScales256(byte* s) => RowDot.HalfScalesUnbiased(Sse2.LoadVector128((ushort*)s));
+    internal static Vector256<float> UnbiasedScales256(byte* s) => RowDot.HalfScalesUnbiased(Sse2.LoadVector128((ushort*)s));
 
     /// <summary><see cref="Dot512"/> for eight rows.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

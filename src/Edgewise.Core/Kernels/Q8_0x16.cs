@@ -1,5 +1,4 @@
 using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
 using Edgewise.Core.Quantization;
@@ -35,24 +34,7 @@ internal static unsafe class Q8_0x16
     private const int Chunks = 8;
 
     /// <summary>Rewrites <paramref name="rows"/> ggml Q8_0 rows at <paramref name="data"/> in place into the interleaved layout (same size).</summary>
-    public static void Interleave(byte* data, int rows, int blocks)
-    {
-        int groupBytes = GroupRows * blocks * 34;
-        byte* copy = (byte*)NativeMemory.Alloc((nuint)groupBytes);
-        try
-        {
-            for (int g = 0; g < rows / GroupRows; g++)
-            {
-                byte* group = data + (long)g * groupBytes;
-                Buffer.MemoryCopy(group, copy, groupBytes, groupBytes);
-                InterleaveGroup(copy, group, blocks);
-            }
-        }
-        finally
-        {
-            NativeMemory.Free(copy);
-        }
-    }
+    public static void Interleave(byte* data, int rows, int blocks) => Q4_0x16.RepackGroupsInPlace(data, rows, blocks, blocks * 34, &InterleaveGroup);
 
     /// <summary>Sixteen ggml Q8_0 rows at <paramref name="src"/> into one interleaved group at <paramref name="dst"/> (same size, not overlapping).</summary>
     public static void InterleaveGroup(byte* src, byte* dst, int blocks)
@@ -138,11 +120,6 @@ internal static unsafe class Q8_0x16
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static Vector512<float> UnbiasedScales512(byte* block)
-        => (Avx512F.ShiftLeftLogical(Avx512F.ConvertToVector512Int32(Avx.LoadVector256((short*)block)), 13)
-            & Vector512.Create(Fp16.ScaleMask)).AsSingle();
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Wide1(byte* w, int blocks, in ActivationRow a, float* y)
     {
         Vector512<float> acc = Vector512<float>.Zero;
@@ -166,7 +143,7 @@ internal static unsafe class Q8_0x16
                 - Vector512.Create(a.Sums[b] << 7);
             // The weight scales without their 2^112 rebias meet the activation scale carrying it: both exact powers
             // of two apart from the true values, so each lane rounds as d_w · d_x does.
-            Vector512<float> scales = UnbiasedScales512(w) * Vector512.Create(a.Scales[b] * Fp16.RebiasMultiplier);
+            Vector512<float> scales = Q4_0x16.UnbiasedScales512(w) * Vector512.Create(a.Scales[b] * Fp16.RebiasMultiplier);
             acc = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(d), scales, acc);
         }
         Vector512.Store(acc, y);
@@ -215,7 +192,7 @@ internal static unsafe class Q8_0x16
             Block4x512(w + ScaleBytes, a0.Qs + 32 * b, a1.Qs + 32 * b, a2.Qs + 32 * b, a3.Qs + 32 * b, mask,
                 out Vector512<int> d0, out Vector512<int> d1, out Vector512<int> d2, out Vector512<int> d3);
             // The same operations as Wide1, in the same order, so each lane equals the single-row result exactly.
-            Vector512<float> ws = UnbiasedScales512(w);
+            Vector512<float> ws = Q4_0x16.UnbiasedScales512(w);
             acc0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(d0 - Vector512.Create(a0.Sums[b] << 7)), ws * Vector512.Create(a0.Scales[b] * Fp16.RebiasMultiplier), acc0);
             acc1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(d1 - Vector512.Create(a1.Sums[b] << 7)), ws * Vector512.Create(a1.Scales[b] * Fp16.RebiasMultiplier), acc1);
             acc2 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(d2 - Vector512.Create(a2.Sums[b] << 7)), ws * Vector512.Create(a2.Scales[b] * Fp16.RebiasMultiplier), acc2);
@@ -258,7 +235,7 @@ internal static unsafe class Q8_0x16
             Vector256<int> d = Avx2.MultiplyAddAdjacent(high, Vector256.Create((short)16))
                 + Avx2.MultiplyAddAdjacent(low, Vector256.Create((short)1))
                 - Vector256.Create(a.Sums[b] << 7);
-            Vector256<float> scales = RowDot.HalfScalesUnbiased(Sse2.LoadVector128((ushort*)s)) * Vector256.Create(a.Scales[b] * Fp16.RebiasMultiplier);
+            Vector256<float> scales = Q4_0x16.UnbiasedScales256(s) * Vector256.Create(a.Scales[b] * Fp16.RebiasMultiplier);
             acc = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d), scales, acc);
         }
         Avx.Store(y, acc);
@@ -306,7 +283,7 @@ internal static unsafe class Q8_0x16
         {
             Block4x256(q, a0.Qs + 32 * b, a1.Qs + 32 * b, a2.Qs + 32 * b, a3.Qs + 32 * b, mask,
                 out Vector256<int> d0, out Vector256<int> d1, out Vector256<int> d2, out Vector256<int> d3);
-            Vector256<float> ws = RowDot.HalfScalesUnbiased(Sse2.LoadVector128((ushort*)s));
+            Vector256<float> ws = Q4_0x16.UnbiasedScales256(s);
             acc0 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d0 - Vector256.Create(a0.Sums[b] << 7)), ws * Vector256.Create(a0.Scales[b] * Fp16.RebiasMultiplier), acc0);
             acc1 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d1 - Vector256.Create(a1.Sums[b] << 7)), ws * Vector256.Create(a1.Scales[b] * Fp16.RebiasMultiplier), acc1);
             acc2 = Fma.MultiplyAdd(Avx.ConvertToVector256Single(d2 - Vector256.Create(a2.Sums[b] << 7)), ws * Vector256.Create(a2.Scales[b] * Fp16.RebiasMultiplier), acc2);

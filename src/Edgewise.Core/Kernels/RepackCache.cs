@@ -254,8 +254,7 @@ public sealed unsafe class RepackCache : IDisposable
                 int rows = Math.Min(groupsPerChunk * Q4_0x16.GroupRows, m.Rows - row);
                 long bytes = rows * rowBytes;
                 Buffer.MemoryCopy(m.RowPointer(row), buffer, bytes, bytes);
-                if (m.Type == GgmlType.Q8_0) Q8_0x16.Interleave(buffer, rows, blocks);
-                else Q4_0x16.Interleave(buffer, rows, blocks);
+                WeightMatrix.InterleaveRows(m.Type, buffer, rows, blocks);
                 output.Write(new ReadOnlySpan<byte>(buffer, (int)bytes));
             }
         }
@@ -322,8 +321,8 @@ public sealed unsafe class RepackCache : IDisposable
         if (e.Rows <= 0 || e.Columns <= 0) return false;
         bool shape = e.Layout switch
         {
-            Layout.Q4_0x16 => e.Type == GgmlType.Q4_0 && Q4_0x16.Fits(e.Rows) && e.Columns % 32 == 0,
-            Layout.Q8_0x16 => e.Type == GgmlType.Q8_0 && Q4_0x16.Fits(e.Rows) && e.Columns % 32 == 0,
+            Layout.Q4_0x16 or Layout.Q8_0x16 => e.Type is GgmlType.Q4_0 or GgmlType.Q8_0 && InterleavedLayout(e.Type) == e.Layout
+                && Q4_0x16.Fits(e.Rows) && e.Columns % 32 == 0,
             // Checked first: only types with a matrix kernel (all of known block layout) reach BlockSize.
             Layout.Plain => WeightMatrix.IsSupported(e.Type) && e.Columns % GgmlTypeInfo.BlockSize(e.Type) == 0,
             _ => false,

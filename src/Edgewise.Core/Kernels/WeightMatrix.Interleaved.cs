@@ -19,6 +19,13 @@ public sealed unsafe partial class WeightMatrix
         else Q4_0x16.FastGroups(group, groupBytes, groups, blocks, a, y);
     }
 
+    /// <summary>Rewrites <paramref name="rows"/> ggml rows of an interleavable <paramref name="type"/> in place into its sixteen-row layout.</summary>
+    internal static void InterleaveRows(GgmlType type, byte* data, int rows, int blocks)
+    {
+        if (type == GgmlType.Q8_0) Q8_0x16.Interleave(data, rows, blocks);
+        else Q4_0x16.Interleave(data, rows, blocks);
+    }
+
     /// <summary>Row <paramref name="row"/> of interleaved bytes back in the ggml layout.</summary>
     private static void ExtractInterleavedRow(GgmlType type, byte* data, int blocks, int row, byte* dst)
     {

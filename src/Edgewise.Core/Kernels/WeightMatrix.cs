@@ -170,8 +170,7 @@ public sealed unsafe partial class WeightMatrix
     private WeightMatrix InterleaveInPlace()
     {
         if (!CanInterleave || IsInterleaved) return this;
-        if (Type == GgmlType.Q8_0) Q8_0x16.Interleave(_data, Rows, Columns / 32);
-        else Q4_0x16.Interleave(_data, Rows, Columns / 32);
+        InterleaveRows(Type, _data, Rows, Columns / 32);
         return new WeightMatrix(Name, Type, _data, Rows, Columns, _owner, interleaved: true);
     }
 

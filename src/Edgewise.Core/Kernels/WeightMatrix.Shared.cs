@@ -33,7 +33,7 @@ public sealed unsafe partial class WeightMatrix
         fixed (float* pb = yb)
         fixed (float* pc = yc)
         {
-            ActivationRow act = a.QuantizeOne(xp);
+            ActivationRow act = a.QuantizeOne(xp, pool);
             var job = new SharedJob { Act = act, Columns = a.Columns };
             int items = job.A.Set(a, pa, pool.ThreadCount, 0);
             items = job.B.Set(b, pb, pool.ThreadCount, items);
@@ -65,7 +65,7 @@ public sealed unsafe partial class WeightMatrix
         fixed (float* pg = gateOut)
         fixed (float* pu = upOut)
         {
-            ActivationRow act = gate.QuantizeOne(xp);
+            ActivationRow act = gate.QuantizeOne(xp, pool);
             var job = new GeGluJob { Act = act, Columns = gate.Columns };
             int items = job.Gate.Set(gate, pg, pool.ThreadCount, 0);
             job.Up.Set(up, pu, pool.ThreadCount, 0);
@@ -84,12 +84,12 @@ public sealed unsafe partial class WeightMatrix
         if (y.Length < Rows) throw new ArgumentException($"'{Name}' has {Rows} rows; y holds {y.Length} values.", nameof(y));
     }
 
-    /// <summary>One activation row quantized on the caller into its scratch (a decode row is too short to split).</summary>
-    private ActivationRow QuantizeOne(float* x)
+    /// <summary>One activation row quantized into the caller's scratch (one row stays on the caller).</summary>
+    private ActivationRow QuantizeOne(float* x, WorkerPool pool)
     {
-        byte* scratch = Scratch.Get(ActivationQuantizer.BytesPerRow(Activation, Columns));
-        ActivationRow act = ActivationQuantizer.Layout(Activation, x, scratch, Columns);
-        ActivationQuantizer.Quantize(Activation, act, Columns);
+        int bytes = ActivationQuantizer.BytesPerRow(Activation, Columns);
+        ActivationRow act;
+        QuantizeRows(x, 1, Scratch.Get(bytes), bytes, &act, pool);
         return act;
     }
 

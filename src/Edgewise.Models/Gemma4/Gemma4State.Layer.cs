@@ -20,8 +20,7 @@ public sealed partial class Gemma4State
             // A decode row: the queries join the keys' and values' pass (same input, one hand-off to the pool).
             // The attention block then sees the same row0: a one-row chunk is never trimmed, only ended.
             int qw = _c.HeadCount * d;
-            if (lw.V is not null) WeightMatrix.MatVecShared(x, _pool, lw.Q, _q.AsSpan(0, qw), lw.K!, _k.AsSpan(0, kvw), lw.V, _v.AsSpan(0, kvw));
-            else WeightMatrix.MatVecShared(x, _pool, lw.Q, _q.AsSpan(0, qw), lw.K!, _k.AsSpan(0, kvw));
+            WeightMatrix.MatVecShared(x, _pool, lw.Q, _q.AsSpan(0, qw), lw.K!, _k.AsSpan(0, kvw), lw.V, _v.AsSpan(0, kvw));   // no V: k_eq_v
         }
         else
         {

@@ -16,6 +16,11 @@ if (args.Length > 0 && args[0] == "quick-attention")
     AttentionBench.Run(args[1..]);
     return;
 }
+if (args is ["quick-quantize", ..])
+{
+    QuantizeBench.Run(args[1..]);
+    return;
+}
 if (args.Length > 0 && args[0] == "quick-l2")
 {
     QuickBench.RunCacheResident(args[1..]);

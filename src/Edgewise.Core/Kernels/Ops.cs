@@ -229,6 +229,9 @@ public static class Ops
         return sum;
     }
 
+    /// <summary>The largest value (NaN if any is; −∞ for none), as a <see cref="MathF.Max"/> fold in any order gives it.</summary>
+    public static float Max(ReadOnlySpan<float> x) => Max(x, fast: true);
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static float Max(ReadOnlySpan<float> x, bool fast)
     {

@@ -138,8 +138,7 @@ public static class Attention
                 for (int g = 0; g < group; g++)
                 {
                     Span<float> s = scores.Slice(g * ChunkKeys, count);
-                    float chunkMax = float.NegativeInfinity;
-                    foreach (float x in s) chunkMax = MathF.Max(chunkMax, x);
+                    float chunkMax = Ops.Max(s);
                     if (chunkMax > max[g])
                     {
                         // Rescale what was accumulated under the old maximum (nothing yet on the first chunk).

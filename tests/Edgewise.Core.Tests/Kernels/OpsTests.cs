@@ -53,6 +53,25 @@ public class OpsTests
         Ops.Softmax(d, f);
     }, 1e-5f, inputScale: 20f);
 
+    /// <summary>The vector maximum is the scalar fold's, exactly: every length, a NaN anywhere, and −0 beside +0.</summary>
+    [Fact]
+    public void MaxIsTheScalarFoldForEveryLength()
+    {
+        for (int n = 0; n <= 70; n++)
+        {
+            float[] x = QuantTestData.Random(n, n, 10f);
+            float fold = float.NegativeInfinity;
+            foreach (float v in x) fold = MathF.Max(fold, v);
+            Assert.Equal(fold, Ops.Max(x));
+            if (n == 0) continue;
+            x[n / 2] = float.NaN;
+            Assert.True(float.IsNaN(Ops.Max(x)), $"length {n}: a NaN at {n / 2} was lost");
+            Array.Fill(x, -0f);
+            x[n - 1] = 0f;
+            Assert.True(float.IsPositive(Ops.Max(x)), $"length {n}: +0 is larger than -0");
+        }
+    }
+
     [Fact]
     public void ExpShiftedFastMatchesScalarAndReturnsTheSum()
     {

@@ -16,6 +16,11 @@ if (args.Length > 0 && args[0] == "quick-attention")
     AttentionBench.Run(args[1..]);
     return;
 }
+if (args is ["quick-sparse", ..])
+{
+    SparseSumBench.Run(args[1..]);
+    return;
+}
 if (args is ["quick-quantize", ..])
 {
     QuantizeBench.Run(args[1..]);

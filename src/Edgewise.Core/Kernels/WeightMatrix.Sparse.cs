@@ -129,6 +129,8 @@ public sealed unsafe partial class WeightMatrix
         public bool Fast;
         public int PerItem;
 
+        private const int RowsAhead = 2;
+
         public readonly void Execute(int item)
         {
             ActivationRow act = ActivationQuantizer.Layout(Kind, X, Scratch, Columns);
@@ -136,6 +138,8 @@ public sealed unsafe partial class WeightMatrix
             for (int k = item * PerItem; k < end; k++)
             {
                 byte* w = Weights + RowIds[k] * RowBytes;
+                // Listed rows are scattered (and a mapped file's are on 4 KiB pages): ask for the row after next while this one runs.
+                if (k + RowsAhead < end) SumJob.PrefetchSpan(Weights + RowIds[k + RowsAhead] * RowBytes, (int)RowBytes);
                 Y[k] = Fast ? RowDot.Fast(Type, w, act, Columns) : RowDot.Scalar(Type, w, act, Columns);
             }
         }
@@ -162,6 +166,11 @@ public sealed unsafe partial class WeightMatrix
             int b0 = item * BlocksPerItem, b1 = Math.Min(Blocks, b0 + BlocksPerItem);
             int c0 = b0 * Block, n = (b1 - b0) * Block;
             float* y = Y + c0;
+            if (Type == GgmlType.Q8_0 && Fast && Avx512F.IsSupported && Vector512.IsHardwareAccelerated)
+            {
+                SumQ8_0Wide(b0, b1, y);
+                return;
+            }
             if (Type == GgmlType.Q8_0 && Fast && Avx2.IsSupported && Fma.IsSupported)
             {
                 SumQ8_0(b0, b1, y);
@@ -248,6 +257,74 @@ public sealed unsafe partial class WeightMatrix
                 Avx.Store(y + 16, a2);
                 Avx.Store(y + 24, a3);
             }
+        }
+
+        /// <summary>
+        /// <see cref="SumQ8_0"/> for 512-bit registers, rows in the outer loop: the item's slice of y (a few KiB) stays
+        /// in L1 and takes two rows per visit, four blocks at a time, so each listed row is read once, as one contiguous
+        /// run of the item's blocks, with the rows a few ahead prefetched whole. Each element still takes
+        /// y = fma(q, c·d, y) in row order from zero: the same floats as the block loop.
+        /// </summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly void SumQ8_0Wide(int b0, int b1, float* y)
+        {
+            int quads = (b1 - b0) / 4, span = quads * 4 * 34;
+            if (quads == 0)
+            {
+                SumQ8_0(b0, b1, y);
+                return;
+            }
+            new Span<float>(y, quads * 128).Clear();
+            long offset = (long)b0 * 34;
+            int k = 0;
+            for (; k < Count; k += 2)
+            {
+                if (k + PrefetchRows < Count) PrefetchSpan(Weights + RowIds[k + PrefetchRows] * RowBytes + offset, span);
+                if (k + PrefetchRows + 1 < Count) PrefetchSpan(Weights + RowIds[k + PrefetchRows + 1] * RowBytes + offset, span);
+                byte* r0 = Weights + RowIds[k] * RowBytes + offset;
+                // An odd last row is added alone (adding it again at coefficient zero could turn a -0 sum into +0).
+                bool pair = k + 1 < Count;
+                byte* r1 = pair ? Weights + RowIds[k + 1] * RowBytes + offset : r0;
+                float c0 = Coefficients[k], c1 = pair ? Coefficients[k + 1] : 0f;
+                float* a = y;
+                for (int quad = 0; quad < quads; quad++, r0 += 136, r1 += 136, a += 128)
+                {
+                    Vector512<float> s0 = Vector512.Load(a), s1 = Vector512.Load(a + 16), s2 = Vector512.Load(a + 32), s3 = Vector512.Load(a + 48);
+                    Vector512<float> s4 = Vector512.Load(a + 64), s5 = Vector512.Load(a + 80), s6 = Vector512.Load(a + 96), s7 = Vector512.Load(a + 112);
+                    AddBlockQ8_0(r0, c0, ref s0, ref s1);
+                    AddBlockQ8_0(r0 + 34, c0, ref s2, ref s3);
+                    AddBlockQ8_0(r0 + 68, c0, ref s4, ref s5);
+                    AddBlockQ8_0(r0 + 102, c0, ref s6, ref s7);
+                    if (pair)
+                    {
+                        AddBlockQ8_0(r1, c1, ref s0, ref s1);
+                        AddBlockQ8_0(r1 + 34, c1, ref s2, ref s3);
+                        AddBlockQ8_0(r1 + 68, c1, ref s4, ref s5);
+                        AddBlockQ8_0(r1 + 102, c1, ref s6, ref s7);
+                    }
+                    s0.Store(a); s1.Store(a + 16); s2.Store(a + 32); s3.Store(a + 48);
+                    s4.Store(a + 64); s5.Store(a + 80); s6.Store(a + 96); s7.Store(a + 112);
+                }
+            }
+            if (b0 + quads * 4 < b1) SumQ8_0(b0 + quads * 4, b1, y + quads * 128);
+        }
+
+        /// <summary>Every cache line of [start, start + bytes) into L2 (into L1 they crowded out the lines being summed).</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        internal static void PrefetchSpan(byte* start, int bytes)
+        {
+            for (int at = 0; at < bytes; at += 64) Sse.Prefetch1(start + at);
+            Sse.Prefetch1(start + bytes - 1);
+        }
+
+        /// <summary>a0, a1 = fma(q, c·d, a) over the 32 values of the Q8_0 block at <paramref name="block"/>.</summary>
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private static void AddBlockQ8_0(byte* block, float c, ref Vector512<float> a0, ref Vector512<float> a1)
+        {
+            Vector512<float> s = Vector512.Create(c * Fp16.ScaleToFloat(*(ushort*)block));
+            sbyte* q = (sbyte*)block + 2;
+            a0 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(q))), s, a0);
+            a1 = Avx512F.FusedMultiplyAdd(Avx512F.ConvertToVector512Single(Avx512F.ConvertToVector512Int32(Vector128.Load(q + 16))), s, a1);
         }
 
         /// <summary>a0..a3 = fma(q, c·d, a) over the 32 values of the Q8_0 block at <paramref name="block"/>.</summary>

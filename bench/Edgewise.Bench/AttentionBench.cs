@@ -5,9 +5,10 @@ using Edgewise.Models.Common;
 namespace Edgewise.Bench;
 
 /// <summary>
-/// <c>quick-attention [keys] [threads] [hot]</c>: one decode row of Gemma 4 E2B's attention at a given context, every layer
+/// <c>quick-attention [keys] [threads] [hot] [kv2]</c>: one decode row of Gemma 4 E2B's attention at a given context, every layer
 /// its own cache (so the caches come from DRAM, as in a decode step): 28 sliding layers (head dim 256, 512-key
-/// window) and 7 full ones (head dim 512), 8 query heads on 1 KV head. Prints µs per layer kind and per token, and
+/// window) and 7 full ones (head dim 512), 8 query heads on 1 KV head (<c>kv2</c>: on 2 KV heads, four each, Gemma 3n's
+/// grouping). Prints µs per layer kind and per token, and
 /// the arithmetic rate (two multiply-adds per key and head dimension: q·k and the weighted value row). <c>hot</c> gives
 /// every layer the same cache, which then stays in L2/L3: the compute ceiling, memory out of the picture.
 /// </summary>
@@ -18,6 +19,8 @@ internal static class AttentionBench
         int keys = args.Length > 0 ? int.Parse(args[0]) : 640;
         int threads = args.Length > 1 ? int.Parse(args[1]) : 2;
         bool hot = args.Length > 2 && args[2] == "hot";
+        // kv2: Gemma 3n E2B's grouping (two KV heads of four query heads each) instead of Gemma 4's one of eight.
+        int kvHeads = args.Contains("kv2") ? 2 : 1;
         using var pool = new WorkerPool(threads);
         var kinds = new (string Name, int Layers, int HeadDim, int Window)[] { ("sliding", 28, 256, 512), ("full", 7, 512, 0) };
         double tokenMicros = 0;
@@ -26,14 +29,14 @@ internal static class AttentionBench
             const int heads = 8;
             var random = new Random(1);
             var caches = new KvCache[layers];
-            var k = new float[d];
-            var v = new float[d];
+            var k = new float[kvHeads * d];
+            var v = new float[kvHeads * d];
             for (int l = 0; l < layers; l++)
             {
-                caches[l] = new KvCache([new KvLayerSpec(0, d, window)], keys + 1, maxBatch: 1, KvCacheType.F32);
+                caches[l] = new KvCache([new KvLayerSpec(0, kvHeads * d, window)], keys + 1, maxBatch: 1, KvCacheType.F32);
                 for (int p = 0; p < keys; p++)
                 {
-                    for (int i = 0; i < d; i++)
+                    for (int i = 0; i < k.Length; i++)
                     {
                         k[i] = (float)(random.NextDouble() * 2 - 1) * 0.2f;
                         v[i] = (float)(random.NextDouble() * 2 - 1);
@@ -63,14 +66,14 @@ internal static class AttentionBench
                 for (int l = 0; l < layers; l++)
                 {
                     rows[0] = new SequenceRow(caches[hot ? 0 : l], keys - 1);
-                    Attention.Run(pool, q, rows, 0, 1, 0, window, heads, 1, d, 1f, output);
+                    Attention.Run(pool, q, rows, 0, 1, 0, window, heads, kvHeads, d, 1f, output);
                 }
             }
             double perLayer = times[times.Count / 2];
             int attended = window > 0 ? Math.Min(window, keys) : keys;
-            double macs = 2.0 * heads * attended * d;
+            double macs = 2.0 * heads * attended * d;   // every query head: q·k and the weighted value row
             tokenMicros += perLayer * layers * 1e6;
-            Console.WriteLine($"{name,-8} d={d} keys={attended}: {perLayer * 1e6,7:F1} µs/layer, {macs / perLayer / 1e9,5:F1} GMAC/s ({threads} threads), KV {2.0 * attended * d * 4 / perLayer / 1e9:F1} GB/s");
+            Console.WriteLine($"{name,-8} d={d} keys={attended}: {perLayer * 1e6,7:F1} µs/layer, {macs / perLayer / 1e9,5:F1} GMAC/s ({threads} threads), KV {2.0 * attended * kvHeads * d * 4 / perLayer / 1e9:F1} GB/s");
         }
         Console.WriteLine($"per token (28 + 7 layers): {tokenMicros / 1000:F2} ms");
     }

@@ -11,33 +11,38 @@ namespace Edgewise.Core.Kernels;
 public sealed unsafe partial class WeightMatrix
 {
     /// <summary>
-    /// <c>ya = a · x</c>, <c>yb = b · x</c> and, when <paramref name="c"/> is given, <c>yc = c · x</c>: the same results
-    /// as one <see cref="MatVec"/> each, in one parallel pass when the matrices take the same activation encoding
-    /// and the same number of columns (else one MatVec each).
+    /// <c>ya = a · x</c>, <c>yb = b · x</c> and, for each of <paramref name="c"/> and <paramref name="d"/> that is given,
+    /// <c>yc = c · x</c> and <c>yd = d · x</c>: the same results as one <see cref="MatVec"/> each, in one parallel pass
+    /// when the matrices take the same activation encoding and the same number of columns (else one MatVec each).
     /// </summary>
     public static void MatVecShared(ReadOnlySpan<float> x, WorkerPool pool,
-        WeightMatrix a, Span<float> ya, WeightMatrix b, Span<float> yb, WeightMatrix? c = null, Span<float> yc = default)
+        WeightMatrix a, Span<float> ya, WeightMatrix b, Span<float> yb, WeightMatrix? c = null, Span<float> yc = default,
+        WeightMatrix? d = null, Span<float> yd = default)
     {
-        if (!CanShare(a, b) || (c is not null && !CanShare(a, c)))
+        if (!CanShare(a, b) || (c is not null && !CanShare(a, c)) || (d is not null && !CanShare(a, d)))
         {
             a.MatVec(x, ya, pool);
             b.MatVec(x, yb, pool);
             c?.MatVec(x, yc, pool);
+            d?.MatVec(x, yd, pool);
             return;
         }
         a.CheckMatVec(x, ya);
         b.CheckMatVec(x, yb);
         c?.CheckMatVec(x, yc);
+        d?.CheckMatVec(x, yd);
         fixed (float* xp = x)
         fixed (float* pa = ya)
         fixed (float* pb = yb)
         fixed (float* pc = yc)
+        fixed (float* pd = yd)
         {
             ActivationRow act = a.QuantizeOne(xp, pool);
             var job = new SharedJob { Act = act, Columns = a.Columns };
             int items = job.A.Set(a, pa, pool.ThreadCount, 0);
             items = job.B.Set(b, pb, pool.ThreadCount, items);
-            if (c is not null) items = job.C.Set(c, pc, pool.ThreadCount, items);
+            items = c is null ? job.C.Skip(items) : job.C.Set(c, pc, pool.ThreadCount, items);
+            items = d is null ? job.D.Skip(items) : job.D.Set(d, pd, pool.ThreadCount, items);
             pool.Run(ref job, items);
         }
     }
@@ -122,6 +127,14 @@ public sealed unsafe partial class WeightMatrix
             return firstItem + Items;
         }
 
+        /// <summary>An absent part: no items, starting where the previous part ended. Returns that item.</summary>
+        public int Skip(int firstItem)
+        {
+            FirstItem = firstItem;
+            Items = 0;
+            return firstItem;
+        }
+
         /// <summary>Rows [first, end) of item <paramref name="item"/> (counted from this part's first), through the MatVec kernel.</summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         public readonly (int First, int End) Run(int item, in ActivationRow act, int columns)
@@ -145,14 +158,15 @@ public sealed unsafe partial class WeightMatrix
     {
         public ActivationRow Act;
         public int Columns;
-        public RowsPart A, B, C;
+        public RowsPart A, B, C, D;   // an absent C or D has no items
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Execute(int item)
         {
             if (item < B.FirstItem) A.Run(item, Act, Columns);
-            else if (item < C.FirstItem || C.Items == 0) B.Run(item - B.FirstItem, Act, Columns);
-            else C.Run(item - C.FirstItem, Act, Columns);
+            else if (item < C.FirstItem) B.Run(item - B.FirstItem, Act, Columns);
+            else if (item < D.FirstItem) C.Run(item - C.FirstItem, Act, Columns);
+            else D.Run(item - D.FirstItem, Act, Columns);
         }
     }
 

@@ -139,7 +139,7 @@ public sealed unsafe partial class WeightMatrix
             {
                 byte* w = Weights + RowIds[k] * RowBytes;
                 // Listed rows are scattered (and a mapped file's are on 4 KiB pages): ask for the row after next while this one runs.
-                if (k + RowsAhead < end) SumJob.PrefetchSpan(Weights + RowIds[k + RowsAhead] * RowBytes, (int)RowBytes);
+                if (Sse.IsSupported && k + RowsAhead < end) SumJob.PrefetchSpan(Weights + RowIds[k + RowsAhead] * RowBytes, (int)RowBytes);
                 Y[k] = Fast ? RowDot.Fast(Type, w, act, Columns) : RowDot.Scalar(Type, w, act, Columns);
             }
         }

@@ -10,7 +10,10 @@ public sealed partial class Gemma3nState
     /// <c>Gemma3nTextAttention</c>): k_norm then RoPE on K; V gets a weightless RMS norm and no RoPE. Input:
     /// <c>_xn</c> at absolute rows.
     /// </summary>
-    /// <returns>True when the queries of the chunk's rows were computed too (a decode row: see <see cref="AttentionBlock"/>).</returns>
+    /// <returns>
+    /// True when the queries of the chunk's rows were computed too, and LAuReL's left product (a decode row: see
+    /// <see cref="AttentionBlock"/> and <see cref="Laurel"/>).
+    /// </returns>
     private bool StoreKv(int il, Gemma3nLayerWeights lw, int row0, int t)
     {
         int kvw = _c.KvHeadCount * _c.HeadDim, rows = t - row0, h = _c.HiddenSize;
@@ -18,10 +21,12 @@ public sealed partial class Gemma3nState
         bool withQueries = rows == 1;
         if (withQueries)
         {
-            // A decode row: the queries join the keys' and values' pass (same input, one hand-off to the pool).
-            // The attention block then sees the same row0: a one-row chunk is never trimmed, only ended.
+            // A decode row: the queries and LAuReL's left product join the keys' and values' pass (same input, one
+            // hand-off to the pool). The attention block and LAuReL then see the same row0: a one-row chunk is never
+            // trimmed, only ended.
             int qw = _c.HeadCount * _c.HeadDim;
-            WeightMatrix.MatVecShared(x, _pool, lw.Q, _q.AsSpan(0, qw), lw.K!, _k.AsSpan(0, kvw), lw.V!, _v.AsSpan(0, kvw));
+            WeightMatrix.MatVecShared(x, _pool, lw.Q, _q.AsSpan(0, qw), lw.K!, _k.AsSpan(0, kvw), lw.V!, _v.AsSpan(0, kvw),
+                lw.LaurelLeft, _laurelMid.AsSpan(0, _c.LaurelRank));
         }
         else
         {
@@ -48,12 +53,22 @@ public sealed partial class Gemma3nState
         : (_ropeCosSliding, _ropeSinSliding);
 
     /// <summary>LAuReL (HF <c>Gemma3nTextLaurelBlock</c>): <c>a_n + NormW(W_r · (W_l · a_n))</c>, a_n = <c>_xn</c> at absolute rows; out: <c>_laurel</c> [rows, H].</summary>
-    private void Laurel(Gemma3nLayerWeights lw, int row0, int t)
+    /// <param name="queriesReady">True when <see cref="StoreKv"/> computed this decode row's queries and the left product.</param>
+    /// <returns>True when the queries of the chunk's rows are computed (here, for a decode row of a KV-sharing layer, or before).</returns>
+    private bool Laurel(Gemma3nLayerWeights lw, int row0, int t, bool queriesReady)
     {
         int h = _c.HiddenSize, rank = _c.LaurelRank, rows = t - row0;
-        lw.LaurelLeft.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, _laurelMid.AsSpan(0, rows * rank), _pool);   // [rows, R]
+        ReadOnlySpan<float> x = _xn.AsSpan(row0 * h, rows * h);
+        if (rows > 1) lw.LaurelLeft.MatMul(x, rows, _laurelMid.AsSpan(0, rows * rank), _pool);   // [rows, R]
+        else if (!queriesReady)
+        {
+            // A decode row of a layer reading another's KV: the queries join the left product (one hand-off).
+            WeightMatrix.MatVecShared(x, _pool, lw.LaurelLeft, _laurelMid.AsSpan(0, rank), lw.Q, _q.AsSpan(0, _c.HeadCount * _c.HeadDim));
+            queriesReady = true;
+        }
         lw.LaurelRight.MatMul(_laurelMid.AsSpan(0, rows * rank), rows, _laurel.AsSpan(0, rows * h), _pool);    // [rows, H]
         ForRows(RowStep.LaurelOut, lw, 0, row0, rows, 3 * h);
+        return queriesReady;
     }
 
     private void LaurelOutRows(Gemma3nLayerWeights lw, int row0, int start, int end)
@@ -71,7 +86,7 @@ public sealed partial class Gemma3nState
     /// Queries, attention over the (own or shared) cache, output projection and post-norm, then
     /// <c>z = (a + attn + laurel) / √2</c> into <c>_z</c> [rows, H] (a = the un-normed active prediction).
     /// </summary>
-    /// <param name="queriesReady">True when <see cref="StoreKv"/> already computed the queries of these rows.</param>
+    /// <param name="queriesReady">True when <see cref="StoreKv"/> or <see cref="Laurel"/> already computed the queries of these rows.</param>
     private void AttentionBlock(int il, Gemma3nLayerWeights lw, int row0, int t, bool queriesReady)
     {
         int d = _c.HeadDim, nh = _c.HeadCount, qw = nh * d, rows = t - row0, h = _c.HiddenSize;

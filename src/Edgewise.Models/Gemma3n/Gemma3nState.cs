@@ -156,7 +156,7 @@ public sealed partial class Gemma3nState : ChunkedModelState
                 row0 = outputFrom;
                 if (row0 == t) break;   // no logits wanted from this chunk: the cache is complete
             }
-            Laurel(lw, row0, t);
+            queriesReady = Laurel(lw, row0, t, queriesReady);
             AttentionBlock(il, lw, row0, t, queriesReady);
             FeedForward(il, lw, row0, t);
             Correct(lw, row0, t);

@@ -50,6 +50,39 @@ public sealed class SharedMatVecTests : IDisposable
         GC.KeepAlive(kc);
     }
 
+    /// <summary>
+    /// Four matrices (q, k, v and LAuReL's left matrix of a Gemma 3n decode row), and the fourth without a third,
+    /// interleaved and plain: each output is its MatVec's.
+    /// </summary>
+    [Theory]
+    [InlineData(GgmlType.Q4_0, true)]
+    [InlineData(GgmlType.Q4_0, false)]
+    [InlineData(GgmlType.Q8_0, true)]
+    public void FourMatricesAndAFourthWithoutAThirdEqualTheirMatVecs(GgmlType type, bool interleave)
+    {
+        (WeightMatrix a, byte[] ka, _) = WeightMatrixTests.Build(type, 64, Columns, seed: 21);
+        (WeightMatrix b, byte[] kb, _) = WeightMatrixTests.Build(type, 32, Columns, seed: 22);
+        (WeightMatrix c, byte[] kc, _) = WeightMatrixTests.Build(type, 32, Columns, seed: 23);
+        (WeightMatrix d, byte[] kd, _) = WeightMatrixTests.Build(type, 16, Columns, seed: 24);
+        if (interleave) (a, d) = (a.Interleave(), d.Interleave());
+        float[] x = QuantTestData.Random(Columns, 25);
+        float[] ya = new float[64], yb = new float[32], yc = new float[32], yd = new float[16];
+        WeightMatrix.MatVecShared(x, _pool, a, ya, b, yb, c, yc, d, yd);
+        Assert.Equal(Separate(a, x, _pool), ya);
+        Assert.Equal(Separate(b, x, _pool), yb);
+        Assert.Equal(Separate(c, x, _pool), yc);
+        Assert.Equal(Separate(d, x, _pool), yd);
+        Array.Clear(ya);
+        Array.Clear(yd);
+        WeightMatrix.MatVecShared(x, _pool, a, ya, b, yb, d: d, yd: yd);
+        Assert.Equal(Separate(a, x, _pool), ya);
+        Assert.Equal(Separate(d, x, _pool), yd);
+        GC.KeepAlive(ka);
+        GC.KeepAlive(kb);
+        GC.KeepAlive(kc);
+        GC.KeepAlive(kd);
+    }
+
     /// <summary>Interleaved Q4_0 beside plain Q4_0, two matrices, and on a pool of one thread.</summary>
     [Fact]
     public void InterleavedAndPlainMatricesShareOnePass()

@@ -1,3 +1,4 @@
+using System.Runtime.Intrinsics;
 using Edgewise.Core.Kernels;
 using Edgewise.Models.Common;
 
@@ -265,15 +266,43 @@ public sealed partial class Gemma3nState
     /// </summary>
     internal static float GaussianCutoff(ReadOnlySpan<float> gate, float stdMultiplier, bool sampleStd)
     {
-        double sum = 0;
-        for (int i = 0; i < gate.Length; i++) sum += gate[i];
-        double mean = sum / gate.Length, sq = 0;
-        for (int i = 0; i < gate.Length; i++)
-        {
-            double dv = gate[i] - mean;
-            sq += dv * dv;
-        }
+        // Sums in double, four lanes and two accumulators wide: a scalar double chain costs one add latency per
+        // value, ~20 µs per 8192-wide row (a decode step has ten such rows, a prompt ten per token).
+        double mean = SumWide(gate, 0, squares: false) / gate.Length;
+        double sq = SumWide(gate, mean, squares: true);
         int n = sampleStd ? gate.Length - 1 : gate.Length;
         return (float)(mean + Math.Sqrt(sq / n) * stdMultiplier);
+    }
+
+    /// <summary>Σ x (or Σ (x − <paramref name="center"/>)² with <paramref name="squares"/>) in double.</summary>
+    private static double SumWide(ReadOnlySpan<float> x, double center, bool squares)
+    {
+        var a0 = Vector256<double>.Zero;
+        var a1 = Vector256<double>.Zero;
+        var c = Vector256.Create(center);
+        int i = 0;
+        for (; i + 8 <= x.Length; i += 8)
+        {
+            (Vector256<double> lo, Vector256<double> hi) = Vector256.Widen(Vector256.Create(x.Slice(i, 8)));
+            if (squares)
+            {
+                lo -= c;
+                hi -= c;
+                a0 += lo * lo;
+                a1 += hi * hi;
+            }
+            else
+            {
+                a0 += lo;
+                a1 += hi;
+            }
+        }
+        double sum = Vector256.Sum(a0 + a1);
+        for (; i < x.Length; i++)
+        {
+            double v = x[i] - center;
+            sum += squares ? v * v : x[i];
+        }
+        return sum;
     }
 }

@@ -122,7 +122,8 @@ internal static unsafe class ActivationQuantizer
     /// operations a block instead of a horizontal reduction each), and the sixteen scales are divided and rounded to
     /// fp16 as one vector. Quants are stored in the <see cref="ActivationKind.Q8Block32Paired"/> order when
     /// <paramref name="paired"/>. A group whose maxima hold a NaN or a scale past fp16's range (only broken inputs do)
-    /// is left to the block-by-block path, which defines those cases. Returns the blocks done.
+    /// ends the grouped pass: it and the rest go block by block, the path that defines those cases. Returns the blocks
+    /// done.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static int QuantizeQ8_0Groups(float* x, sbyte* qs, float* scales, int* sums, int blocks, bool paired)

@@ -64,11 +64,8 @@ public static unsafe class AttentionTiles
             {
                 for (; c + 4 <= count; c += 4)
                 {
-                    if (Sse.IsSupported)
-                    {
-                        for (int a = c + PrefetchAhead; a < Math.Min(c + PrefetchAhead + 4, offsets.Length); a++) PrefetchRow((byte*)(k + o[a]), rowBytes);
-                        if (v != null) for (int a = c; a < c + 4; a++) PrefetchRow((byte*)(v + o[a]), rowBytes);
-                    }
+                    for (int a = c + PrefetchAhead; a < Math.Min(c + PrefetchAhead + 4, offsets.Length); a++) Prefetch.ToL2((byte*)(k + o[a]), rowBytes);
+                    if (v != null) for (int a = c; a < c + 4; a++) Prefetch.ToL2((byte*)(v + o[a]), rowBytes);
                     if (wide)
                     {
                         for (int g = 0; g < heads; g += 4) ScoreTile512(k, o + c, q + g * dim, dim, scale, s + g * scoreStride + c, scoreStride);
@@ -269,12 +266,6 @@ public static unsafe class AttentionTiles
         s10.Store(a1); s11.Store(a1 + 16); s12.Store(a1 + 32); s13.Store(a1 + 48);
         s20.Store(a2); s21.Store(a2 + 16); s22.Store(a2 + 32); s23.Store(a2 + 48);
         s30.Store(a3); s31.Store(a3 + 16); s32.Store(a3 + 32); s33.Store(a3 + 48);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void PrefetchRow(byte* row, int bytes)
-    {
-        for (int line = 0; line < bytes; line += 64) Sse.Prefetch1(row + line);
     }
 
     private static void CheckRows(ReadOnlySpan<float> rows, ReadOnlySpan<int> offsets, int dim, string name)

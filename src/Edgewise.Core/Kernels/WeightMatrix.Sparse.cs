@@ -139,7 +139,7 @@ public sealed unsafe partial class WeightMatrix
             {
                 byte* w = Weights + RowIds[k] * RowBytes;
                 // Listed rows are scattered (and a mapped file's are on 4 KiB pages): ask for the row after next while this one runs.
-                if (Sse.IsSupported && k + RowsAhead < end) SumJob.PrefetchSpan(Weights + RowIds[k + RowsAhead] * RowBytes, (int)RowBytes);
+                if (k + RowsAhead < end) Prefetch.ToL2(Weights + RowIds[k + RowsAhead] * RowBytes, RowBytes);
                 Y[k] = Fast ? RowDot.Fast(Type, w, act, Columns) : RowDot.Scalar(Type, w, act, Columns);
             }
         }
@@ -276,11 +276,11 @@ public sealed unsafe partial class WeightMatrix
             }
             new Span<float>(y, quads * 128).Clear();
             long offset = (long)b0 * 34;
-            int k = 0;
-            for (; k < Count; k += 2)
+            for (int k = 0; k < Count; k += 2)
             {
-                if (k + PrefetchRows < Count) PrefetchSpan(Weights + RowIds[k + PrefetchRows] * RowBytes + offset, span);
-                if (k + PrefetchRows + 1 < Count) PrefetchSpan(Weights + RowIds[k + PrefetchRows + 1] * RowBytes + offset, span);
+                // Whole rows into L2 (into L1 they crowded out the lines being summed).
+                if (k + PrefetchRows < Count) Prefetch.ToL2(Weights + RowIds[k + PrefetchRows] * RowBytes + offset, span);
+                if (k + PrefetchRows + 1 < Count) Prefetch.ToL2(Weights + RowIds[k + PrefetchRows + 1] * RowBytes + offset, span);
                 byte* r0 = Weights + RowIds[k] * RowBytes + offset;
                 // An odd last row is added alone (adding it again at coefficient zero could turn a -0 sum into +0).
                 bool pair = k + 1 < Count;
@@ -307,14 +307,6 @@ public sealed unsafe partial class WeightMatrix
                 }
             }
             if (b0 + quads * 4 < b1) SumQ8_0(b0 + quads * 4, b1, y + quads * 128);
-        }
-
-        /// <summary>Every cache line of [start, start + bytes) into L2 (into L1 they crowded out the lines being summed).</summary>
-        [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        internal static void PrefetchSpan(byte* start, int bytes)
-        {
-            for (int at = 0; at < bytes; at += 64) Sse.Prefetch1(start + at);
-            Sse.Prefetch1(start + bytes - 1);
         }
 
         /// <summary>a0, a1 = fma(q, c·d, a) over the 32 values of the Q8_0 block at <paramref name="block"/>.</summary>

@@ -52,19 +52,19 @@ public sealed unsafe partial class WeightMatrix
                 Blocks = Columns / 32,
                 Rows = Rows,
                 Columns = Columns,
-                Groups = groups,
                 Acts = acts,
                 N = n,
                 Y = yp,
-                GroupsPerItem = Math.Max(1, RowsPerItem(Rows, n, pool.ThreadCount, RowBytes) / Q4_0x16.GroupRows),
                 Fast = fast && RowDot.HasFastPath,
                 RepackGroups = !IsInterleaved,
             };
-            pool.Run(ref job, (groups + job.GroupsPerItem - 1) / job.GroupsPerItem);
+            // Claimed runs of groups: each group's rows meet every activation row while they are in cache, whatever the run.
+            pool.RunClaims(ref job, groups);
         }
     }
 
-    private struct InterleavedJob : IParallelJob
+    /// <summary>Groups of sixteen rows [first, end) against every activation row.</summary>
+    private struct InterleavedJob : IRangeJob
     {
         public GgmlType Type;
         public byte* Weights;
@@ -72,19 +72,15 @@ public sealed unsafe partial class WeightMatrix
         public int Blocks;
         public int Rows;
         public int Columns;
-        public int Groups;
         public ActivationRow* Acts;
         public int N;
         public float* Y;
-        public int GroupsPerItem;
         public bool Fast;
         public bool RepackGroups;   // plain rows: interleave each group into the thread's buffer first
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public readonly void Execute(int item)
+        public readonly void Execute(int first, int end)
         {
-            int first = item * GroupsPerItem;
-            int end = Math.Min(Groups, first + GroupsPerItem);
             if (!Fast)
             {
                 Scalar(first, end);

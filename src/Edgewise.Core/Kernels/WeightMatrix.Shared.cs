@@ -39,11 +39,11 @@ public sealed unsafe partial class WeightMatrix
         {
             ActivationRow act = a.QuantizeOne(xp, pool);
             var job = new SharedJob { Act = act, Columns = a.Columns };
-            int items = job.A.Set(a, pa, pool.ThreadCount, 0);
-            items = job.B.Set(b, pb, pool.ThreadCount, items);
-            items = c is null ? job.C.Skip(items) : job.C.Set(c, pc, pool.ThreadCount, items);
-            items = d is null ? job.D.Skip(items) : job.D.Set(d, pd, pool.ThreadCount, items);
-            pool.Run(ref job, items);
+            int units = job.A.Set(a, pa, 0);
+            units = job.B.Set(b, pb, units);
+            units = c is null ? job.C.Skip(units) : job.C.Set(c, pc, units);
+            units = d is null ? job.D.Skip(units) : job.D.Set(d, pd, units);
+            pool.RunClaims(ref job, units);
         }
     }
 
@@ -72,10 +72,9 @@ public sealed unsafe partial class WeightMatrix
         {
             ActivationRow act = gate.QuantizeOne(xp, pool);
             var job = new GeGluJob { Act = act, Columns = gate.Columns };
-            int items = job.Gate.Set(gate, pg, pool.ThreadCount, 0);
-            job.Up.Set(up, pu, pool.ThreadCount, 0);
-            job.Up.RowsPerItem = job.Gate.RowsPerItem;   // the same rows of both in each item
-            pool.Run(ref job, items);
+            int units = job.Gate.Set(gate, pg, 0);
+            job.Up.Set(up, pu, 0);   // same rows, so the same 16-row units
+            pool.RunClaims(ref job, units);
         }
     }
 
@@ -98,7 +97,7 @@ public sealed unsafe partial class WeightMatrix
         return act;
     }
 
-    /// <summary>The rows of one matrix in a shared pass: items [FirstItem, FirstItem + Items) of the job.</summary>
+    /// <summary>The rows of one matrix in a shared pass: units [FirstUnit, FirstUnit + Units) of the job.</summary>
     private struct RowsPart
     {
         public byte* Weights;
@@ -107,12 +106,12 @@ public sealed unsafe partial class WeightMatrix
         public bool Interleaved;
         public int Rows;
         public float* Y;
-        public int RowsPerItem;   // whole 16-row groups when Interleaved
-        public int FirstItem;
-        public int Items;
+        public int UnitRows;   // a 16-row group when Interleaved or the rows come in groups of 16, else one row
+        public int FirstUnit;
+        public int Units;
 
-        /// <summary>Fills the part and returns the next part's first item.</summary>
-        public int Set(WeightMatrix m, float* y, int threads, int firstItem)
+        /// <summary>Fills the part and returns the next part's first unit.</summary>
+        public int Set(WeightMatrix m, float* y, int firstUnit)
         {
             Weights = m._data;
             RowBytes = m.RowBytes;
@@ -120,69 +119,72 @@ public sealed unsafe partial class WeightMatrix
             Interleaved = m.IsInterleaved;
             Rows = m.Rows;
             Y = y;
-            int perItem = RowsPerItem(m.Rows, 1, threads, m.RowBytes);
-            RowsPerItem = Interleaved || m.Rows % 16 == 0 ? Math.Max(1, perItem / Q4_0x16.GroupRows) * Q4_0x16.GroupRows : perItem;
-            FirstItem = firstItem;
-            Items = (Rows + RowsPerItem - 1) / RowsPerItem;
-            return firstItem + Items;
+            UnitRows = Interleaved || m.Rows % Q4_0x16.GroupRows == 0 ? Q4_0x16.GroupRows : 1;
+            FirstUnit = firstUnit;
+            Units = (Rows + UnitRows - 1) / UnitRows;
+            return firstUnit + Units;
         }
 
-        /// <summary>An absent part: no items, starting where the previous part ended. Returns that item.</summary>
-        public int Skip(int firstItem)
+        /// <summary>An absent part: no units, starting where the previous part ended. Returns that unit.</summary>
+        public int Skip(int firstUnit)
         {
-            FirstItem = firstItem;
-            Items = 0;
-            return firstItem;
+            FirstUnit = firstUnit;
+            Units = 0;
+            return firstUnit;
         }
 
-        /// <summary>Rows [first, end) of item <paramref name="item"/> (counted from this part's first), through the MatVec kernel.</summary>
+        /// <summary>
+        /// This part's share of the job's units [start, end), through the MatVec kernel; returns its rows [first, end)
+        /// (empty when the units are another part's).
+        /// </summary>
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        public readonly (int First, int End) Run(int item, in ActivationRow act, int columns)
+        public readonly (int First, int End) Run(int start, int end, in ActivationRow act, int columns)
         {
-            int first = item * RowsPerItem, end = Math.Min(Rows, first + RowsPerItem);
+            int from = Math.Max(start, FirstUnit) - FirstUnit, to = Math.Min(end, FirstUnit + Units) - FirstUnit;
+            if (from >= to) return (0, 0);
+            int first = from * UnitRows, last = Math.Min(Rows, to * UnitRows);
             if (Interleaved)
             {
                 long groupBytes = RowBytes * Q4_0x16.GroupRows;
-                int g = first / Q4_0x16.GroupRows;
-                InterleavedGroups(Type, Weights + g * groupBytes, groupBytes, (end - first) / Q4_0x16.GroupRows, columns / 32, act, Y + first);
+                InterleavedGroups(Type, Weights + from * groupBytes, groupBytes, to - from, columns / 32, act, Y + first);
             }
             else
             {
-                RowDot.FastRows(Type, Weights + first * RowBytes, RowBytes, act, columns, Y + first, end - first);
+                RowDot.FastRows(Type, Weights + first * RowBytes, RowBytes, act, columns, Y + first, last - first);
             }
-            return (first, end);
+            return (first, last);
         }
     }
 
-    private struct SharedJob : IParallelJob
+    private struct SharedJob : IRangeJob
     {
         public ActivationRow Act;
         public int Columns;
-        public RowsPart A, B, C, D;   // an absent C or D has no items
+        public RowsPart A, B, C, D;   // an absent C or D has no units
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public readonly void Execute(int item)
+        public readonly void Execute(int start, int end)
         {
-            if (item < B.FirstItem) A.Run(item, Act, Columns);
-            else if (item < C.FirstItem) B.Run(item - B.FirstItem, Act, Columns);
-            else if (item < D.FirstItem) C.Run(item - C.FirstItem, Act, Columns);
-            else D.Run(item - D.FirstItem, Act, Columns);
+            A.Run(start, end, Act, Columns);
+            B.Run(start, end, Act, Columns);
+            C.Run(start, end, Act, Columns);
+            D.Run(start, end, Act, Columns);
         }
     }
 
-    private struct GeGluJob : IParallelJob
+    private struct GeGluJob : IRangeJob
     {
         public ActivationRow Act;
         public int Columns;
         public RowsPart Gate, Up;
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-        public readonly void Execute(int item)
+        public readonly void Execute(int start, int end)
         {
-            (int first, int end) = Gate.Run(item, Act, Columns);
-            Up.Run(item, Act, Columns);
-            var gate = new Span<float>(Gate.Y + first, end - first);
-            Ops.GeGlu(gate, new ReadOnlySpan<float>(Up.Y + first, end - first), gate);
+            (int first, int last) = Gate.Run(start, end, Act, Columns);
+            Up.Run(start, end, Act, Columns);
+            var gate = new Span<float>(Gate.Y + first, last - first);
+            Ops.GeGlu(gate, new ReadOnlySpan<float>(Up.Y + first, last - first), gate);
         }
     }
 }

@@ -12,7 +12,7 @@ public interface IParallelJob
 /// Persistent worker threads for kernels. A decode step issues hundreds of short parallel operations, so the
 /// threads spin briefly on a generation counter between them (a wake-up costs a cache line, not a syscall) and
 /// park on a monitor only after a quiet spell. The calling thread takes part, so <c>new WorkerPool(2)</c> starts
-/// one extra thread. <see cref="Run{TJob}"/> allocates nothing: the job is a struct passed by pointer.
+/// one extra thread. <see cref="Run{TJob}"/> and <see cref="RunClaims{TJob}"/> allocate nothing: the job is a struct passed by pointer.
 /// <para>
 /// Run returns when every item has completed, not when every worker has checked in: a worker the OS has not
 /// scheduled yet (a busy or oversubscribed machine) costs nothing, the caller simply does its share.
@@ -21,12 +21,12 @@ public interface IParallelJob
 /// </summary>
 public sealed unsafe class WorkerPool : IDisposable
 {
-    // About 50-100 µs of spinning: longer than the gap between two matvecs of a decode step, short enough that
-    // an idle engine parks within a moment.
+    // About 4 ms of spinning (Thread.SpinWait(8) measured ~210 ns here): longer than the gap between two tokens of a
+    // decode, short enough that an idle engine parks within a moment.
     private const int SpinIterations = 20_000;
 
-    // Pause-spins of the caller waiting for the workers' last items before it starts yielding: 25-50 µs here
-    // (Thread.SpinWait(1) measured 50-100 ns), longer than one item of a decode step (an attention segment is ~15 µs)
+    // Pause-spins of the caller waiting for the workers' last items before it starts yielding: 20-50 µs here
+    // (Thread.SpinWait(1) measured 40-100 ns), longer than one item of a decode step (an attention segment is ~15 µs)
     // and short enough that a worker sharing the caller's core on a busy machine soon gets it.
     private const int CallerSpins = 512;
 
@@ -42,7 +42,7 @@ public sealed unsafe class WorkerPool : IDisposable
     // a worker that read the job fields and then wins the compare-exchange read the fields of that generation.
     private long _state;
     private void* _job;
-    private delegate*<void*, int, void> _invoke;
+    private delegate*<void*, int, int, void> _invoke;   // runs items [start, end) of the job
     private int _itemCount;
     private int _completed;
     private Exception? _failure;
@@ -92,15 +92,38 @@ public sealed unsafe class WorkerPool : IDisposable
             for (int i = 0; i < workItems; i++) job.Execute(i);
             return;
         }
+        Dispatch(Unsafe.AsPointer(ref job), &InvokeItems<TJob>, workItems);
+    }
 
+    /// <summary>
+    /// Calls <c>job.Execute(start, end)</c> over runs that together cover [0, <paramref name="units"/>) once, one call
+    /// per run a thread claims: the same shrinking runs as <see cref="Run{TJob}"/> (a share of what is left, the
+    /// last units singly), each handed over whole. So a pass of many small units costs one call per claim, about
+    /// threads · log(units), and still ends with single units for an even finish: a matrix product in 16-row groups
+    /// streams long runs of rows and leaves at most one group's time idle at its end.
+    /// </summary>
+    public void RunClaims<TJob>(ref TJob job, int units) where TJob : struct, IRangeJob
+    {
+        if (units <= 0) return;
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        if (_threads.Length == 0 || units == 1)
+        {
+            job.Execute(0, units);
+            return;
+        }
+        Dispatch(Unsafe.AsPointer(ref job), &InvokeRange<TJob>, units);
+    }
+
+    private void Dispatch(void* job, delegate*<void*, int, int, void> invoke, int workItems)
+    {
         // Close the old generation before touching the job fields: a worker still inside the previous run may
         // hold a stale state word, and if it saw the new item count it could claim an item of the new job and
         // count it twice (Run would then wait forever). Once the word carries the new generation and the Closed
         // marker, every stale compare-exchange fails and new-generation workers wait for the word to open.
         long generation = (Volatile.Read(ref _state) >> 32) + 1;
         Interlocked.Exchange(ref _state, (generation << 32) | Closed);
-        _job = Unsafe.AsPointer(ref job);
-        _invoke = &Invoke<TJob>;
+        _job = job;
+        _invoke = invoke;
         _itemCount = workItems;
         _completed = 0;
         _failure = null;
@@ -126,8 +149,15 @@ public sealed unsafe class WorkerPool : IDisposable
         }
     }
 
-    private static void Invoke<TJob>(void* job, int item) where TJob : struct, IParallelJob
-        => Unsafe.AsRef<TJob>(job).Execute(item);
+    /// <summary>Items [start, end) of an item job, one call each.</summary>
+    private static void InvokeItems<TJob>(void* job, int start, int end) where TJob : struct, IParallelJob
+    {
+        ref TJob items = ref Unsafe.AsRef<TJob>(job);
+        for (int i = start; i < end; i++) items.Execute(i);
+    }
+
+    private static void InvokeRange<TJob>(void* job, int start, int end) where TJob : struct, IRangeJob
+        => Unsafe.AsRef<TJob>(job).Execute(start, end);
 
     private void Participate(long generation)
     {
@@ -136,7 +166,7 @@ public sealed unsafe class WorkerPool : IDisposable
             long state = Volatile.Read(ref _state);
             if (state >> 32 != generation) return;
             void* job = _job;
-            delegate*<void*, int, void> invoke = _invoke;
+            delegate*<void*, int, int, void> invoke = _invoke;
             int item = (int)state;
             if (item == Closed)
             {
@@ -150,16 +180,14 @@ public sealed unsafe class WorkerPool : IDisposable
             // a slow core to hand over. Every claim and completion is an atomic on a line both cores write.
             int take = Math.Max(1, (count - item) / (2 * ThreadCount));
             if (Interlocked.CompareExchange(ref _state, state + take, state) != state) continue;
-            for (int i = item; i < item + take; i++)
+            try
             {
-                try
-                {
-                    invoke(job, i);
-                }
-                catch (Exception ex)
-                {
-                    Interlocked.CompareExchange(ref _failure, ex, null);
-                }
+                invoke(job, item, item + take);
+            }
+            catch (Exception ex)
+            {
+                // The rest of the run is skipped but counted: the pass ends and Run throws.
+                Interlocked.CompareExchange(ref _failure, ex, null);
             }
             Interlocked.Add(ref _completed, take);
         }

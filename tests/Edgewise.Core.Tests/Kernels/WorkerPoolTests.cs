@@ -19,6 +19,28 @@ public unsafe class WorkerPoolTests
         }
     }
 
+    /// <summary>Counts every unit and logs every call's run as (start, end) in the order the calls began.</summary>
+    private struct ClaimJob : IRangeJob
+    {
+        public int* Counts;
+        public long* Runs;    // [capacity]: start << 32 | end
+        public int* Logged;   // calls so far
+
+        public readonly void Execute(int start, int end)
+        {
+            Runs[Interlocked.Increment(ref *Logged) - 1] = ((long)start << 32) | (uint)end;
+            for (int i = start; i < end; i++) Interlocked.Increment(ref Counts[i]);
+        }
+    }
+
+    private struct ThrowingClaimJob : IRangeJob
+    {
+        public readonly void Execute(int start, int end)
+        {
+            if (start <= 3 && 3 < end) throw new InvalidOperationException("unit 3");
+        }
+    }
+
     [Theory]
     [InlineData(1)]
     [InlineData(2)]
@@ -39,6 +61,62 @@ public unsafe class WorkerPoolTests
             for (int run = 0; run < 2000; run++) if (i < run % 97 + 1) expected++;
             Assert.Equal(expected, counts[i]);
         }
+    }
+
+    [Theory]
+    [InlineData(1, 1)]
+    [InlineData(2, 1)]
+    [InlineData(2, 2)]
+    [InlineData(2, 7)]
+    [InlineData(2, 768)]
+    [InlineData(3, 1000)]
+    public void ClaimsCoverEveryUnitOnceInShrinkingRuns(int threads, int units)
+    {
+        using var pool = new WorkerPool(threads);
+        var counts = new int[units];
+        var runs = new long[units];
+        int logged = 0;
+        for (int pass = 0; pass < 50; pass++)
+        {
+            Array.Clear(counts);
+            logged = 0;
+            fixed (int* c = counts)
+            fixed (long* r = runs)
+            {
+                var job = new ClaimJob { Counts = c, Runs = r, Logged = &logged };
+                pool.RunClaims(ref job, units);
+            }
+            Assert.All(counts, v => Assert.Equal(1, v));
+            var claims = runs.Take(logged).Select(x => (Start: (int)(x >> 32), End: (int)x)).OrderBy(x => x.Start).ToArray();
+            Assert.All(claims, x => Assert.True(x.End > x.Start));
+            Assert.Equal(0, claims[0].Start);
+            Assert.Equal(units, claims[^1].End);
+            // Claimed in order, each a share of what was left: the runs never grow, and the last one is a single unit.
+            for (int i = 1; i < claims.Length; i++) Assert.True(claims[i].End - claims[i].Start <= claims[i - 1].End - claims[i - 1].Start);
+            Assert.Equal(1, claims[^1].End - claims[^1].Start);
+            if (threads == 1) Assert.Single(claims);
+            // One call per claim, not per unit: about threads · log(units) calls.
+            if (units >= 768) Assert.InRange(claims.Length, 2, 8 * threads * (int)Math.Log2(units));
+        }
+    }
+
+    [Fact]
+    public void ClaimFailuresSurfaceOnTheCaller()
+    {
+        using var pool = new WorkerPool(2);
+        var job = new ThrowingClaimJob();
+        var ex = Assert.ThrowsAny<Exception>(() => pool.RunClaims(ref job, 64));
+        Assert.Contains("unit 3", ex.ToString());
+        var counts = new int[16];
+        var runs = new long[16];
+        int logged = 0;
+        fixed (int* c = counts)
+        fixed (long* r = runs)
+        {
+            var ok = new ClaimJob { Counts = c, Runs = r, Logged = &logged };
+            pool.RunClaims(ref ok, 16);
+        }
+        Assert.All(counts, v => Assert.Equal(1, v));
     }
 
     [Fact]
@@ -83,6 +161,28 @@ public unsafe class WorkerPoolTests
             pool.Run(ref job, 64);
             long before = GC.GetAllocatedBytesForCurrentThread();
             for (int i = 0; i < 100; i++) pool.Run(ref job, 64);
+            Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
+        }
+    }
+
+    [Fact]
+    public void RunClaimsAllocatesNothing()
+    {
+        using var pool = new WorkerPool(2);
+        var counts = new int[256];
+        var runs = new long[256];
+        int logged = 0;
+        fixed (int* c = counts)
+        fixed (long* r = runs)
+        {
+            var job = new ClaimJob { Counts = c, Runs = r, Logged = &logged };
+            pool.RunClaims(ref job, 256);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int i = 0; i < 100; i++)
+            {
+                logged = 0;
+                pool.RunClaims(ref job, 256);
+            }
             Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
         }
     }

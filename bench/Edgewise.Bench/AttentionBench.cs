@@ -5,7 +5,7 @@ using Edgewise.Models.Common;
 namespace Edgewise.Bench;
 
 /// <summary>
-/// <c>quick-attention [keys] [threads] [hot] [kv2]</c>: one decode row of Gemma 4 E2B's attention at a given context, every layer
+/// <c>quick-attention [keys] [threads] [hot] [kv2] [f16]</c>: one decode row of Gemma 4 E2B's attention at a given context, every layer
 /// its own cache (so the caches come from DRAM, as in a decode step): 28 sliding layers (head dim 256, 512-key
 /// window) and 7 full ones (head dim 512), 8 query heads on 1 KV head (<c>kv2</c>: on 2 KV heads, four each, Gemma 3n's
 /// grouping). Prints µs per layer kind and per token, and
@@ -21,6 +21,8 @@ internal static class AttentionBench
         bool hot = args.Length > 2 && args[2] == "hot";
         // kv2: Gemma 3n E2B's grouping (two KV heads of four query heads each) instead of Gemma 4's one of eight.
         int kvHeads = args.Contains("kv2") ? 2 : 1;
+        // f16: half caches (widened chunk by chunk), as `--kv-cache f16` stores them.
+        KvCacheType type = args.Contains("f16") ? KvCacheType.F16 : KvCacheType.F32;
         using var pool = new WorkerPool(threads);
         var kinds = new (string Name, int Layers, int HeadDim, int Window)[] { ("sliding", 28, 256, 512), ("full", 7, 512, 0) };
         double tokenMicros = 0;
@@ -33,7 +35,7 @@ internal static class AttentionBench
             var v = new float[kvHeads * d];
             for (int l = 0; l < layers; l++)
             {
-                caches[l] = new KvCache([new KvLayerSpec(0, kvHeads * d, window)], keys + 1, maxBatch: 1, KvCacheType.F32);
+                caches[l] = new KvCache([new KvLayerSpec(0, kvHeads * d, window)], keys + 1, maxBatch: 1, type);
                 for (int p = 0; p < keys; p++)
                 {
                     for (int i = 0; i < k.Length; i++)

@@ -6,7 +6,7 @@ using Xunit;
 
 namespace Edgewise.Cli.Tests;
 
-/// <summary><c>--ple</c>, <c>--ple-cache</c> and <c>--weights</c> change where weights live, never the logits.</summary>
+/// <summary><c>--ple</c>, <c>--ple-cache</c> and <c>--weights</c> change where weights live, never the logits; <c>--kv-cache f16</c> only rounds keys and values.</summary>
 public sealed class ModelLoadArgumentsTests : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("edgewise-load-").FullName;
@@ -51,7 +51,37 @@ public sealed class ModelLoadArgumentsTests : IDisposable
         }
     }
 
+    [Fact]
+    public void A_half_kv_cache_moves_the_logits_only_by_rounding()
+    {
+        string model = TinyModel();
+        string exact = Path.Combine(_dir, "f32.bin"), half = Path.Combine(_dir, "f16.bin");
+        Assert.Equal(0, Invoke("logits", model, "--tokens", "2,17,300,17,5", "--out", exact, "--kv-cache", "f32"));
+        Assert.Equal(0, Invoke("logits", model, "--tokens", "2,17,300,17,5", "--out", half, "--kv-cache", "f16"));
+        float[] a = Floats(exact), b = Floats(half);
+        Assert.Equal(a.Length, b.Length);
+        // Keys and values rounded to 11 significant bits: not the same bytes (the option is applied), but the same
+        // choices. A tiny random model amplifies the rounding: ~3% of the largest logit here (real models ~1e-2).
+        Assert.NotEqual(File.ReadAllBytes(exact), File.ReadAllBytes(half));
+        for (int row = 0; row < 5; row++)
+        {
+            float[] x = a[(row * 1024)..((row + 1) * 1024)], y = b[(row * 1024)..((row + 1) * 1024)];
+            Assert.Equal(Array.IndexOf(x, x.Max()), Array.IndexOf(y, y.Max()));
+            double scale = x.Max(Math.Abs);
+            for (int i = 0; i < x.Length; i++) Assert.True(Math.Abs(x[i] - y[i]) <= 6e-2 * scale, $"row {row} logit {i}: {x[i]} vs {y[i]}");
+        }
+    }
+
+    private static float[] Floats(string path)
+    {
+        byte[] bytes = File.ReadAllBytes(path);
+        var values = new float[bytes.Length / sizeof(float)];
+        Buffer.BlockCopy(bytes, 0, values, 0, bytes.Length);
+        return values;
+    }
+
     [Theory]
+    [InlineData("--kv-cache", "q4")]
     [InlineData("--ple", "everywhere")]
     [InlineData("--ple-cache", "lots")]
     [InlineData("--weights", "floppy")]
@@ -72,5 +102,7 @@ public sealed class ModelLoadArgumentsTests : IDisposable
         Assert.NotEmpty(root.Parse(["serve", "m.gguf", "--ple", "everywhere"]).Errors);
         Assert.NotEmpty(root.Parse(["serve", "m.gguf", "--ple-cache", "lots"]).Errors);
         Assert.NotEmpty(root.Parse(["serve", "m.gguf", "--weights", "floppy"]).Errors);
+        Assert.Empty(root.Parse(["serve", "m.gguf", "--kv-cache", "f16"]).Errors);
+        Assert.NotEmpty(root.Parse(["serve", "m.gguf", "--kv-cache", "q4"]).Errors);
     }
 }

@@ -82,6 +82,7 @@ public sealed class AttentionTests : IDisposable
     [InlineData(KvCacheType.F16, 300, new[] { 0, 1, 63, 64, 127, 128, 129, 300, 517 })]
     // Rows long enough for longer segments (at most eight per row), beside short ones in the same call.
     [InlineData(KvCacheType.F32, 0, new[] { 5, 1023, 1024, 1500, 2900 })]
+    [InlineData(KvCacheType.F16, 0, new[] { 5, 1023, 1024, 1500, 2900 })]
     public void MatchesADoublePrecisionSoftmaxOverEveryKeySegment(KvCacheType type, int window, int[] positions)
     {
         KvCache cache = Filled(positions.Max() + 1, window, type, seed: 5, contextLength: 4096);
@@ -99,6 +100,35 @@ public sealed class AttentionTests : IDisposable
                     $"row at position {positions[r]}, value {i}: {output[r * Heads * HeadDim + i]} vs {expected[i]}");
             }
         }
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(300)]
+    public void AHalfCacheGivesTheBitsOfAFloatCacheHoldingItsWidenedValues(int window)
+    {
+        int[] positions = [0, 63, 64, 130, 517, 900];
+        KvCache half = Filled(positions.Max() + 1, window, KvCacheType.F16, seed: 11, contextLength: 1024);
+        var widened = new KvCache([new KvLayerSpec(0, Width, window)], 1024, maxBatch: 4, KvCacheType.F32);
+        var k = new float[Width];
+        var v = new float[Width];
+        KvLayer source = half.Layer(0);
+        for (int p = 0; p <= positions.Max(); p++)
+        {
+            int at = source.Slot(p) * Width;
+            for (int i = 0; i < Width; i++)
+            {
+                k[i] = (float)source.K16![at + i];
+                v[i] = (float)source.V16![at + i];
+            }
+            widened.Layer(0).Write(p, k, v);
+        }
+        float[] q = Queries(positions.Length, seed: 12);
+        var fromHalf = new float[q.Length];
+        var fromFloat = new float[q.Length];
+        Attention.Run(_pool, q, positions.Select(p => new SequenceRow(half, p)).ToArray(), 0, positions.Length, 0, window, Heads, KvHeads, HeadDim, 1f, fromHalf);
+        Attention.Run(_pool, q, positions.Select(p => new SequenceRow(widened, p)).ToArray(), 0, positions.Length, 0, window, Heads, KvHeads, HeadDim, 1f, fromFloat);
+        Assert.Equal(fromFloat, fromHalf);
     }
 
     [Fact]

@@ -7,7 +7,7 @@ namespace Edgewise.Cli.Commands;
 /// <summary>
 /// The load options every command that opens a model shares (<c>run</c>, <c>serve</c>, <c>bench</c>, <c>logits</c>):
 /// <c>--threads</c>, <c>--ple mmap|resident|stream</c>, <c>--ple-cache 64MB</c>, <c>--weights mmap|hugepages</c>,
-/// <c>--repack-cache on|off</c>.
+/// <c>--repack-cache on|off</c>, <c>--kv-cache f32|f16</c>.
 /// Add them with <see cref="AddTo"/>, read them back with <see cref="Read"/>.
 /// </summary>
 internal sealed class ModelLoadArguments
@@ -26,6 +26,12 @@ internal sealed class ModelLoadArguments
         DefaultValueFactory = _ => "on",
     };
 
+    private readonly Option<string> _kvCache = new("--kv-cache")
+    {
+        Description = "Keys and values kept per position: f32 (exact), or f16 (half the memory, llama.cpp's default; each chunk of keys is widened exactly as attention reads it, so long contexts also read half the bytes).",
+        DefaultValueFactory = _ => "f32",
+    };
+
     public ModelLoadArguments()
     {
         // mmap everywhere: with the repack cache, mapped Q4_0 and Q8_0 decode as fast as the huge-page copy (Gemma 4
@@ -38,6 +44,7 @@ internal sealed class ModelLoadArguments
         _ple.AcceptOnlyFromAmong("mmap", "resident", "stream");
         _weights.AcceptOnlyFromAmong("hugepages", "mmap");
         _repackCache.AcceptOnlyFromAmong("on", "off");
+        _kvCache.AcceptOnlyFromAmong("f32", "f16");
         _pleCache.Validators.Add(result =>
         {
             try
@@ -58,6 +65,7 @@ internal sealed class ModelLoadArguments
         command.Options.Add(_pleCache);
         command.Options.Add(_weights);
         command.Options.Add(_repackCache);
+        command.Options.Add(_kvCache);
     }
 
     public ModelLoadOptions Read(ParseResult parse) => new()
@@ -67,6 +75,7 @@ internal sealed class ModelLoadArguments
         PerLayerEmbeddingCacheBytes = PerLayerEmbeddingStore.ParseSize(parse.GetValue(_pleCache)!),
         Weights = parse.GetValue(_weights) == "mmap" ? WeightPlacement.Mapped : WeightPlacement.HugePages,
         RepackCacheDirectory = parse.GetValue(_repackCache) == "on" ? RepackCacheDirectory : null,
+        KvCacheType = parse.GetValue(_kvCache) == "f16" ? KvCacheType.F16 : KvCacheType.F32,
     };
 
     /// <summary>Where repack caches live: beside the model store, so <c>EDGEWISE_HOME</c> moves both.</summary>

@@ -1,6 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using Edgewise.Core.Quantization;
 
 namespace Edgewise.Core.Kernels;
 
@@ -266,6 +267,34 @@ public static unsafe class AttentionTiles
         s10.Store(a1); s11.Store(a1 + 16); s12.Store(a1 + 32); s13.Store(a1 + 48);
         s20.Store(a2); s21.Store(a2 + 16); s22.Store(a2 + 32); s23.Store(a2 + 48);
         s30.Store(a3); s31.Store(a3 + 16); s32.Store(a3 + 32); s33.Store(a3 + 48);
+    }
+
+    /// <summary>
+    /// Rows <paramref name="offsets"/>[0..<paramref name="count"/>) of a half cache (<paramref name="dim"/> values each)
+    /// widened exactly (<see cref="Fp16.ToFloat(ReadOnlySpan{Half}, Span{float})"/>) into consecutive rows of
+    /// <paramref name="rows"/>, for the tiles to read as a float cache. The rows at the offsets past
+    /// <paramref name="count"/> (the next chunk's first keys) are prefetched <see cref="PrefetchAhead"/> rows ahead, as
+    /// <see cref="Scores"/> does for a float cache.
+    /// </summary>
+    public static void WidenRows(ReadOnlySpan<Half> cache, ReadOnlySpan<int> offsets, int count, int dim, Span<float> rows)
+    {
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(count, offsets.Length);
+        if (rows.Length < (long)count * dim) throw new ArgumentException($"{count} rows of {dim} values need {(long)count * dim}; got {rows.Length}.", nameof(rows));
+        foreach (int offset in offsets)
+        {
+            if (offset < 0 || (long)offset + dim > cache.Length)
+            {
+                throw new ArgumentOutOfRangeException(nameof(offsets), offset, $"A row of {dim} values at {offset} leaves the {cache.Length} values.");
+            }
+        }
+        fixed (Half* h = cache)
+        {
+            for (int c = 0; c < count; c++)
+            {
+                if (c + PrefetchAhead < offsets.Length) Prefetch.ToL2((byte*)(h + offsets[c + PrefetchAhead]), dim * sizeof(ushort));
+                Fp16.ToFloat(new ReadOnlySpan<Half>(h + offsets[c], dim), rows.Slice(c * dim, dim));
+            }
+        }
     }
 
     private static void CheckRows(ReadOnlySpan<float> rows, ReadOnlySpan<int> offsets, int dim, string name)

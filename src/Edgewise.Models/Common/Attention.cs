@@ -106,19 +106,23 @@ public static class Attention
             }
             KvLayer kv = sequence.Cache.Layer(Layer);
             ReadOnlySpan<float> q = Q.AsSpan((row * Heads + head0) * d, Group * d);   // [group, d]
-            int kvOffset = kvHead * d;
-            // A cache holds both K and V in one type (KvCacheType).
-            if (kv.K32 is { } k32) Chunked(q, k32, kv.V32!, kv, kvOffset, start, end, p0);
-            else
-            {
-                for (int g = 0; g < Group; g++) Streaming(q.Slice(g * d, d), kv.K16!, kv.V16!, kv, kvOffset, start, end, p0 + g * Segments);
-            }
+            Chunked(q, kv, kvHead * d, start, end, p0);
         }
 
-        /// <summary>Float caches: keys [start, end] in chunks, each key and value row read once for the whole group.</summary>
-        private readonly void Chunked(ReadOnlySpan<float> q, float[] k32, float[] v32, KvLayer kv, int kvOffset, int start, int end, int p0)
+        /// <summary>
+        /// Keys [start, end] in chunks, each key and value row read once for the whole group. A half cache's chunk is
+        /// first widened into this thread's float rows (exactly), then takes the same tiles: half the bytes from
+        /// memory, and the same results as a float cache holding the widened values.
+        /// </summary>
+        private readonly void Chunked(ReadOnlySpan<float> q, KvLayer kv, int kvOffset, int start, int end, int p0)
         {
             int d = HeadDim, group = Group;
+            // A half cache: the chunk's rows, widened, sit at rows 0, d, 2d, ... of this thread's buffers.
+            bool half = kv.K32 is null;
+            float[] keys = half ? Scratch(ref t_widenedKeys, ChunkKeys * d) : kv.K32!;
+            float[] values = half ? Scratch(ref t_widenedValues, ChunkKeys * d) : kv.V32!;
+            Span<int> widenedRows = stackalloc int[half ? ChunkKeys : 0];
+            for (int c = 0; c < widenedRows.Length; c++) widenedRows[c] = c * d;
             Span<float> scores = stackalloc float[ChunkKeys * group];   // [group, ChunkKeys]
             // The chunk's keys, then the next few, whose key rows the scores prefetch.
             Span<int> offsets = stackalloc int[ChunkKeys + AttentionTiles.PrefetchAhead];
@@ -134,7 +138,15 @@ public static class Attention
                 int count = Math.Min(ChunkKeys, end - j0 + 1);
                 int known = Math.Min(ChunkKeys + AttentionTiles.PrefetchAhead, end - j0 + 1);
                 for (int c = 0; c < known; c++) offsets[c] = kv.Slot(j0 + c) * kv.Width + kvOffset;
-                AttentionTiles.Scores(k32, offsets[..known], count, q, group, d, Scale, scores, ChunkKeys, v32);
+                Span<int> rows = offsets;
+                if (half)
+                {
+                    AttentionTiles.WidenRows(kv.K16, offsets[..known], count, d, keys);
+                    AttentionTiles.WidenRows(kv.V16, offsets[..known], count, d, values);
+                    rows = widenedRows;
+                    known = count;
+                }
+                AttentionTiles.Scores(keys, rows[..known], count, q, group, d, Scale, scores, ChunkKeys, half ? default(ReadOnlySpan<float>) : values);
                 for (int g = 0; g < group; g++)
                 {
                     Span<float> s = scores.Slice(g * ChunkKeys, count);
@@ -153,49 +165,13 @@ public static class Attention
                     }
                     sum[g] += Ops.ExpShifted(s, max[g]);
                 }
-                AttentionTiles.AddWeightedRows(v32, offsets[..count], scores, ChunkKeys, group, d, acc, Segments * d);
+                AttentionTiles.AddWeightedRows(values, rows[..count], scores, ChunkKeys, group, d, acc, Segments * d);
             }
             for (int g = 0; g < group; g++)
             {
                 Stats[2 * (p0 + g * Segments)] = max[g];
                 Stats[2 * (p0 + g * Segments) + 1] = sum[g];
             }
-        }
-
-        /// <summary>Half caches: one head, one key at a time with a running max (the values are widened as they are read).</summary>
-        private readonly void Streaming(ReadOnlySpan<float> q, Half[] k16, Half[] v16, KvLayer kv, int kvOffset, int start, int end, int p)
-        {
-            int d = q.Length;
-            Span<float> acc = Acc.AsSpan(p * d, d);
-            acc.Clear();
-            float max = float.NegativeInfinity, sum = 0f;
-            for (int j = start; j <= end; j++)
-            {
-                int at = kv.Slot(j) * kv.Width + kvOffset;
-                ReadOnlySpan<Half> k = k16.AsSpan(at, d);
-                float s = 0f;
-                for (int i = 0; i < d; i++) s += q[i] * (float)k[i];
-                s *= Scale;
-                float weight;
-                if (s > max)
-                {
-                    // Rescale what was accumulated under the old maximum.
-                    float correction = MathF.Exp(max - s);
-                    sum *= correction;
-                    Ops.Scale(acc, correction, acc);
-                    max = s;
-                    weight = 1f;
-                }
-                else
-                {
-                    weight = MathF.Exp(s - max);
-                }
-                sum += weight;
-                ReadOnlySpan<Half> v = v16.AsSpan(at, d);
-                for (int i = 0; i < d; i++) acc[i] += weight * (float)v[i];
-            }
-            Stats[2 * p] = max;
-            Stats[2 * p + 1] = sum;
         }
     }
 
@@ -237,6 +213,8 @@ public static class Attention
         return buffer;
     }
 
+    [ThreadStatic] private static float[]? t_widenedKeys;
+    [ThreadStatic] private static float[]? t_widenedValues;
     [ThreadStatic] private static float[]? t_stats;
     [ThreadStatic] private static float[]? t_acc;
 

@@ -89,13 +89,16 @@ public static unsafe class AttentionTiles
     /// acc[g·accStride + i] += Σ_c weights[g·weightStride + c] · values[offsets[c] + i] for i in [0, <paramref name="dim"/>),
     /// keys c in order, for each of the <paramref name="heads"/> heads: one fused multiply-add per key, in key order,
     /// like <see cref="Ops.AddWeightedRows(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float})"/> per head.
+    /// With <paramref name="accumulate"/> false the sums start from zero instead of the accumulators' contents (a
+    /// segment's first chunk): the same bits as accumulating onto zeros, without clearing them first.
     /// </summary>
     public static void AddWeightedRows(ReadOnlySpan<float> values, ReadOnlySpan<int> offsets, ReadOnlySpan<float> weights, int weightStride,
-        int heads, int dim, Span<float> acc, int accStride) => AddWeightedRows(values, offsets, weights, weightStride, heads, dim, acc, accStride, fast: true);
+        int heads, int dim, Span<float> acc, int accStride, bool accumulate = true)
+        => AddWeightedRows(values, offsets, weights, weightStride, heads, dim, acc, accStride, accumulate, fast: true);
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     internal static void AddWeightedRows(ReadOnlySpan<float> values, ReadOnlySpan<int> offsets, ReadOnlySpan<float> weights, int weightStride,
-        int heads, int dim, Span<float> acc, int accStride, bool fast)
+        int heads, int dim, Span<float> acc, int accStride, bool accumulate, bool fast)
     {
         int count = offsets.Length;
         CheckRows(values, offsets, dim, nameof(values));
@@ -105,7 +108,9 @@ public static unsafe class AttentionTiles
         {
             for (int g = 0; g < heads; g++)
             {
-                Ops.AddWeightedRows(values, offsets, weights.Slice(g * weightStride, count), acc.Slice(g * accStride, dim), fast);
+                Span<float> head = acc.Slice(g * accStride, dim);
+                if (!accumulate) head.Clear();
+                Ops.AddWeightedRows(values, offsets, weights.Slice(g * weightStride, count), head, fast);
             }
             return;
         }
@@ -116,7 +121,7 @@ public static unsafe class AttentionTiles
         {
             for (int g = 0; g < heads; g += 4)
             {
-                for (int i = 0; i < dim; i += 64) WeightedSlice512(v + i, o, count, w + g * weightStride, weightStride, a + g * accStride + i, accStride);
+                for (int i = 0; i < dim; i += 64) WeightedSlice512(v + i, o, count, w + g * weightStride, weightStride, a + g * accStride + i, accStride, accumulate);
             }
         }
     }
@@ -230,14 +235,21 @@ public static unsafe class AttentionTiles
     /// every value row: sixteen registers stay live while the rows pass, each loaded vector feeding four heads.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WeightedSlice512(float* v, int* o, int count, float* w, int weightStride, float* a, int accStride)
+    private static void WeightedSlice512(float* v, int* o, int count, float* w, int weightStride, float* a, int accStride, bool accumulate)
     {
         float* a1 = a + accStride, a2 = a1 + accStride, a3 = a2 + accStride;
         float* w1 = w + weightStride, w2 = w1 + weightStride, w3 = w2 + weightStride;
-        Vector512<float> s00 = Vector512.Load(a), s01 = Vector512.Load(a + 16), s02 = Vector512.Load(a + 32), s03 = Vector512.Load(a + 48);
-        Vector512<float> s10 = Vector512.Load(a1), s11 = Vector512.Load(a1 + 16), s12 = Vector512.Load(a1 + 32), s13 = Vector512.Load(a1 + 48);
-        Vector512<float> s20 = Vector512.Load(a2), s21 = Vector512.Load(a2 + 16), s22 = Vector512.Load(a2 + 32), s23 = Vector512.Load(a2 + 48);
-        Vector512<float> s30 = Vector512.Load(a3), s31 = Vector512.Load(a3 + 16), s32 = Vector512.Load(a3 + 32), s33 = Vector512.Load(a3 + 48);
+        Vector512<float> s00 = default, s01 = default, s02 = default, s03 = default;
+        Vector512<float> s10 = default, s11 = default, s12 = default, s13 = default;
+        Vector512<float> s20 = default, s21 = default, s22 = default, s23 = default;
+        Vector512<float> s30 = default, s31 = default, s32 = default, s33 = default;
+        if (accumulate)
+        {
+            s00 = Vector512.Load(a); s01 = Vector512.Load(a + 16); s02 = Vector512.Load(a + 32); s03 = Vector512.Load(a + 48);
+            s10 = Vector512.Load(a1); s11 = Vector512.Load(a1 + 16); s12 = Vector512.Load(a1 + 32); s13 = Vector512.Load(a1 + 48);
+            s20 = Vector512.Load(a2); s21 = Vector512.Load(a2 + 16); s22 = Vector512.Load(a2 + 32); s23 = Vector512.Load(a2 + 48);
+            s30 = Vector512.Load(a3); s31 = Vector512.Load(a3 + 16); s32 = Vector512.Load(a3 + 32); s33 = Vector512.Load(a3 + 48);
+        }
         for (int c = 0; c < count; c++)
         {
             float* x = v + o[c];

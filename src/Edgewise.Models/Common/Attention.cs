@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Edgewise.Core.Kernels;
 using Edgewise.Core.Threading;
 
@@ -114,6 +115,9 @@ public static class Attention
         /// first widened into this thread's float rows (exactly), then takes the same tiles: half the bytes from
         /// memory, and the same results as a float cache holding the widened values.
         /// </summary>
+        // No zeroing of the stack buffers (a variable-size stackalloc is cleared by a memset call): each is written
+        // before it is read.
+        [SkipLocalsInit]
         private readonly void Chunked(ReadOnlySpan<float> q, KvLayer kv, int kvOffset, int start, int end, int p0)
         {
             int d = HeadDim, group = Group;
@@ -130,9 +134,8 @@ public static class Attention
             Span<float> sum = stackalloc float[group];
             max.Fill(float.NegativeInfinity);
             sum.Clear();
-            // The group's accumulators, heads Segments · d apart.
+            // The group's accumulators, heads Segments · d apart; the first chunk's value sums overwrite them.
             Span<float> acc = Acc.AsSpan(p0 * d, ((group - 1) * Segments + 1) * d);
-            for (int g = 0; g < group; g++) acc.Slice(g * Segments * d, d).Clear();
             for (int j0 = start; j0 <= end; j0 += ChunkKeys)
             {
                 int count = Math.Min(ChunkKeys, end - j0 + 1);
@@ -165,7 +168,7 @@ public static class Attention
                     }
                     sum[g] += Ops.ExpShifted(s, max[g]);
                 }
-                AttentionTiles.AddWeightedRows(values, rows[..count], scores, ChunkKeys, group, d, acc, Segments * d);
+                AttentionTiles.AddWeightedRows(values, rows[..count], scores, ChunkKeys, group, d, acc, Segments * d, accumulate: j0 > start);
             }
             for (int g = 0; g < group; g++)
             {

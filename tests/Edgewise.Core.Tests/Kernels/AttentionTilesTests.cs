@@ -7,7 +7,8 @@ namespace Edgewise.Core.Tests.Kernels;
 /// <summary>
 /// <see cref="AttentionTiles"/>: the blocked scores against double-precision dots, and the blocked value sums bit for
 /// bit against one <see cref="Ops.AddWeightedRows(ReadOnlySpan{float}, ReadOnlySpan{int}, ReadOnlySpan{float}, Span{float})"/>
-/// per head, at both register widths, for rows scattered through a cache (a ring, a stride of KV heads).
+/// per head (onto the accumulators, or from zero), at both register widths, for rows scattered through a cache (a ring, a
+/// stride of KV heads).
 /// </summary>
 public class AttentionTilesTests
 {
@@ -72,13 +73,14 @@ public class AttentionTilesTests
         float[] start = QuantTestData.Random((heads - 1) * accStride + dim, heads * 5 + dim, 3f);
         foreach (bool wide in Widths.All)
         {
-            foreach (bool fast in new[] { true, false })
+            foreach ((bool fast, bool accumulate) in new[] { (true, true), (false, true), (true, false), (false, false) })
             {
                 var acc = (float[])start.Clone();
-                Widths.At(wide, () => AttentionTiles.AddWeightedRows(cache, offsets, weights, weightStride, heads, dim, acc, accStride, fast));
+                Widths.At(wide, () => AttentionTiles.AddWeightedRows(cache, offsets, weights, weightStride, heads, dim, acc, accStride, accumulate, fast));
                 for (int g = 0; g < heads; g++)
                 {
-                    float[] expected = start.AsSpan(g * accStride, dim).ToArray();
+                    // Not accumulating: the same bits as summing onto zeros, whatever the accumulators held.
+                    float[] expected = accumulate ? start.AsSpan(g * accStride, dim).ToArray() : new float[dim];
                     Ops.AddWeightedRows(cache, offsets, weights.AsSpan(g * weightStride, count), expected, fast: false);
                     Assert.Equal(expected, acc.AsSpan(g * accStride, dim).ToArray());
                 }

@@ -226,10 +226,13 @@ public static class Attention
     private const int ChunkKeys = 64;
 
     /// <summary>
-    /// Keys per work item, at least: two chunks. A 512-key sliding window is four items per KV head, enough to keep two
+    /// Keys per work item, about: two chunks. A 512-key sliding window is four items per KV head, enough to keep two
     /// cores busy on a single decode row of a one-KV-head model; the merge costs one head-sized pass per segment.
     /// </summary>
     private const int SegmentKeys = 2 * ChunkKeys;
+
+    /// <summary>Segment lengths are whole runs of this many keys, so every score tile of four keys is full but a row's last.</summary>
+    private const int SegmentAlign = 16;
 
     /// <summary>
     /// Segments per row, at most: longer rows get longer segments, so the partials (rows × heads × segments × head
@@ -238,12 +241,17 @@ public static class Attention
     private const int MaxSegments = 8;
 
     /// <summary>
-    /// Keys per segment for a row of <paramref name="keys"/> keys: <see cref="SegmentKeys"/>, or whole chunks enough for
-    /// at most <see cref="MaxSegments"/> segments. A function of the row alone, like the segments themselves.
+    /// Keys per segment for a row of <paramref name="keys"/> keys: about <see cref="SegmentKeys"/>, in an even number of
+    /// segments (at most <see cref="MaxSegments"/>) of equal length up to <see cref="SegmentAlign"/>. Even, because a
+    /// single decode row's items are its segments: 640 keys went out as five segments of 128, three on one core and two
+    /// on the other, and now go as six of 112. A function of the row alone, like the segments themselves.
     /// </summary>
     private static int SegmentLength(int keys)
     {
-        int chunks = (keys + MaxSegments * ChunkKeys - 1) / (MaxSegments * ChunkKeys);
-        return Math.Max(SegmentKeys, chunks * ChunkKeys);
+        int segments = (keys + SegmentKeys - 1) / SegmentKeys;
+        if (segments > 1) segments += segments & 1;
+        segments = Math.Min(segments, MaxSegments);
+        int length = (keys + segments - 1) / segments;
+        return (length + SegmentAlign - 1) / SegmentAlign * SegmentAlign;
     }
 }

@@ -3,6 +3,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Edgewise.Core.IO;
 using Edgewise.Core.Tensors;
+using Microsoft.Win32.SafeHandles;
 
 namespace Edgewise.Core.Kernels;
 
@@ -140,15 +141,35 @@ public sealed unsafe class RepackCache : IDisposable
     {
         get
         {
-            if (_entries.Count == 0) return ((nint)_file.Pointer, 0);
-            long first = long.MaxValue, end = 0;
-            foreach (Entry e in _entries.Values)
-            {
-                first = Math.Min(first, e.Offset);
-                end = Math.Max(end, e.Offset + e.Bytes);
-            }
-            return ((nint)(_file.Pointer + first), end - first);
+            (long offset, long length) = DataInFile();
+            return ((nint)(_file.Pointer + offset), length);
         }
+    }
+
+    /// <summary>
+    /// Unmaps <see cref="Data"/> from this process and drops it from the page cache (pages another process maps stay),
+    /// so that the next touch reads it from the file again: in 2 MiB folios where memory allows and the mapping asks
+    /// for huge pages, where the cache may have been sitting in small ones.
+    /// </summary>
+    public void DropData()
+    {
+        (long offset, long length) = DataInFile();
+        if (length == 0) return;
+        MemoryAdvice.Unmap(_file.Pointer + offset, length);
+        using SafeFileHandle handle = File.OpenHandle(FilePath, FileMode.Open, FileAccess.Read);
+        FileAdvice.DontNeed(handle, offset, length);
+    }
+
+    private (long Offset, long Length) DataInFile()
+    {
+        if (_entries.Count == 0) return (0, 0);
+        long first = long.MaxValue, end = 0;
+        foreach (Entry e in _entries.Values)
+        {
+            first = Math.Min(first, e.Offset);
+            end = Math.Max(end, e.Offset + e.Bytes);
+        }
+        return (first, end - first);
     }
 
     /// <summary>

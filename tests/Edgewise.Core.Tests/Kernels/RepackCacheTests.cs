@@ -110,6 +110,33 @@ public sealed class RepackCacheTests : IDisposable
     }
 
     [Fact]
+    public void Dropping_the_data_from_the_page_cache_keeps_every_matrix_readable()
+    {
+        Assert.True(RepackCache.Write(CachePath, _source, _plain));
+        using RepackCache cache = RepackCache.TryOpen(CachePath, _source) ?? throw new Xunit.Sdk.XunitException("cache did not open");
+        var before = new Dictionary<string, float[]>();
+        foreach (WeightMatrix plain in _plain)
+        {
+            Assert.True(cache.TryGetInterleaved(plain.Name, plain.Rows, plain.Columns, out WeightMatrix cached));
+            before[plain.Name] = Rows(cached);
+        }
+        cache.DropData();   // unmapped and evicted: the next reads come from the file
+        foreach (WeightMatrix plain in _plain)
+        {
+            Assert.True(cache.TryGetInterleaved(plain.Name, plain.Rows, plain.Columns, out WeightMatrix cached));
+            Assert.Equal(before[plain.Name], Rows(cached));
+            Assert.Equal(Rows(plain), Rows(cached));
+        }
+
+        static float[] Rows(WeightMatrix m)
+        {
+            var all = new float[m.Rows * m.Columns];
+            for (int r = 0; r < m.Rows; r++) m.DequantizeRow(r, all.AsSpan(r * m.Columns, m.Columns));
+            return all;
+        }
+    }
+
+    [Fact]
     public void A_cache_of_the_previous_version_is_stale_and_a_rewrite_replaces_it()
     {
         Assert.True(RepackCache.Write(CachePath, _source, _plain));

@@ -113,10 +113,10 @@ public sealed class GgufTensorSource : ITensorSource
     /// <summary>
     /// True when the repack cache just mapped mostly through 4 KiB entries, so the page cache holds it in small folios
     /// (it was last read while memory was fragmented; one compare run here found 848 of its 1243 MiB in 2 MiB pages),
-    /// and enough free 2 MiB blocks exist now to read it again in large ones. Decode then pays TLB misses on the rest:
-    /// reading it again from disk costs about a second once (Gemma 4 E2B Q4_0: 848 MiB -> 1.16 GiB in 2 MiB pages), and
-    /// later loads find it cached whole. Never when memory is short of free 2 MiB blocks: the read would give small
-    /// folios again, at every load.
+    /// and enough free 2 MiB blocks exist now to read it again in large ones. Left so, every decode step pays TLB
+    /// misses on the small-folio part; read again from disk, it costs a second or two once (Gemma 4 E2B Q4_0: 848 MiB
+    /// -> 1.20 GiB in 2 MiB pages, load 1.9 s instead of 0.2), and later loads find it cached whole. Never when memory
+    /// is short of free 2 MiB blocks: the read would give small folios again, at every load.
     /// </summary>
     private static bool ShouldRereadInLargeFolios(nint data, long length)
     {

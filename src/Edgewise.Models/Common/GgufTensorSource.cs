@@ -111,20 +111,29 @@ public sealed class GgufTensorSource : ITensorSource
     }
 
     /// <summary>
-    /// True when the repack cache just mapped mostly through 4 KiB entries, so the page cache holds it in small folios
-    /// (it was last read while memory was fragmented; one compare run here found 848 of its 1243 MiB in 2 MiB pages),
-    /// and enough free 2 MiB blocks exist now to read it again in large ones. Left so, every decode step pays TLB
+    /// True when the repack cache just mapped largely through 4 KiB entries, so the page cache holds much of it in small
+    /// folios (it was last read while memory was fragmented; one compare run here found 848 of its 1243 MiB in 2 MiB
+    /// pages), and enough free 2 MiB blocks exist now to read it again in large ones. Left so, every decode step pays TLB
     /// misses on the small-folio part; read again from disk, it costs a second or two once (Gemma 4 E2B Q4_0: 848 MiB
-    /// -> 1.20 GiB in 2 MiB pages, load 1.9 s instead of 0.2), and later loads find it cached whole. Never when memory
-    /// is short of free 2 MiB blocks: the read would give small folios again, at every load.
+    /// -> 1.20 GiB in 2 MiB pages, load 1.9 s instead of 0.2), and later loads find it cached whole.
     /// </summary>
     private static bool ShouldRereadInLargeFolios(nint data, long length)
     {
         long whole = (((long)data + length) & ~(HugePage - 1)) - (((long)data + HugePage - 1) & ~(HugePage - 1));
-        if (whole < MinRereadBytes || ProcessMemory.PmdMappedBytes(data, length) is not { } mapped || mapped >= whole * 9 / 10) return false;
-        // The missing part twice over in free blocks: the page cache takes what it reads from the same pool as everyone.
-        return ProcessMemory.FreeHugePageBlocks() is { } free && free * HugePage >= 2 * (whole - mapped);
+        return ProcessMemory.PmdMappedBytes(data, length) is { } mapped && ProcessMemory.FreeHugePageBlocks() is { } free
+            && ShouldReread(whole, mapped, free);
     }
+
+    /// <summary>
+    /// The decision of <see cref="ShouldRereadInLargeFolios"/> for <paramref name="whole"/> bytes of whole 2 MiB pages, of
+    /// which <paramref name="mapped"/> map through 2 MiB entries, with <paramref name="freeBlocks"/> free 2 MiB blocks.
+    /// Only where some of it already maps in 2 MiB pages (proof that this kernel and filesystem cache the file in large
+    /// folios: elsewhere every load would read it again for nothing), less than three quarters does (a re-read gave 97%
+    /// here, so a cache read again does not qualify next time), and the missing part fits twice over in free blocks (the
+    /// page cache takes what it reads from the same pool as everyone; short of it, the read gives small folios again).
+    /// </summary>
+    internal static bool ShouldReread(long whole, long mapped, long freeBlocks)
+        => whole >= MinRereadBytes && mapped > 0 && mapped < whole * 3 / 4 && freeBlocks * HugePage >= 2 * (whole - mapped);
 
     /// <summary>Caches smaller than this (tests' tiny models) are never read again: their TLB cost is negligible.</summary>
     private const long MinRereadBytes = 64L << 20;

@@ -10,7 +10,8 @@ namespace Edgewise.Models.Tests.Gemma4;
 /// Manual check on a full-size file (e.g. <c>edgewise synth --shape e2b --dtype q4_0</c>): both engines load it and
 /// agree on a short sequence, with timings. A person runs it with EDGEWISE_LARGE_GGUF naming the file
 /// (<c>dotnet test --filter Category=Manual</c>); CI filters Category=Manual out and never writes multi-GB files.
-/// EDGEWISE_LARGE_WEIGHTS=hugepages loads the matrices as <c>--weights hugepages</c> does (Q4_0 interleaved).
+/// EDGEWISE_LARGE_WEIGHTS=hugepages loads the matrices as <c>--weights hugepages</c> does (Q4_0 interleaved);
+/// EDGEWISE_LARGE_KV=f16 runs both engines with half KV caches (<c>--kv-cache f16</c>, llama.cpp's default).
 /// </summary>
 public sealed class Gemma4LargeFileTests(ITestOutputHelper output)
 {
@@ -25,15 +26,21 @@ public sealed class Gemma4LargeFileTests(ITestOutputHelper output)
             $"set {LargeFileVariable} to a full-size gemma4 GGUF (e.g. edgewise synth --arch gemma4 --shape e2b --dtype q4_0 --out e2b.gguf)");
         int[] tokens = TestShapes.Tokens(16, 262144, seed: 1);
 
+        bool half = Environment.GetEnvironmentVariable("EDGEWISE_LARGE_KV") == "f16";
         var clock = Stopwatch.StartNew();
-        float[][] reference = LlamaReference.Logits(path, tokens);
+        float[][] reference = LlamaReference.Logits(path, tokens, halfCache: half);
         output.WriteLine($"llama.cpp load + 16-token batch: {clock.Elapsed.TotalSeconds:F1} s");
 
         clock.Restart();
         int threads = int.TryParse(Environment.GetEnvironmentVariable("EDGEWISE_THREADS"), out int t) ? t : 2;
         WeightPlacement weights = Environment.GetEnvironmentVariable("EDGEWISE_LARGE_WEIGHTS") == "hugepages" ? WeightPlacement.HugePages : WeightPlacement.Mapped;
-        using ILanguageModel model = Architectures.Load(path, new ModelLoadOptions { Threads = threads, Weights = weights });
-        output.WriteLine($"Edgewise load: {clock.Elapsed.TotalMilliseconds:F0} ms ({threads} threads, {weights} weights)");
+        using ILanguageModel model = Architectures.Load(path, new ModelLoadOptions
+        {
+            Threads = threads,
+            Weights = weights,
+            KvCacheType = half ? KvCacheType.F16 : KvCacheType.F32,
+        });
+        output.WriteLine($"Edgewise load: {clock.Elapsed.TotalMilliseconds:F0} ms ({threads} threads, {weights} weights, {(half ? "f16" : "f32")} KV)");
         using IModelState state = model.CreateState(64);
         int vocab = model.Info.VocabularySize;
         var flat = new float[tokens.Length * vocab];

@@ -14,8 +14,9 @@ internal static class LlamaReference
     private static readonly object Gate = new();
     private static bool _quiet;
 
+    /// <param name="halfCache">F16 keys and values (llama.cpp's own default) instead of F32: to check Edgewise's half cache.</param>
     /// <returns>Logits [tokens.Length][vocab].</returns>
-    public static float[][] Logits(string ggufPath, int[] tokens, int threads = 2)
+    public static float[][] Logits(string ggufPath, int[] tokens, int threads = 2, bool halfCache = false)
     {
         lock (Gate)
         {
@@ -36,8 +37,8 @@ internal static class LlamaReference
                 UBatchSize = n,
                 Threads = threads,
                 BatchThreads = threads,
-                TypeK = GGMLType.GGML_TYPE_F32,
-                TypeV = GGMLType.GGML_TYPE_F32,
+                TypeK = halfCache ? GGMLType.GGML_TYPE_F16 : GGMLType.GGML_TYPE_F32,
+                TypeV = halfCache ? GGMLType.GGML_TYPE_F16 : GGMLType.GGML_TYPE_F32,
                 FlashAttention = false,
                 GpuLayerCount = 0,
             };

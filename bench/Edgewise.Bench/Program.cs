@@ -41,6 +41,11 @@ if (args is ["gemma3n-layers", ..])
     Gemma3nLayerProfile.Run(args[1..]);
     return;
 }
+if (args is ["decode-passes", ..])
+{
+    DecodePassesBench.Run(args[1..]);
+    return;
+}
 if (args is ["batch-decode", ..])
 {
     BatchDecodeBench.Run(args[1..]);

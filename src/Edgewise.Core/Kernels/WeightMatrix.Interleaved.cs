@@ -59,6 +59,7 @@ public sealed unsafe partial class WeightMatrix
                 RepackGroups = !IsInterleaved,
             };
             // Claimed runs of groups: each group's rows meet every activation row while they are in cache, whatever the run.
+            if (pool.Observer is not null) pool.NextPassLabel = Name;
             pool.RunClaims(ref job, groups);
         }
     }

@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 
 namespace Edgewise.Core.Threading;
@@ -46,6 +47,9 @@ public sealed unsafe class WorkerPool : IDisposable
     private int _itemCount;
     private int _completed;
     private Exception? _failure;
+    // Set while an observer times the pass: the workers then stamp their first claim and last completion.
+    private bool _timed;
+    private long _workersFirstClaim, _workersLastDone;
 
     /// <param name="threads">Threads taking part, the caller included (at least 1).</param>
     public WorkerPool(int threads)
@@ -74,6 +78,16 @@ public sealed unsafe class WorkerPool : IDisposable
     /// </summary>
     public long MinRangeWork { get; set; } = 16_384;
 
+    /// <summary>
+    /// Sees every pass handed to the threads from now on (not the ones that run on the caller alone: a single item, or
+    /// a pool without workers), with its timings: for profiling a decode step pass by pass (the bench's
+    /// <c>decode-passes</c>). Null by default; a pass then pays one null check.
+    /// </summary>
+    public IPassObserver? Observer { get; set; }
+
+    /// <summary>A name for the next observed pass (<see cref="PassTiming.Label"/>), set by its caller when <see cref="Observer"/> is set; cleared by the pass.</summary>
+    public string? NextPassLabel { get; set; }
+
     /// <summary>A pool with no extra threads: everything runs on the caller.</summary>
     public static WorkerPool Inline { get; } = new(1);
 
@@ -92,7 +106,7 @@ public sealed unsafe class WorkerPool : IDisposable
             for (int i = 0; i < workItems; i++) job.Execute(i);
             return;
         }
-        Dispatch(Unsafe.AsPointer(ref job), &InvokeItems<TJob>, workItems);
+        Dispatch(Unsafe.AsPointer(ref job), &InvokeItems<TJob>, workItems, typeof(TJob));
     }
 
     /// <summary>
@@ -111,11 +125,20 @@ public sealed unsafe class WorkerPool : IDisposable
             job.Execute(0, units);
             return;
         }
-        Dispatch(Unsafe.AsPointer(ref job), &InvokeRange<TJob>, units);
+        Dispatch(Unsafe.AsPointer(ref job), &InvokeRange<TJob>, units, typeof(TJob));
     }
 
-    private void Dispatch(void* job, delegate*<void*, int, int, void> invoke, int workItems)
+    private void Dispatch(void* job, delegate*<void*, int, int, void> invoke, int workItems, Type jobType)
     {
+        IPassObserver? observer = Observer;
+        long start = 0;
+        if (observer is not null)
+        {
+            start = Stopwatch.GetTimestamp();
+            _workersFirstClaim = 0;
+            _workersLastDone = 0;
+        }
+        _timed = observer is not null;
         // Close the old generation before touching the job fields: a worker still inside the previous run may
         // hold a stale state word, and if it saw the new item count it could claim an item of the new job and
         // count it twice (Run would then wait forever). Once the word carries the new generation and the Closed
@@ -133,7 +156,8 @@ public sealed unsafe class WorkerPool : IDisposable
             lock (_gate) Monitor.PulseAll(_gate);
         }
 
-        Participate(generation);
+        Participate(generation, worker: false);
+        long callerDone = observer is null ? 0 : Stopwatch.GetTimestamp();
         // The caller ran out of items, so the rest is at most one claimed run on each worker. Spin on the count for a
         // while (SpinWait's yields, after a few spins, are system calls that would notice the end late), then yield.
         var spinner = new SpinWait();
@@ -143,6 +167,13 @@ public sealed unsafe class WorkerPool : IDisposable
             else spinner.SpinOnce(sleep1Threshold: -1);
         }
         _job = null;
+        if (observer is not null)
+        {
+            string? label = NextPassLabel;
+            NextPassLabel = null;
+            observer.OnPass(new PassTiming(jobType, label, workItems, start, callerDone, Stopwatch.GetTimestamp(),
+                Volatile.Read(ref _workersFirstClaim), Volatile.Read(ref _workersLastDone)));
+        }
         if (_failure is { } failure)
         {
             throw new AggregateException("A parallel kernel job failed.", failure);
@@ -159,7 +190,7 @@ public sealed unsafe class WorkerPool : IDisposable
     private static void InvokeRange<TJob>(void* job, int start, int end) where TJob : struct, IRangeJob
         => Unsafe.AsRef<TJob>(job).Execute(start, end);
 
-    private void Participate(long generation)
+    private void Participate(long generation, bool worker)
     {
         while (true)
         {
@@ -180,6 +211,7 @@ public sealed unsafe class WorkerPool : IDisposable
             // a slow core to hand over. Every claim and completion is an atomic on a line both cores write.
             int take = Math.Max(1, (count - item) / (2 * ThreadCount));
             if (Interlocked.CompareExchange(ref _state, state + take, state) != state) continue;
+            if (worker && _timed) Interlocked.CompareExchange(ref _workersFirstClaim, Stopwatch.GetTimestamp(), 0);
             try
             {
                 invoke(job, item, item + take);
@@ -189,6 +221,7 @@ public sealed unsafe class WorkerPool : IDisposable
                 // The rest of the run is skipped but counted: the pass ends and Run throws.
                 Interlocked.CompareExchange(ref _failure, ex, null);
             }
+            if (worker && _timed) Volatile.Write(ref _workersLastDone, Stopwatch.GetTimestamp());
             Interlocked.Add(ref _completed, take);
         }
     }
@@ -219,7 +252,7 @@ public sealed unsafe class WorkerPool : IDisposable
             }
             if (_disposed) return;
             seen = Generation;
-            Participate(seen);
+            Participate(seen, worker: true);
         }
     }
 

@@ -119,6 +119,49 @@ public unsafe class WorkerPoolTests
         Assert.All(counts, v => Assert.Equal(1, v));
     }
 
+    private sealed class Recorder : IPassObserver
+    {
+        public List<PassTiming> Passes { get; } = [];
+
+        public void OnPass(in PassTiming pass) => Passes.Add(pass);
+    }
+
+    [Fact]
+    public void An_observer_sees_each_handed_over_pass_with_its_label_and_ordered_times()
+    {
+        using var pool = new WorkerPool(2);
+        var recorder = new Recorder();
+        var counts = new int[256];
+        var runs = new long[256];
+        int logged = 0;
+        fixed (int* c = counts)
+        fixed (long* r = runs)
+        {
+            var claims = new ClaimJob { Counts = c, Runs = r, Logged = &logged };
+            var items = new CountJob { Counts = c };
+            pool.Observer = recorder;
+            pool.NextPassLabel = "blk.0.ffn_down.weight";
+            pool.RunClaims(ref claims, 256);
+            pool.Run(ref items, 64);   // unlabelled: the label went with the pass that took it
+            pool.Run(ref items, 1);    // a single item runs on the caller: no pass to see
+            pool.Observer = null;
+            pool.Run(ref items, 64);
+        }
+        Assert.Equal(2, recorder.Passes.Count);
+        PassTiming first = recorder.Passes[0], second = recorder.Passes[1];
+        Assert.Equal((typeof(ClaimJob), "blk.0.ffn_down.weight", 256), (first.Job, first.Label, first.Units));
+        Assert.Equal((typeof(CountJob), (string?)null, 64), (second.Job, second.Label, second.Units));
+        foreach (PassTiming pass in recorder.Passes)
+        {
+            Assert.True(pass.Start <= pass.CallerDone && pass.CallerDone <= pass.End, $"{pass}");
+            if (pass.WorkersFirstClaim != 0)
+            {
+                Assert.True(pass.Start <= pass.WorkersFirstClaim && pass.WorkersFirstClaim <= pass.WorkersLastDone && pass.WorkersLastDone <= pass.End, $"{pass}");
+            }
+        }
+        Assert.True(first.End <= second.Start);
+    }
+
     [Fact]
     public void WorkersWakeAfterParking()
     {

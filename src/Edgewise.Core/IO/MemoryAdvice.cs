@@ -1,4 +1,5 @@
 using System.Runtime.InteropServices;
+using Microsoft.Win32.SafeHandles;
 
 namespace Edgewise.Core.IO;
 
@@ -82,6 +83,19 @@ public static unsafe partial class MemoryAdvice
     {
         if (!OperatingSystem.IsLinux() || start == null || length <= 0) return;
         _ = AdvisePages(start, length, MadvDontNeed);
+    }
+
+    /// <summary>
+    /// Unmaps [<paramref name="start"/>, +<paramref name="length"/>), a mapping of <paramref name="path"/> from byte
+    /// <paramref name="fileOffset"/>, and drops those bytes from the page cache (pages other processes map stay): the
+    /// next touch reads them from the file again, in whatever folios the page cache then allocates.
+    /// </summary>
+    public static void UnmapAndDrop(byte* start, long length, string path, long fileOffset)
+    {
+        if (length <= 0) return;
+        Unmap(start, length);
+        using SafeFileHandle handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read);
+        FileAdvice.DontNeed(handle, fileOffset, length);
     }
 
     /// <summary>madvise over the pages that hold [<paramref name="start"/>, +<paramref name="length"/>).</summary>

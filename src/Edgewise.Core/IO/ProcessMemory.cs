@@ -58,7 +58,7 @@ public static class ProcessMemory
         {
             // A mapping's header starts with its lowercase hex range ("7f00c0000000-7f00c8000000 r--s 00000000 fd:01 1234
             // /path"); its fields follow, each "Name:   value" with a capitalized name.
-            if (line.Length > 0 && (char.IsAsciiHexDigitLower(line[0]) || char.IsAsciiDigit(line[0])))
+            if (line.Length > 0 && char.IsAsciiHexDigitLower(line[0]))
             {
                 int dash = line.IndexOf('-', StringComparison.Ordinal), space = line.IndexOf(' ', StringComparison.Ordinal);
                 overlaps = dash > 0 && space > dash

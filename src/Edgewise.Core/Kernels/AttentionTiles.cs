@@ -292,13 +292,7 @@ public static unsafe class AttentionTiles
     {
         ArgumentOutOfRangeException.ThrowIfGreaterThan(count, offsets.Length);
         if (rows.Length < (long)count * dim) throw new ArgumentException($"{count} rows of {dim} values need {(long)count * dim}; got {rows.Length}.", nameof(rows));
-        foreach (int offset in offsets)
-        {
-            if (offset < 0 || (long)offset + dim > cache.Length)
-            {
-                throw new ArgumentOutOfRangeException(nameof(offsets), offset, $"A row of {dim} values at {offset} leaves the {cache.Length} values.");
-            }
-        }
+        CheckRows(cache, offsets, dim, nameof(cache));
         fixed (Half* h = cache)
         {
             for (int c = 0; c < count; c++)
@@ -309,7 +303,7 @@ public static unsafe class AttentionTiles
         }
     }
 
-    private static void CheckRows(ReadOnlySpan<float> rows, ReadOnlySpan<int> offsets, int dim, string name)
+    private static void CheckRows<T>(ReadOnlySpan<T> rows, ReadOnlySpan<int> offsets, int dim, string name)
     {
         foreach (int offset in offsets)
         {

@@ -3,7 +3,6 @@ using System.Security.Cryptography;
 using System.Text;
 using Edgewise.Core.IO;
 using Edgewise.Core.Tensors;
-using Microsoft.Win32.SafeHandles;
 
 namespace Edgewise.Core.Kernels;
 
@@ -154,10 +153,7 @@ public sealed unsafe class RepackCache : IDisposable
     public void DropData()
     {
         (long offset, long length) = DataInFile();
-        if (length == 0) return;
-        MemoryAdvice.Unmap(_file.Pointer + offset, length);
-        using SafeFileHandle handle = File.OpenHandle(FilePath, FileMode.Open, FileAccess.Read);
-        FileAdvice.DontNeed(handle, offset, length);
+        MemoryAdvice.UnmapAndDrop(_file.Pointer + offset, length, FilePath, offset);
     }
 
     private (long Offset, long Length) DataInFile()

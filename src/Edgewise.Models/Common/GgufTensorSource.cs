@@ -3,7 +3,6 @@ using Edgewise.Core.IO;
 using Edgewise.Core.Kernels;
 using Edgewise.Core.Tensors;
 using Edgewise.Core.Threading;
-using Microsoft.Win32.SafeHandles;
 
 namespace Edgewise.Models.Common;
 
@@ -183,9 +182,7 @@ public sealed class GgufTensorSource : ITensorSource
         foreach (string name in partlyRead)
         {
             if (!File.TryGetTensor(name, out TensorView view) || !MemoryAdvice.MapsLargeFolios(view.Data, view.ByteLength)) continue;
-            MemoryAdvice.Unmap(view.Data, view.ByteLength);
-            using SafeFileHandle handle = System.IO.File.OpenHandle(FilePath, FileMode.Open, FileAccess.Read);
-            FileAdvice.DontNeed(handle, File.DataOffset + File.GetTensorInfo(name).Offset, view.ByteLength);
+            MemoryAdvice.UnmapAndDrop(view.Data, view.ByteLength, FilePath, File.DataOffset + File.GetTensorInfo(name).Offset);
         }
     }
 

@@ -19,17 +19,30 @@ public unsafe class WorkerPoolTests
         }
     }
 
-    /// <summary>Counts every unit and logs every call's run as (start, end) in the order the calls began.</summary>
-    private struct ClaimJob : IRangeJob
+    /// <summary>What a <see cref="ClaimJob"/> saw: every unit's count, and every call's run in the order the calls began.</summary>
+    private sealed class ClaimLog(int units)
     {
-        public int* Counts;
-        public long* Runs;    // [capacity]: start << 32 | end
-        public int* Logged;   // calls so far
+        public readonly int[] Counts = new int[units];
+        public readonly long[] Runs = new long[units];   // start << 32 | end; a call takes at least one unit
+        public int Calls;
 
-        public readonly void Execute(int start, int end)
+        public void Clear()
         {
-            Runs[Interlocked.Increment(ref *Logged) - 1] = ((long)start << 32) | (uint)end;
-            for (int i = start; i < end; i++) Interlocked.Increment(ref Counts[i]);
+            Array.Clear(Counts);
+            Calls = 0;
+        }
+
+        /// <summary>The calls' runs by start.</summary>
+        public (int Start, int End)[] Claims()
+            => Runs.Take(Calls).Select(x => (Start: (int)(x >> 32), End: (int)x)).OrderBy(x => x.Start).ToArray();
+    }
+
+    private readonly struct ClaimJob(ClaimLog log) : IRangeJob
+    {
+        public void Execute(int start, int end)
+        {
+            log.Runs[Interlocked.Increment(ref log.Calls) - 1] = ((long)start << 32) | (uint)end;
+            for (int i = start; i < end; i++) Interlocked.Increment(ref log.Counts[i]);
         }
     }
 
@@ -73,21 +86,14 @@ public unsafe class WorkerPoolTests
     public void ClaimsCoverEveryUnitOnceInShrinkingRuns(int threads, int units)
     {
         using var pool = new WorkerPool(threads);
-        var counts = new int[units];
-        var runs = new long[units];
-        int logged = 0;
+        var log = new ClaimLog(units);
+        var job = new ClaimJob(log);
         for (int pass = 0; pass < 50; pass++)
         {
-            Array.Clear(counts);
-            logged = 0;
-            fixed (int* c = counts)
-            fixed (long* r = runs)
-            {
-                var job = new ClaimJob { Counts = c, Runs = r, Logged = &logged };
-                pool.RunClaims(ref job, units);
-            }
-            Assert.All(counts, v => Assert.Equal(1, v));
-            var claims = runs.Take(logged).Select(x => (Start: (int)(x >> 32), End: (int)x)).OrderBy(x => x.Start).ToArray();
+            log.Clear();
+            pool.RunClaims(ref job, units);
+            Assert.All(log.Counts, v => Assert.Equal(1, v));
+            (int Start, int End)[] claims = log.Claims();
             Assert.All(claims, x => Assert.True(x.End > x.Start));
             Assert.Equal(0, claims[0].Start);
             Assert.Equal(units, claims[^1].End);
@@ -107,16 +113,10 @@ public unsafe class WorkerPoolTests
         var job = new ThrowingClaimJob();
         var ex = Assert.ThrowsAny<Exception>(() => pool.RunClaims(ref job, 64));
         Assert.Contains("unit 3", ex.ToString());
-        var counts = new int[16];
-        var runs = new long[16];
-        int logged = 0;
-        fixed (int* c = counts)
-        fixed (long* r = runs)
-        {
-            var ok = new ClaimJob { Counts = c, Runs = r, Logged = &logged };
-            pool.RunClaims(ref ok, 16);
-        }
-        Assert.All(counts, v => Assert.Equal(1, v));
+        var log = new ClaimLog(16);
+        var ok = new ClaimJob(log);
+        pool.RunClaims(ref ok, 16);
+        Assert.All(log.Counts, v => Assert.Equal(1, v));
     }
 
     private sealed class Recorder : IPassObserver
@@ -131,13 +131,10 @@ public unsafe class WorkerPoolTests
     {
         using var pool = new WorkerPool(2);
         var recorder = new Recorder();
-        var counts = new int[256];
-        var runs = new long[256];
-        int logged = 0;
+        var claims = new ClaimJob(new ClaimLog(256));
+        var counts = new int[64];
         fixed (int* c = counts)
-        fixed (long* r = runs)
         {
-            var claims = new ClaimJob { Counts = c, Runs = r, Logged = &logged };
             var items = new CountJob { Counts = c };
             pool.Observer = recorder;
             pool.NextPassLabel = "blk.0.ffn_down.weight";
@@ -212,21 +209,15 @@ public unsafe class WorkerPoolTests
     public void RunClaimsAllocatesNothing()
     {
         using var pool = new WorkerPool(2);
-        var counts = new int[256];
-        var runs = new long[256];
-        int logged = 0;
-        fixed (int* c = counts)
-        fixed (long* r = runs)
+        var log = new ClaimLog(256);
+        var job = new ClaimJob(log);
+        pool.RunClaims(ref job, 256);
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        for (int i = 0; i < 100; i++)
         {
-            var job = new ClaimJob { Counts = c, Runs = r, Logged = &logged };
+            log.Calls = 0;
             pool.RunClaims(ref job, 256);
-            long before = GC.GetAllocatedBytesForCurrentThread();
-            for (int i = 0; i < 100; i++)
-            {
-                logged = 0;
-                pool.RunClaims(ref job, 256);
-            }
-            Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
         }
+        Assert.Equal(before, GC.GetAllocatedBytesForCurrentThread());
     }
 }

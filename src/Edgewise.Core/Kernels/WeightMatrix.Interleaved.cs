@@ -33,7 +33,7 @@ public sealed unsafe partial class WeightMatrix
         else Q4_0x16.ExtractRow(data, blocks, row, dst);
     }
 
-    private void MatMulInterleaved(ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool, bool fast, int actBytes)
+    private void MatMulInterleaved(ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool, bool fast, int actBytes, float softcap)
     {
         // Quantized rows, then one ActivationRow descriptor per row, in the caller's scratch.
         long descriptorOffset = ((long)actBytes * n + 63) & ~63L;
@@ -57,6 +57,7 @@ public sealed unsafe partial class WeightMatrix
                 Y = yp,
                 Fast = fast && RowDot.HasFastPath,
                 RepackGroups = !IsInterleaved,
+                Softcap = softcap,
             };
             // Claimed runs of groups: each group's rows meet every activation row while they are in cache, whatever the run.
             if (pool.Observer is not null) pool.NextPassLabel = Name;
@@ -78,9 +79,25 @@ public sealed unsafe partial class WeightMatrix
         public float* Y;
         public bool Fast;
         public bool RepackGroups;   // plain rows: interleave each group into the thread's buffer first
+        public float Softcap;       // above 0: cap the outputs of groups [first, end) once they are written
 
         [MethodImpl(MethodImplOptions.AggressiveOptimization)]
         public readonly void Execute(int first, int end)
+        {
+            Products(first, end);
+            if (Softcap > 0)
+            {
+                // Whole groups of sixteen outputs per activation row: the same vector/tail split as Ops.Softcap over the row.
+                for (int j = 0; j < N; j++)
+                {
+                    var rows = new Span<float>(Y + (long)j * Rows + first * Q4_0x16.GroupRows, (end - first) * Q4_0x16.GroupRows);
+                    ElementwiseDriver.Unary(new SoftcapOperator(Softcap), rows, rows, fast: true);
+                }
+            }
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        private readonly void Products(int first, int end)
         {
             if (!Fast)
             {

@@ -251,8 +251,8 @@ public sealed partial class Gemma3nState : ChunkedModelState
             RowMath.RmsNorm(mean, _w.OutputNorm, _c.RmsNormEps, _xn.AsSpan(r * h, h));
         }
         // [rows, V] = E · h (tied head, no scale)
-        _w.Output.MatMul(_xn.AsSpan(0, rows * h), rows, logits[..(rows * vocab)], _pool);
-        if (_c.FinalLogitSoftcap > 0) Ops.Softcap(logits[..(rows * vocab)], _c.FinalLogitSoftcap, _pool);
+        if (_c.FinalLogitSoftcap > 0) _w.Output.MatMulSoftcapped(_xn.AsSpan(0, rows * h), rows, logits[..(rows * vocab)], _pool, _c.FinalLogitSoftcap);
+        else _w.Output.MatMul(_xn.AsSpan(0, rows * h), rows, logits[..(rows * vocab)], _pool);
     }
 }
 

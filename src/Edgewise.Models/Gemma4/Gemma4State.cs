@@ -148,8 +148,8 @@ public sealed partial class Gemma4State : ChunkedModelState
         int h = _c.HiddenSize, vocab = _c.VocabSize, rows = t - row0;
         for (int r = row0; r < t; r++) RowMath.RmsNorm(_x.AsSpan(r * h, h), _w.OutputNorm, _c.RmsNormEps, _xn.AsSpan(r * h, h));
         // [rows, V] = E · h (tied head, no scale)
-        _w.Output.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, logits[..(rows * vocab)], _pool);
-        if (_c.FinalLogitSoftcap > 0) Ops.Softcap(logits[..(rows * vocab)], _c.FinalLogitSoftcap, _pool);
+        if (_c.FinalLogitSoftcap > 0) _w.Output.MatMulSoftcapped(_xn.AsSpan(row0 * h, rows * h), rows, logits[..(rows * vocab)], _pool, _c.FinalLogitSoftcap);
+        else _w.Output.MatMul(_xn.AsSpan(row0 * h, rows * h), rows, logits[..(rows * vocab)], _pool);
     }
 
 }

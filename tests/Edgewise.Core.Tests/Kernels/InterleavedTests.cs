@@ -152,6 +152,37 @@ public sealed unsafe class InterleavedTests : IDisposable
         GC.KeepAlive(keep);
     }
 
+
+    /// <summary>
+    /// The output head's product with the softcap applied inside its work items equals the product followed by the
+    /// pooled softcap, bit for bit: one row (decode) and a batch (prompt logits), interleaved and plain rows.
+    /// </summary>
+    [Theory]
+    [InlineData(GgmlType.Q4_0, 1, true)]
+    [InlineData(GgmlType.Q4_0, 5, true)]
+    [InlineData(GgmlType.Q8_0, 1, true)]
+    [InlineData(GgmlType.Q8_0, 3, true)]
+    [InlineData(GgmlType.Q4_0, 3, false)]
+    public void SoftcappedProductEqualsProductThenSoftcap(GgmlType type, int n, bool interleaved)
+    {
+        const int rows = 1040, columns = 3 * 32;   // 65 groups: runs of claims end mid-matrix
+        const float cap = 3f;                       // small against the products, so the cap bends most outputs
+        (WeightMatrix plain, WeightMatrix inter, byte[] keep) = Build(rows, columns, seed: 11, type);
+        WeightMatrix m = interleaved ? inter : plain;
+        float[] x = QuantTestData.Random(n * columns, 12);
+        var expected = new float[n * rows + 1];
+        var actual = new float[n * rows + 1];
+        expected[^1] = actual[^1] = 42f;   // past the outputs: left alone
+        m.MatMul(x, n, expected, _pool);
+        float[] uncapped = (float[])expected.Clone();
+        Ops.Softcap(expected.AsSpan(0, n * rows), cap, _pool);
+        m.MatMulSoftcapped(x, n, actual, _pool, cap);
+        Assert.Equal(expected, actual);
+        Assert.Contains(Enumerable.Range(0, n * rows), i => Math.Abs(uncapped[i]) > 2 * cap);   // the cap did bend values
+        Assert.Equal(42f, actual[^1]);
+        Assert.Throws<ArgumentOutOfRangeException>(() => m.MatMulSoftcapped(x, n, actual, _pool, 0f));
+        GC.KeepAlive(keep);
+    }
     [Theory]
     [MemberData(nameof(Formats))]
     public void RowsDequantizeAndSliceAsInThePlainLayout(GgmlType type)

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Edgewise.Core.Threading;
+using Edgewise.Engine.Sampling;
 using Edgewise.Models;
 using Edgewise.Models.Common;
 
@@ -61,12 +62,7 @@ internal static partial class DecodePassesBench
         passes!.Print(seconds, tokens);
     }
 
-    private static int ArgMax(float[] values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-        return best;
-    }
+    private static int ArgMax(float[] values) => LogitScan.ArgMax(values);
 
     private sealed partial class Passes : IPassObserver
     {

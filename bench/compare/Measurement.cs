@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Edgewise.Core.IO;
+using Edgewise.Engine.Sampling;
 using Edgewise.Models;
 using Edgewise.Models.Common;
 using Edgewise.Models.Gemma3n;
@@ -156,12 +157,11 @@ internal static class Measurement
         if (result != DecodeResult.Ok) throw new InvalidOperationException($"llama.cpp decode failed: {result}.");
     }
 
-    private static int ArgMax(ReadOnlySpan<float> values)
-    {
-        int best = 0;
-        for (int i = 1; i < values.Length; i++) if (values[i] > values[best]) best = i;
-        return best;
-    }
+    /// <summary>
+    /// The greedy pick for both engines: Edgewise's vectorized <see cref="LogitScan.ArgMax"/>, what `edgewise run`
+    /// samples with at temperature 0 (a scalar loop over 262144 logits took ~0.2 ms a token of either engine's decode).
+    /// </summary>
+    private static int ArgMax(ReadOnlySpan<float> values) => LogitScan.ArgMax(values);
 
     /// <summary>The same seeded ids for both engines; BOS first.</summary>
     private static int[] Tokens(int count, int limit, int seed = 1)

@@ -46,9 +46,32 @@ internal static class Report
                         $"{Median(g, r => r.LoadMs) / Median(llama, r => r.LoadMs):F2}x | {Median(g, r => r.PeakRssBytes) / Median(llama, r => r.PeakRssBytes):F2}x | | | | |");
                 }
             }
+            if (llama.Count > 0)
+            {
+                foreach (List<MeasureResult> g in groups)
+                {
+                    if (g != llama) s.AppendLine(ci, $"Decode, round by round (Edgewise {g[0].Ple} / llama.cpp): {PairedRatios(g, llama)}.");
+                }
+            }
             s.AppendLine();
         }
         return s.ToString();
+    }
+
+    /// <summary>
+    /// Each round's Edgewise decode over the same round's llama.cpp decode (results come in round order), and their
+    /// median: the two ran back to back, so a pair shares the VM's state of that minute where the medians may not.
+    /// </summary>
+    private static string PairedRatios(List<MeasureResult> edgewise, List<MeasureResult> llama)
+    {
+        int n = Math.Min(edgewise.Count, llama.Count);
+        var ratios = new double[n];
+        for (int i = 0; i < n; i++) ratios[i] = edgewise[i].DecodeTokPerS / llama[i].DecodeTokPerS;
+        var ci = CultureInfo.InvariantCulture;
+        string list = string.Join(", ", Array.ConvertAll(ratios, r => r.ToString("F2", ci)));
+        Array.Sort(ratios);
+        double median = n == 0 ? double.NaN : n % 2 == 1 ? ratios[n / 2] : (ratios[n / 2 - 1] + ratios[n / 2]) / 2;
+        return string.Create(ci, $"{list}; median {median:F2}x");
     }
 
     private static List<string> Distinct(List<MeasureResult> results)

@@ -69,9 +69,7 @@ internal static class Report
         for (int i = 0; i < n; i++) ratios[i] = edgewise[i].DecodeTokPerS / llama[i].DecodeTokPerS;
         var ci = CultureInfo.InvariantCulture;
         string list = string.Join(", ", Array.ConvertAll(ratios, r => r.ToString("F2", ci)));
-        Array.Sort(ratios);
-        double median = n == 0 ? double.NaN : n % 2 == 1 ? ratios[n / 2] : (ratios[n / 2 - 1] + ratios[n / 2]) / 2;
-        return string.Create(ci, $"{list}; median {median:F2}x");
+        return string.Create(ci, $"{list}; median {Median(ratios):F2}x");
     }
 
     private static List<string> Distinct(List<MeasureResult> results)
@@ -85,6 +83,12 @@ internal static class Report
     {
         var values = new double[results.Count];
         for (int i = 0; i < values.Length; i++) values[i] = value(results[i]);
+        return Median(values);
+    }
+
+    /// <summary>The median of <paramref name="values"/> (sorted in place), NaN when empty.</summary>
+    private static double Median(double[] values)
+    {
         Array.Sort(values);
         int n = values.Length;
         return n == 0 ? double.NaN : n % 2 == 1 ? values[n / 2] : (values[n / 2 - 1] + values[n / 2]) / 2;

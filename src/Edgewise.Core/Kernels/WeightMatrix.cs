@@ -209,16 +209,15 @@ public sealed unsafe partial class WeightMatrix
     public void MatMul(ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool) => MatMulCore(x, n, y, pool, fast: true);
 
     /// <summary>
-    /// <see cref="MatMul"/> followed by <c>y = cap · tanh(y / cap)</c>, Gemma's final logit softcap. On interleaved
-    /// rows each work item caps the outputs it has just written, while they sit in L1, so a vocabulary of tanh's rides
-    /// on the output head's memory stream instead of taking a pass of its own. The same floats as <see cref="MatMul"/>
-    /// then <see cref="Ops.Softcap(Span{float}, float, WorkerPool)"/>.
+    /// <see cref="MatMul"/> followed by <c>y = cap · tanh(y / cap)</c>, Gemma's final logit softcap. Where the product
+    /// runs over interleaved groups each work item caps the outputs it has just written, while they sit in L1, so a
+    /// vocabulary of tanh's rides on the output head's memory stream instead of taking a pass of its own. The same
+    /// floats as <see cref="MatMul"/> then <see cref="Ops.Softcap(Span{float}, float, WorkerPool)"/>.
     /// </summary>
     public void MatMulSoftcapped(ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool, float cap)
     {
         if (!(cap > 0)) throw new ArgumentOutOfRangeException(nameof(cap), cap, "Softcap needs a positive cap.");
         MatMulCore(x, n, y, pool, fast: true, cap);
-        if (!IsInterleaved) Ops.Softcap(y[..(n * Rows)], cap, pool);
     }
 
     /// <summary>The dequantized values of one row.</summary>
@@ -252,7 +251,7 @@ public sealed unsafe partial class WeightMatrix
     public void GatherRow(int row, Span<float> dst) => DequantizeRow(row, dst);
 
     /// <summary>The kernel entry with the path chosen explicitly, so tests can run the scalar twin beside the fast one.</summary>
-    /// <param name="softcap">Above 0 on interleaved rows: the work items apply <see cref="MatMulSoftcapped"/>'s cap.</param>
+    /// <param name="softcap">Above 0: <see cref="MatMulSoftcapped"/>'s cap, applied by the interleaved work items or, on plain rows, by a pass after the product.</param>
     internal void MatMulCore(ReadOnlySpan<float> x, int n, Span<float> y, WorkerPool pool, bool fast, float softcap = 0)
     {
         if (n < 1) throw new ArgumentOutOfRangeException(nameof(n), n, "MatMul needs at least one activation row.");
@@ -269,7 +268,7 @@ public sealed unsafe partial class WeightMatrix
         int actBytes = ActivationQuantizer.BytesPerRow(Activation, Columns);
         if (IsInterleaved || (InterleavesBatches && n >= InterleavedBatchRows && fast && RowDot.HasFastPath))
         {
-            MatMulInterleaved(x, n, y, pool, fast, actBytes, IsInterleaved ? softcap : 0);
+            MatMulInterleaved(x, n, y, pool, fast, actBytes, softcap);
             return;
         }
         byte* scratch = Scratch.Get((long)actBytes * n);
@@ -295,6 +294,7 @@ public sealed unsafe partial class WeightMatrix
             };
             pool.Run(ref job, (Rows + job.RowsPerItem - 1) / job.RowsPerItem);
         }
+        if (softcap > 0) Ops.Softcap(y[..(n * Rows)], softcap, pool);
     }
 
     /// <summary>

@@ -155,20 +155,29 @@ public sealed unsafe class InterleavedTests : IDisposable
 
     /// <summary>
     /// The output head's product with the softcap applied inside its work items equals the product followed by the
-    /// pooled softcap, bit for bit: one row (decode) and a batch (prompt logits), interleaved and plain rows.
+    /// pooled softcap, bit for bit: one row (decode) and a batch (prompt logits), on interleaved rows, on plain rows, and
+    /// on plain rows whose prompt batches are interleaved group by group on the fly.
     /// </summary>
     [Theory]
-    [InlineData(GgmlType.Q4_0, 1, true)]
-    [InlineData(GgmlType.Q4_0, 5, true)]
-    [InlineData(GgmlType.Q8_0, 1, true)]
-    [InlineData(GgmlType.Q8_0, 3, true)]
-    [InlineData(GgmlType.Q4_0, 3, false)]
-    public void SoftcappedProductEqualsProductThenSoftcap(GgmlType type, int n, bool interleaved)
+    [InlineData(GgmlType.Q4_0, 1, "interleaved")]
+    [InlineData(GgmlType.Q4_0, 5, "interleaved")]
+    [InlineData(GgmlType.Q8_0, 1, "interleaved")]
+    [InlineData(GgmlType.Q8_0, 3, "interleaved")]
+    [InlineData(GgmlType.Q4_0, 3, "plain")]
+    [InlineData(GgmlType.Q4_0, 17, "interleaved batches")]
+    public void SoftcappedProductEqualsProductThenSoftcap(GgmlType type, int n, string layout)
     {
         const int rows = 1040, columns = 3 * 32;   // 65 groups: runs of claims end mid-matrix
         const float cap = 3f;                       // small against the products, so the cap bends most outputs
         (WeightMatrix plain, WeightMatrix inter, byte[] keep) = Build(rows, columns, seed: 11, type);
-        WeightMatrix m = interleaved ? inter : plain;
+        WeightMatrix m = layout switch
+        {
+            "interleaved" => inter,
+            "plain" => plain,
+            _ => plain.WithInterleavedBatches(),
+        };
+        Assert.Equal(layout == "interleaved", m.IsInterleaved);
+        Assert.Equal(layout == "interleaved batches", m.InterleavesBatches);
         float[] x = QuantTestData.Random(n * columns, 12);
         var expected = new float[n * rows + 1];
         var actual = new float[n * rows + 1];

@@ -7,7 +7,9 @@ namespace Edgewise.Compare;
 
 /// <summary>
 /// The roofline's denominator: a plain read of a 2 GiB huge-page buffer (<c>madvise(MADV_HUGEPAGE)</c>) with 1 and
-/// with N threads, best of a few passes. Runs in its own child so its 2 GiB never inflates an engine's RSS.
+/// with N threads, best of a few passes. With <c>--sample</c>, the median of three N-thread passes instead: what the
+/// machine gave at one moment, taken around every engine run (this VM's bandwidth changes from one second to the
+/// next). Runs in its own child so its 2 GiB never inflates an engine's RSS.
 /// </summary>
 internal static unsafe partial class Bandwidth
 {
@@ -22,8 +24,10 @@ internal static unsafe partial class Bandwidth
         {
             if (OperatingSystem.IsLinux()) _ = Madvise(buffer, (nuint)Bytes, 14);   // MADV_HUGEPAGE
             for (long i = 0; i < Bytes; i += 4096) buffer[i] = (byte)i;
-            double one = Best(buffer, 1), many = Best(buffer, threads);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{ResultPrefix}{one} {many}"));
+            string result = a.Has("sample")
+                ? string.Create(CultureInfo.InvariantCulture, $"{Median(buffer, threads, 3)}")
+                : string.Create(CultureInfo.InvariantCulture, $"{Best(buffer, 1)} {Best(buffer, threads)}");
+            Console.WriteLine(ResultPrefix + result);
         }
         finally
         {
@@ -36,32 +40,42 @@ internal static unsafe partial class Bandwidth
     private static double Best(byte* buffer, int threads)
     {
         double best = 0;
-        long sink = 0;
-        for (int pass = 0; pass < 4; pass++)
-        {
-            long share = Bytes / threads;
-            var sums = new long[threads];
-            var workers = new Thread[threads];
-            var start = new Barrier(threads + 1);
-            for (int t = 0; t < threads; t++)
-            {
-                int id = t;
-                workers[t] = new Thread(() =>
-                {
-                    start.SignalAndWait();
-                    sums[id] = Sum(buffer + id * share, share);
-                });
-                workers[t].Start();
-            }
-            start.SignalAndWait();
-            long t0 = Stopwatch.GetTimestamp();
-            foreach (Thread w in workers) w.Join();
-            double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
-            foreach (long s in sums) sink += s;
-            best = Math.Max(best, Bytes / seconds / 1e9);
-        }
-        GC.KeepAlive(sink);
+        for (int pass = 0; pass < 4; pass++) best = Math.Max(best, Pass(buffer, threads));
         return best;
+    }
+
+    /// <summary>The median GB/s of <paramref name="passes"/> reads of the buffer.</summary>
+    private static double Median(byte* buffer, int threads, int passes)
+    {
+        var rates = new double[passes];
+        for (int pass = 0; pass < passes; pass++) rates[pass] = Pass(buffer, threads);
+        Array.Sort(rates);
+        return rates[passes / 2];
+    }
+
+    /// <summary>GB/s reading the buffer once, split evenly over <paramref name="threads"/>.</summary>
+    private static double Pass(byte* buffer, int threads)
+    {
+        long share = Bytes / threads;
+        var sums = new long[threads];
+        var workers = new Thread[threads];
+        var start = new Barrier(threads + 1);
+        for (int t = 0; t < threads; t++)
+        {
+            int id = t;
+            workers[t] = new Thread(() =>
+            {
+                start.SignalAndWait();
+                sums[id] = Sum(buffer + id * share, share);
+            });
+            workers[t].Start();
+        }
+        start.SignalAndWait();
+        long t0 = Stopwatch.GetTimestamp();
+        foreach (Thread w in workers) w.Join();
+        double seconds = Stopwatch.GetElapsedTime(t0).TotalSeconds;
+        GC.KeepAlive(sums);
+        return Bytes / seconds / 1e9;
     }
 
     private static long Sum(byte* p, long bytes)

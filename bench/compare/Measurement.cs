@@ -12,10 +12,13 @@ using LLama.Native;
 
 namespace Edgewise.Compare;
 
-/// <summary>What one engine did on one file in one fresh process. <c>TtftMs</c> counts from the process start.</summary>
+/// <summary>
+/// What one engine did on one file in one fresh process. <c>TtftMs</c> counts from the process start.
+/// <c>AroundGBps</c>, set by the parent: the mean of the read bandwidth sampled just before and just after the run.
+/// </summary>
 internal sealed record MeasureResult(
     string Engine, string Model, string Ple, double LoadMs, double TtftMs, double PrefillTokPerS, double DecodeTokPerS,
-    long PeakRssBytes, double PleBytesPerToken, long HugePageBytes = 0);
+    long PeakRssBytes, double PleBytesPerToken, long HugePageBytes = 0, double AroundGBps = 0);
 
 /// <summary>
 /// A child process: loads one model with one engine and measures, in order, cold time to first token (from the

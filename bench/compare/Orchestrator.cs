@@ -71,6 +71,7 @@ internal static class Orchestrator
         string outPath = a.Get("out", Path.Combine(Path.GetDirectoryName(Path.GetFullPath(modelsDir))!, "results", $"compare-{DateTime.UtcNow:yyyyMMdd-HHmm}.md"));
         Directory.CreateDirectory(Path.GetDirectoryName(outPath)!);
         var results = new List<MeasureResult>();
+        double? after = null;
         for (int round = 0; round < rounds; round++)
         {
             // The table so far after every round: a long run cut short still leaves medians behind.
@@ -90,7 +91,12 @@ internal static class Orchestrator
                 }
                 foreach (string run in runs)
                 {
+                    // The bandwidth of this moment, between the previous run and this one: the VM's changes from one
+                    // second to the next, so each run is set against the samples on both sides of it.
+                    double before = after ?? SampleBandwidth(threads);
                     MeasureResult r = JsonSerializer.Deserialize<MeasureResult>(RunChild(run, Measurement.ResultPrefix))!;
+                    after = SampleBandwidth(threads);
+                    r = r with { AroundGBps = (before + after.Value) / 2 };
                     string inProcess = "";
                     if (cli is not null && r.Engine == "edgewise")
                     {
@@ -99,7 +105,7 @@ internal static class Orchestrator
                         r = r with { TtftMs = ColdFirstTokenMs(cli, file, threads, a.GetInt("ttft-prompt", 16), Arg(run, "--ple"), a.Get("ple-cache", "64MB"), Arg(run, "--weights")) };
                     }
                     Console.WriteLine($"round {round + 1}/{rounds} {r.Engine,-9} {r.Ple,-8} {r.Model}: prompt {r.PrefillTokPerS:F1} tok/s, decode {r.DecodeTokPerS:F2} tok/s, " +
-                        $"TTFT {r.TtftMs:F0} ms{inProcess}, load {r.LoadMs:F0} ms, peak RSS {r.PeakRssBytes / 1048576.0:F0} MiB");
+                        $"TTFT {r.TtftMs:F0} ms{inProcess}, load {r.LoadMs:F0} ms, peak RSS {r.PeakRssBytes / 1048576.0:F0} MiB, bandwidth around it {r.AroundGBps:F1} GB/s");
                     results.Add(r);
                 }
             }
@@ -112,6 +118,10 @@ internal static class Orchestrator
         Console.WriteLine($"written to {outPath}");
         return 0;
     }
+
+    /// <summary>The median of three <paramref name="threads"/>-thread plain reads, in a child of its own.</summary>
+    private static double SampleBandwidth(int threads)
+        => double.Parse(RunChild($"bandwidth --threads {threads} --sample", Bandwidth.ResultPrefix), CultureInfo.InvariantCulture);
 
     /// <summary>The cached file for (arch, E2B shape, dtype, seed), synthesized on first use.</summary>
     private static string EnsureModel(string dir, string arch, string dtype, ulong seed)

@@ -11,7 +11,13 @@ internal static class Report
         var s = new StringBuilder();
         var ci = CultureInfo.InvariantCulture;
         s.AppendLine(ci, $"Edgewise vs llama.cpp, {threads} threads, {rounds} rounds alternating, medians; prompt {prompt} tokens, decode {gen} tokens, TTFT = process start to the first token of a 16-token prompt, in a fresh process (Edgewise: the published `edgewise bench`, when --edgewise is given).");
-        s.AppendLine(ci, $"Read bandwidth (2 GiB, huge pages): {bw1:F1} GB/s on 1 thread, {bwN:F1} GB/s on {threads}.");
+        s.AppendLine(ci, $"Read bandwidth (2 GiB, huge pages): {bw1:F1} GB/s on 1 thread, {bwN:F1} GB/s on {threads} (best of 4, before the rounds).");
+        double[] around = results.ConvertAll(r => r.AroundGBps).FindAll(b => b > 0).ToArray();
+        if (around.Length > 0)
+        {
+            Array.Sort(around);
+            s.AppendLine(ci, $"Around the runs (median of three {threads}-thread reads between consecutive runs; a run gets the mean of the two beside it): median {Median(around):F1} GB/s, {around[0]:F1} to {around[^1]:F1}.");
+        }
         s.AppendLine();
         foreach (string file in files)
         {
@@ -50,8 +56,12 @@ internal static class Report
             {
                 foreach (List<MeasureResult> g in groups)
                 {
-                    if (g != llama) s.AppendLine(ci, $"Decode, round by round (Edgewise {g[0].Ple} / llama.cpp): {PairedRatios(g, llama)}.");
+                    if (g != llama) s.AppendLine(ci, $"Decode, round by round (Edgewise {g[0].Ple} / llama.cpp; the bandwidth around the Edgewise run): {PairedRatios(g, llama)}.");
                 }
+            }
+            foreach (List<MeasureResult> g in groups)
+            {
+                if (g[0].AroundGBps > 0) s.AppendLine(ci, $"Decode GB/s as a share of the bandwidth around each run ({g[0].Engine} {g[0].Ple}): {AroundShares(g, bytesPerToken)}.");
             }
             s.AppendLine();
         }
@@ -66,10 +76,27 @@ internal static class Report
     {
         int n = Math.Min(edgewise.Count, llama.Count);
         var ratios = new double[n];
-        for (int i = 0; i < n; i++) ratios[i] = edgewise[i].DecodeTokPerS / llama[i].DecodeTokPerS;
+        var items = new string[n];
         var ci = CultureInfo.InvariantCulture;
-        string list = string.Join(", ", Array.ConvertAll(ratios, r => r.ToString("F2", ci)));
-        return string.Create(ci, $"{list}; median {Median(ratios):F2}x");
+        for (int i = 0; i < n; i++)
+        {
+            ratios[i] = edgewise[i].DecodeTokPerS / llama[i].DecodeTokPerS;
+            items[i] = edgewise[i].AroundGBps > 0 ? string.Create(ci, $"{ratios[i]:F2} ({edgewise[i].AroundGBps:F0} GB/s)") : ratios[i].ToString("F2", ci);
+        }
+        return string.Create(ci, $"{string.Join(", ", items)}; median {Median(ratios):F2}x");
+    }
+
+    /// <summary>
+    /// Each run's decode bytes per second over the bandwidth sampled around it, and their median: the roofline of the
+    /// moment, where the header's best-of-4 figure may come from a faster second than the runs had.
+    /// </summary>
+    private static string AroundShares(List<MeasureResult> runs, long bytesPerToken)
+    {
+        var shares = new double[runs.Count];
+        for (int i = 0; i < runs.Count; i++) shares[i] = runs[i].DecodeTokPerS * bytesPerToken / 1e9 / runs[i].AroundGBps;
+        var ci = CultureInfo.InvariantCulture;
+        string list = string.Join(", ", Array.ConvertAll(shares, x => string.Create(ci, $"{100 * x:F0}%")));
+        return string.Create(ci, $"{list}; median {100 * Median(shares):F0}%");
     }
 
     private static List<string> Distinct(List<MeasureResult> results)

@@ -91,8 +91,8 @@ internal static class Orchestrator
                 }
                 foreach (string run in runs)
                 {
-                    // The bandwidth of this moment, between the previous run and this one: the VM's changes from one
-                    // second to the next, so each run is set against the samples on both sides of it.
+                    // The bandwidth of this moment, between the previous run and this one: this VM's bandwidth changes
+                    // from one second to the next, so each run is set against the samples on both sides of it.
                     double before = after ?? SampleBandwidth(threads);
                     MeasureResult r = JsonSerializer.Deserialize<MeasureResult>(RunChild(run, Measurement.ResultPrefix))!;
                     after = SampleBandwidth(threads);

@@ -68,8 +68,7 @@ internal static class AttentionBench
                     {
                         Evict();
                         var one = Stopwatch.StartNew();
-                        rows[0] = new SequenceRow(caches[l], keys - 1);
-                        Attention.Run(pool, q, rows, 0, 1, 0, window, heads, kvHeads, d, 1f, output);
+                        Layer(l);
                         seconds += one.Elapsed.TotalSeconds;
                     }
                     times.Add(seconds / layers);
@@ -91,11 +90,13 @@ internal static class AttentionBench
 
             void Token()
             {
-                for (int l = 0; l < layers; l++)
-                {
-                    rows[0] = new SequenceRow(caches[hot ? 0 : l], keys - 1);
-                    Attention.Run(pool, q, rows, 0, 1, 0, window, heads, kvHeads, d, 1f, output);
-                }
+                for (int l = 0; l < layers; l++) Layer(l);
+            }
+
+            void Layer(int l)
+            {
+                rows[0] = new SequenceRow(caches[hot ? 0 : l], keys - 1);
+                Attention.Run(pool, q, rows, 0, 1, 0, window, heads, kvHeads, d, 1f, output);
             }
             double perLayer = times[times.Count / 2];
             int attended = window > 0 ? Math.Min(window, keys) : keys;

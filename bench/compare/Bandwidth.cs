@@ -49,8 +49,7 @@ internal static unsafe partial class Bandwidth
     {
         var rates = new double[passes];
         for (int pass = 0; pass < passes; pass++) rates[pass] = Pass(buffer, threads);
-        Array.Sort(rates);
-        return rates[passes / 2];
+        return Report.Median(rates);
     }
 
     /// <summary>GB/s reading the buffer once, split evenly over <paramref name="threads"/>.</summary>

@@ -15,8 +15,7 @@ internal static class Report
         double[] around = results.ConvertAll(r => r.AroundGBps).FindAll(b => b > 0).ToArray();
         if (around.Length > 0)
         {
-            Array.Sort(around);
-            s.AppendLine(ci, $"Around the runs (median of three {threads}-thread reads between consecutive runs; a run gets the mean of the two beside it): median {Median(around):F1} GB/s, {around[0]:F1} to {around[^1]:F1}.");
+            s.AppendLine(ci, $"Around the runs (median of three {threads}-thread reads between consecutive runs; a run gets the mean of the two beside it): median {Median(around):F1} GB/s, {around.Min():F1} to {around.Max():F1}.");
         }
         s.AppendLine();
         foreach (string file in files)
@@ -114,7 +113,7 @@ internal static class Report
     }
 
     /// <summary>The median of <paramref name="values"/> (sorted in place), NaN when empty.</summary>
-    private static double Median(double[] values)
+    internal static double Median(double[] values)
     {
         Array.Sort(values);
         int n = values.Length;

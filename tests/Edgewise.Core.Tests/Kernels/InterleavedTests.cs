@@ -152,7 +152,6 @@ public sealed unsafe class InterleavedTests : IDisposable
         GC.KeepAlive(keep);
     }
 
-
     /// <summary>
     /// The output head's product with the softcap applied inside its work items equals the product followed by the
     /// pooled softcap, bit for bit: one row (decode) and a batch (prompt logits), on interleaved rows, on plain rows, and
@@ -192,6 +191,7 @@ public sealed unsafe class InterleavedTests : IDisposable
         Assert.Throws<ArgumentOutOfRangeException>(() => m.MatMulSoftcapped(x, n, actual, _pool, 0f));
         GC.KeepAlive(keep);
     }
+
     [Theory]
     [MemberData(nameof(Formats))]
     public void RowsDequantizeAndSliceAsInThePlainLayout(GgmlType type)
